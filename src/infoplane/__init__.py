@@ -1,0 +1,1 @@
+"""infoplane: information-plane analysis of neural networks."""
