@@ -1,0 +1,226 @@
+"""Data sets as distinct inputs with p(y | x), and how samples split into train and test.
+
+A data set stores each distinct input once, with p(y | x) and the population p(x). The
+synthetic tasks have few distinct inputs (1024 or 4096) and many samples, so a split is
+a pair of per-input sample counts: a full-batch loss weighted by the training counts has
+exactly the gradient of the loss over all training samples (DESIGN decision 1).
+
+* ``seed10``: 10 bits, label set by n mod 16 (the reproduction notebook of
+  Shwartz-Ziv & Tishby). Samples are drawn from the population with replacement.
+* ``tishby12``: all 4096 patterns of 12 bits with the icosahedral rule of
+  Shwartz-Ziv & Tishby (2017). A split partitions the patterns, stratified by label.
+* ``Dataset.from_arrays``: a user's own arrays, every row a distinct input.
+"""
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["TASKS", "Dataset", "load_task", "seed10", "tishby12"]
+
+# The notebook's label of each residue n mod 16: NumPy's legacy
+# RandomState(123456).shuffle of eight zeros then eight ones (REFERENCE §1, checked).
+SEED10_LABELS = np.array([0, 1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0])
+
+TISHBY12_THRESHOLD = 7.6
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+    """Distinct inputs, p(y | x) and p(x).
+
+    Attributes:
+        name: short name, e.g. ``"seed10"``.
+        inputs: ``(n, features)`` float32, one row per distinct input.
+        p_y: ``(n, classes)`` float64, p(y | x); one-hot rows for hard labels.
+        p_x: ``(n,)`` float64, the population distribution over inputs.
+        population: True when samples are drawn from ``p_x`` with replacement (the
+            synthetic 10-bit task); False when each input is one sample of a finite
+            data set that a split partitions.
+    """
+
+    name: str
+    inputs: np.ndarray
+    p_y: np.ndarray
+    p_x: np.ndarray
+    population: bool
+
+    def __post_init__(self):
+        n = self.inputs.shape[0]
+        if self.inputs.ndim != 2 or n == 0:
+            raise ValueError(
+                f"inputs must have shape (n, features), got {self.inputs.shape}"
+            )
+        if self.p_y.ndim != 2 or self.p_y.shape[0] != n:
+            raise ValueError(
+                f"p_y must have shape ({n}, classes), got {self.p_y.shape}"
+            )
+        if np.any(self.p_y < 0) or not np.allclose(self.p_y.sum(1), 1, atol=1e-6):
+            raise ValueError("every row of p_y must be a probability distribution")
+        if self.p_x.shape != (n,) or np.any(self.p_x < 0):
+            raise ValueError(f"p_x must be {n} non-negative numbers")
+        if not math.isclose(self.p_x.sum(), 1.0, abs_tol=1e-6):
+            raise ValueError(f"p_x must sum to 1, got {self.p_x.sum()}")
+
+    @classmethod
+    def from_arrays(cls, inputs, labels, *, name: str = "arrays") -> "Dataset":
+        """A finite data set from a user's arrays; every row is its own input.
+
+        Args:
+            inputs: ``(samples, features)`` numbers.
+            labels: ``(samples,)`` class of each sample, any integer values.
+            name: a name for results and pictures.
+        """
+        x = np.asarray(inputs, np.float32)
+        if x.ndim == 1:
+            x = x[:, None]
+        y = np.asarray(labels)
+        if y.shape != (x.shape[0],):
+            raise ValueError(
+                f"labels must have shape ({x.shape[0]},) to match inputs, got {y.shape}"
+            )
+        if not np.all(np.isfinite(x)):
+            raise ValueError("inputs contain NaN or infinite values")
+        _, codes = np.unique(y, return_inverse=True)
+        p_y = np.eye(codes.max() + 1)[codes]
+        p_x = np.full(len(x), 1.0 / len(x))
+        return cls(name, x, p_y, p_x, population=False)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The most likely class of each input, shape ``(n,)``."""
+        return np.argmax(self.p_y, axis=1)
+
+    @property
+    def h_x(self) -> float:
+        """H(X) of the population, in nats."""
+        return _entropy(self.p_x)
+
+    @property
+    def i_xy(self) -> float:
+        """I(X;Y) of the population, in nats (= H(Y) when labels are deterministic)."""
+        h_y = _entropy(self.p_x @ self.p_y)
+        h_y_x = sum(
+            p * _entropy(row) for p, row in zip(self.p_x, self.p_y, strict=True)
+        )
+        return h_y - h_y_x
+
+    def split(
+        self,
+        key,
+        *,
+        train_samples: int,
+        test_samples: int,
+        train_fraction: float,
+    ) -> tuple[jax.Array, jax.Array]:
+        """Per-input sample counts of the training and test sets for one seed.
+
+        A population data set draws ``train_samples`` and ``test_samples`` inputs from
+        p(x) with replacement; a finite one puts a fraction ``train_fraction`` of each
+        class in the training set (a shuffled, label-stratified split) and the rest in
+        the test set.
+
+        Returns:
+            ``(train_counts, test_counts)``, int32 arrays of shape ``(n,)``.
+        """
+        n = len(self.p_x)
+        if self.population:
+            # One draw for both sets: inverse-CDF sampling of train + test samples.
+            u = jax.random.uniform(key, (train_samples + test_samples,))
+            cdf = jnp.cumsum(jnp.asarray(self.p_x))
+            draws = jnp.minimum(jnp.searchsorted(cdf, u * cdf[-1], side="right"), n - 1)
+            return (
+                jnp.bincount(draws[:train_samples], length=n).astype(jnp.int32),
+                jnp.bincount(draws[train_samples:], length=n).astype(jnp.int32),
+            )
+        labels = self.labels
+        per_class = np.round(train_fraction * np.bincount(labels)).astype(np.int32)
+        order = jnp.lexsort((jax.random.uniform(key, (n,)), jnp.asarray(labels)))
+        sorted_labels = labels[np.argsort(labels, kind="stable")]
+        start = np.searchsorted(sorted_labels, sorted_labels)
+        in_train = (np.arange(n) - start) < per_class[sorted_labels]
+        train = jnp.zeros(n, jnp.int32).at[order].set(jnp.asarray(in_train, jnp.int32))
+        return train, 1 - train
+
+    def train_size(self, *, train_samples: int, train_fraction: float) -> int:
+        """How many training samples a split gives (the same for every seed)."""
+        if self.population:
+            return train_samples
+        return int(np.round(train_fraction * np.bincount(self.labels)).sum())
+
+
+def _entropy(p: np.ndarray) -> float:
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+def _bits(n_bits: int) -> np.ndarray:
+    """All patterns of ``n_bits`` in counting order, most significant bit first."""
+    n = np.arange(2**n_bits)
+    return ((n[:, None] >> np.arange(n_bits - 1, -1, -1)) & 1).astype(np.float32)
+
+
+def seed10() -> Dataset:
+    """The 10-bit task of the reproduction notebook (REFERENCE §1).
+
+    Input: the 10-bit binary expansion of n in 0..1023, most significant bit first.
+    Label: ``SEED10_LABELS[n % 16]``. Samples are drawn uniformly with replacement.
+    """
+    y = SEED10_LABELS[np.arange(1024) % 16]
+    return Dataset("seed10", _bits(10), np.eye(2)[y], np.full(1024, 1 / 1024), True)
+
+
+def icosahedron_vertices() -> np.ndarray:
+    """Unit vectors of a regular icosahedron, row i for bit i of the 12-bit task.
+
+    The cyclic permutations of (0, ±1, ±φ); two are neighbours iff their squared
+    distance is 4. The rows are ordered so that the edges are exactly the adjacency of
+    REFERENCE §2 (0:{1,3,5,10,11}, 1:{0,2,3,4,11}, ...); since every automorphism of
+    the icosahedron's graph is an isometry, any such order gives the same labels.
+    """
+    p = (1 + math.sqrt(5)) / 2
+    v = np.array([
+        [0, 1, p], [1, p, 0], [0, 1, -p], [-1, p, 0],
+        [p, 0, -1], [0, -1, p], [1, -p, 0], [-1, -p, 0],
+        [-p, 0, -1], [0, -1, -p], [-p, 0, 1], [p, 0, 1],
+    ])  # fmt: skip
+    return v / math.sqrt(1 + p * p)
+
+
+def tishby12_score(bits: np.ndarray) -> np.ndarray:
+    """f(x) = n(x) + ||sum_i x_i v_i||: set bits plus the length of their vector sum.
+
+    The label is 1 where f(x) > 7.6; no pattern's score lies within 0.037 of it, so the
+    labels do not depend on rounding.
+    """
+    bits = np.asarray(bits, np.float64)
+    return bits.sum(axis=1) + np.linalg.norm(bits @ icosahedron_vertices(), axis=1)
+
+
+def tishby12() -> Dataset:
+    """The 12-bit task of Shwartz-Ziv & Tishby (2017): 4096 patterns, 2118 positive.
+
+    References:
+        Shwartz-Ziv & Tishby (2017), arXiv:1703.00810, section 3.1 ("var_u" data).
+    """
+    x = _bits(12)
+    y = (tishby12_score(x) > TISHBY12_THRESHOLD).astype(int)
+    return Dataset("tishby12", x, np.eye(2)[y], np.full(4096, 1 / 4096), False)
+
+
+TASKS = {
+    "seed10": (seed10, "10 bits, label by n mod 16; 50,000/10,000 samples drawn"),
+    "tishby12": (tishby12, "12 bits on an icosahedron, all 4096 patterns (the paper)"),
+}
+
+
+@functools.cache  # one object per task, so compiled programs keyed on it are reused
+def load_task(name: str) -> Dataset:
+    """The built-in data set called ``name``."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}")
+    return TASKS[name][0]()

@@ -1,0 +1,148 @@
+"""Exact entropies of discrete symbols, by sorting.
+
+Every binning estimator reduces a layer to one discrete symbol per input: the tuple of
+its units' bin indices. Entropies of such symbols are computed exactly: the bin indices
+are packed into 64-bit words, rows are grouped by sorting (each word a single-key sort
+that also carries the row index, which XLA sorts far faster than several operands),
+and the weights of each group are summed in float64. This is fixed-shape and jittable,
+and on a data set that is the whole population it gives the exact mutual information
+of the quantised network (Lorenzen et al. 2022).
+"""
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int
+
+__all__ = [
+    "entropy_from_masses",
+    "float64",
+    "group_ids",
+    "pack_symbols",
+    "plugin_entropies",
+]
+
+
+def float64(fn: Callable) -> Callable:
+    """Run ``fn`` with JAX's 64-bit types enabled.
+
+    Entropies are sums over up to millions of terms; float32 would lose digits that the
+    exact counting is there to give. The networks themselves stay float32.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with jax.enable_x64(True):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def entropy_from_masses(masses: Float[Array, "..."], axis=None) -> Float[Array, ""]:
+    """Entropy in nats of a distribution given by non-negative masses.
+
+    H = ln M - (1/M) sum_i m_i ln m_i with M = sum_i m_i and 0 ln 0 = 0. Masses need not
+    be normalised, so integer sample counts can be used directly.
+    """
+    total = jnp.sum(masses, axis=axis)
+    safe = jnp.where(masses > 0, masses, 1)
+    return jnp.log(total) - jnp.sum(masses * jnp.log(safe), axis=axis) / total
+
+
+def _index_bits(n: int) -> int:
+    return max(1, math.ceil(math.log2(n)))
+
+
+def pack_symbols(
+    symbols: Int[Array, "rows units"], n_symbols: int | None
+) -> list[tuple[Array, int]]:
+    """Pack per-unit symbols into 64-bit words, as ``(word, bits used)`` pairs.
+
+    With ``n_symbols`` known, ``ceil(log2(n_symbols))`` bits per unit and as many units
+    per word as fit beside two row indices (see :func:`group_ids`); with
+    ``n_symbols=None`` (unbounded) each unit is a 32-bit word of its own. Equal rows give
+    equal words and different rows different words: the packing is exact.
+    """
+    rows, units = symbols.shape
+    if n_symbols is None:
+        offset = jnp.int64(2**31)
+        return [
+            ((symbols[:, u].astype(jnp.int64) + offset).astype(jnp.uint64), 32)
+            for u in range(units)
+        ]
+    bits = max(1, math.ceil(math.log2(n_symbols)))
+    per_word = max(1, (64 - 2 * _index_bits(rows)) // bits)
+    words = []
+    for start in range(0, units, per_word):
+        group = symbols[:, start : start + per_word].astype(jnp.uint64)
+        shifts = jnp.arange(group.shape[1], dtype=jnp.uint64) * jnp.uint64(bits)
+        words.append(
+            (jnp.sum(group << shifts, axis=1, dtype=jnp.uint64), bits * group.shape[1])
+        )
+    return words
+
+
+@float64
+def group_ids(columns: Sequence[tuple[Array, int]]) -> Int[Array, " rows"]:
+    """Dense id of each row's tuple of column values: equal tuples, equal ids.
+
+    Rows are refined one column at a time: sort ``(id so far, column, row index)``
+    packed into one uint64, then number the distinct (id, column) runs. A column wider
+    than fits beside two row indices is first replaced by its dense rank.
+
+    Args:
+        columns: ``(values, bits)`` pairs; ``values`` uint64 of shape ``(rows,)`` below
+            ``2**bits``.
+    """
+    n = columns[0][0].shape[0]
+    idx_bits = _index_bits(n)
+    limit = 64 - 2 * idx_bits
+    iota = jnp.arange(n, dtype=jnp.uint64)
+
+    def refine(ids, values, bits):
+        key = (
+            (ids << jnp.uint64(bits + idx_bits))
+            | (values.astype(jnp.uint64) << jnp.uint64(idx_bits))
+            | iota
+        )
+        ordered = jnp.sort(key)
+        code = ordered >> jnp.uint64(idx_bits)
+        start = jnp.concatenate([jnp.ones(1, bool), code[1:] != code[:-1]])
+        group = (jnp.cumsum(start) - 1).astype(jnp.uint64)
+        order = (ordered & jnp.uint64(2**idx_bits - 1)).astype(jnp.int32)
+        return jnp.zeros(n, jnp.uint64).at[order].set(group)
+
+    ids = jnp.zeros(n, jnp.uint64)
+    for values, bits in columns:
+        if bits > limit:
+            values, bits = refine(jnp.zeros(n, jnp.uint64), values, 32), idx_bits
+        ids = refine(ids, values, bits)
+    return ids.astype(jnp.int32)
+
+
+@float64
+def plugin_entropies(
+    columns: Sequence[tuple[Array, int]], weights: Array, p_y: Array
+) -> tuple[Array, Array, Array]:
+    """Plug-in H(T), H(Y) and H(T, Y) in nats, in float64.
+
+    Args:
+        columns: the symbol T of each row, as ``(values, bits)`` pairs (e.g. from
+            :func:`pack_symbols`); rows with equal values in every column are equal.
+        weights: non-negative mass of each row, shape ``(rows,)`` (counts or p(x)).
+        p_y: p(y | row), shape ``(rows, classes)``; one-hot rows for hard labels.
+
+    Returns:
+        ``(H(T), H(Y), H(T,Y))`` as float64 scalars, where p(t, y) is proportional to
+        the sum of ``weights * p_y`` over the rows with symbol t.
+    """
+    joint = jnp.asarray(weights, jnp.float64)[:, None] * jnp.asarray(p_y, jnp.float64)
+    ids = group_ids(columns)
+    mass_ty = jax.ops.segment_sum(joint, ids, num_segments=joint.shape[0])
+    h_t = entropy_from_masses(mass_ty.sum(axis=1))
+    h_y = entropy_from_masses(joint.sum(axis=0))
+    h_ty = entropy_from_masses(mass_ty)
+    return h_t, h_y, h_ty

@@ -1,0 +1,366 @@
+"""Training and measurement in one compiled loop, vmapped over seeds.
+
+The run is a sequence of segments: the optimiser steps from one measurement epoch to
+the next, then a measurement (every estimator on every layer, loss and accuracy). A
+chunk of segments is one call of a compiled function; between chunks the host reports
+progress, checks for divergence and logs. Every seed's network trains in the same
+program under ``vmap``; with several devices the seed axis is sharded across them.
+
+Epochs count from 0. A measurement at epoch e is taken after that epoch's update, as
+the reproduction notebook does (``every:20`` measures epochs 0, 20, ..., 2980).
+"""
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+from jax.sharding import NamedSharding, PartitionSpec
+
+from .datasets import Dataset
+from .estimators import parse_estimator
+from .estimators.discrete import float64
+from .model import MLP
+
+__all__ = ["Every", "LogSpaced", "TrainingDiverged", "parse_schedule", "train"]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Every:
+    """Measure every ``interval`` epochs: 0, interval, 2 * interval, ..."""
+
+    interval: int
+
+    def __post_init__(self):
+        if not isinstance(self.interval, int) or self.interval < 1:
+            raise ValueError(
+                f"measurement interval must be a positive integer, got {self.interval!r}"
+            )
+
+    def epochs(self, n_epochs: int) -> np.ndarray:
+        if self.interval > n_epochs:
+            raise ValueError(
+                f"measurement interval {self.interval} is longer than the run "
+                f"({n_epochs} epochs); use a smaller interval or more epochs"
+            )
+        return np.arange(0, n_epochs, self.interval)
+
+    @property
+    def spec(self) -> str:
+        return f"every:{self.interval}"
+
+
+@dataclasses.dataclass(frozen=True)
+class LogSpaced:
+    """About ``count`` epochs spaced geometrically from 0 to the last, both included."""
+
+    count: int
+
+    def __post_init__(self):
+        if not isinstance(self.count, int) or self.count < 2:
+            raise ValueError(
+                f"a log-spaced schedule needs at least 2 points, got {self.count!r}"
+            )
+
+    def epochs(self, n_epochs: int) -> np.ndarray:
+        return (
+            np.unique(np.round(np.geomspace(1, n_epochs, self.count))).astype(int) - 1
+        )
+
+    @property
+    def spec(self) -> str:
+        return f"log:{self.count}"
+
+
+def parse_schedule(spec: str) -> Every | LogSpaced:
+    """``"every:20"`` or ``"log:300"`` to a schedule."""
+    kind, _, value = spec.partition(":")
+    kinds = {"every": Every, "log": LogSpaced}
+    if kind not in kinds or not value.strip().isdigit():
+        raise ValueError(
+            f"measurement schedule must be every:K or log:N with integers, got {spec!r}"
+        )
+    return kinds[kind](int(value))
+
+
+class _State(eqx.Module):
+    model: MLP
+    opt_state: optax.OptState
+    key: jax.Array
+    epoch: jax.Array
+
+
+def _optimizer(exp) -> optax.GradientTransformation:
+    return {"sgd": optax.sgd, "adam": optax.adam}[exp.optimizer](exp.lr)
+
+
+def _example_losses(exp, logits, p_y):
+    if exp.loss == "sigmoid_bce":
+        return optax.sigmoid_binary_cross_entropy(logits, p_y).mean(axis=-1)
+    return optax.softmax_cross_entropy(logits, p_y)
+
+
+def _weighted_loss(model, exp, x, p_y, w):
+    logits, _ = model.batch(x)
+    return jnp.sum(w * _example_losses(exp, logits, p_y)) / jnp.sum(w)
+
+
+def _epoch(exp, shared, seed_data, state: _State, collect: bool):
+    """One epoch of updates; with ``collect``, also gradient mean and spread norms.
+
+    Full batch is one update on the distinct inputs weighted by their training counts.
+    Mini-batches are drawn from the training multiset in a fresh order each epoch (from
+    the seed's key and the epoch number); the last, partial batch is a smaller batch.
+    """
+    inputs, p_y, _ = shared
+    grad_fn = jax.grad(_weighted_loss)
+    opt = _optimizer(exp)
+
+    def step(carry, batch):
+        state, total, square = carry
+        x, p, w = batch
+        grads = grad_fn(state.model, exp, x, p, w)
+        params = eqx.filter(state.model, eqx.is_array)
+        updates, opt_state = opt.update(grads, state.opt_state, params)
+        model = eqx.apply_updates(state.model, updates)
+        state = dataclasses.replace(state, model=model, opt_state=opt_state)
+        if collect:
+            g = [layer.weight for layer in grads.layers]
+            total = [t + gi for t, gi in zip(total, g, strict=True)]
+            square = [s + gi**2 for s, gi in zip(square, g, strict=True)]
+        return (state, total, square), None
+
+    zeros = [jnp.zeros_like(layer.weight) for layer in state.model.layers]
+    carry = (state, zeros, zeros) if collect else (state, [], [])
+    if exp.batch_size == 0:
+        n_batches = 1
+        carry, _ = step(carry, (inputs, p_y, seed_data["train"].astype(jnp.float32)))
+    else:
+        samples = seed_data["samples"]
+        n_batches = math.ceil(samples.shape[0] / exp.batch_size)
+        pad = n_batches * exp.batch_size - samples.shape[0]
+        key = jax.random.fold_in(state.key, state.epoch)
+        order = jnp.concatenate(
+            [jax.random.permutation(key, samples), jnp.zeros(pad, samples.dtype)]
+        )
+        mask = (jnp.arange(order.shape[0]) < samples.shape[0]).astype(jnp.float32)
+
+        def minibatch(carry, batch):
+            idx, w = batch
+            return step(carry, (inputs[idx], p_y[idx], w))
+
+        batches = (order.reshape(n_batches, -1), mask.reshape(n_batches, -1))
+        carry, _ = lax.scan(minibatch, carry, batches)
+    state, total, square = carry
+    state = dataclasses.replace(state, epoch=state.epoch + 1)
+    if not collect:
+        return state, None
+    mean = [t / n_batches for t in total]
+    var = [
+        jnp.maximum(s / n_batches - m**2, 0.0)
+        for s, m in zip(square, mean, strict=True)
+    ]
+    stats = {
+        "grad_mean_norm": jnp.stack([jnp.linalg.norm(m) for m in mean]),
+        "grad_std_norm": jnp.stack([jnp.linalg.norm(jnp.sqrt(v)) for v in var]),
+    }
+    return state, stats
+
+
+def _output_layer(exp, logits):
+    """The output layer as measured: class probabilities."""
+    if exp.loss == "sigmoid_bce":
+        return jax.nn.sigmoid(logits)
+    return jax.nn.softmax(logits, axis=-1)
+
+
+def _measure(exp, estimators, shared, seed_data, model):
+    inputs, p_y, p_y_exact = shared
+    logits, hidden = model.batch(inputs)
+    layers = [*hidden, _output_layer(exp, logits)] if exp.measure_output else hidden
+    weights = seed_data["measure"]
+    values = [[est(a, weights, p_y_exact) for est in estimators] for a in layers]
+    losses = _example_losses(exp, logits, p_y)
+    correct = (jnp.argmax(logits, -1) == jnp.argmax(p_y, -1)).astype(jnp.float32)
+    record = {
+        "i_xt": jnp.array([[v[0] for v in row] for row in values]),
+        "i_ty": jnp.array([[v[1] for v in row] for row in values]),
+    }
+    for split in ("train", "test"):
+        w = seed_data[split].astype(jnp.float32)
+        total = jnp.maximum(jnp.sum(w), 1.0)
+        record[f"{split}_loss"] = jnp.sum(w * losses) / total
+        record[f"{split}_accuracy"] = jnp.sum(w * correct) / total
+    return record
+
+
+TRACES = {"advance": 0}  # how often the chunk function was traced; tests read it
+
+
+@eqx.filter_jit
+def _advance(state, shared, seed_data, targets, exp):
+    """Run each seed to each epoch in ``targets`` and measure there."""
+    TRACES["advance"] += 1
+    estimators = [parse_estimator(e) for e in exp.estimators]
+
+    def one_seed(state, seed_data):
+        def segment(state, target):
+            # Epochs up to the target, inclusive; a repeated target (padding) runs none.
+            last = target if exp.grad_stats else target + 1
+            state = lax.fori_loop(
+                state.epoch,
+                last,
+                lambda _, s: _epoch(exp, shared, seed_data, s, False)[0],
+                state,
+            )
+            record = {}
+            if exp.grad_stats:
+                n = len(state.model.layers)
+                blank = {
+                    "grad_mean_norm": jnp.full(n, jnp.nan),
+                    "grad_std_norm": jnp.full(n, jnp.nan),
+                }
+                state, record = lax.cond(
+                    state.epoch <= target,
+                    lambda s: _epoch(exp, shared, seed_data, s, True),
+                    lambda s: (s, blank),
+                    state,
+                )
+            record |= _measure(exp, estimators, shared, seed_data, state.model)
+            return state, record
+
+        return lax.scan(segment, state, targets)
+
+    all_seeds = jax.vmap(one_seed)
+    mesh = _seed_mesh(exp.seeds)
+    if mesh is None:
+        return all_seeds(state, seed_data)
+    # Seeds are independent: each device runs its share, with no communication.
+    spec = PartitionSpec("seeds")
+    return jax.shard_map(all_seeds, mesh=mesh, in_specs=spec, out_specs=spec)(
+        state, seed_data
+    )
+
+
+def _seed_mesh(n_seeds: int):
+    """A mesh over all devices for the seed axis, when there are several and they
+    divide the number of seeds."""
+    devices = jax.devices()
+    if len(devices) < 2 or n_seeds % len(devices):
+        return None
+    return jax.make_mesh((len(devices),), ("seeds",))
+
+
+@eqx.filter_jit
+def _setup(exp, dataset: Dataset):
+    """Derive every seed's keys, draw its data split, initialise its network."""
+    base = jax.random.PRNGKey(exp.seed)
+    keys = jax.vmap(lambda i: jax.random.split(jax.random.fold_in(base, i), 3))(
+        jnp.arange(exp.seeds)
+    )
+    data_keys, init_keys, batch_keys = keys[:, 0], keys[:, 1], keys[:, 2]
+    split = dict(
+        train_samples=exp.train_samples,
+        test_samples=exp.test_samples,
+        train_fraction=exp.train_fraction,
+    )
+    train_counts, test_counts = jax.vmap(lambda k: dataset.split(k, **split))(data_keys)
+    measure = {
+        "train": train_counts,
+        "test": test_counts,
+        "full": jnp.broadcast_to(jnp.asarray(dataset.p_x), train_counts.shape),
+    }[exp.measure_on]
+    seed_data = {"train": train_counts, "test": test_counts, "measure": measure}
+    if exp.batch_size:
+        size = dataset.train_size(
+            train_samples=exp.train_samples, train_fraction=exp.train_fraction
+        )
+        seed_data["samples"] = jax.vmap(
+            lambda c: jnp.repeat(jnp.arange(c.shape[0]), c, total_repeat_length=size)
+        )(train_counts)
+
+    def init(init_key, batch_key):
+        model = MLP(
+            dataset.inputs.shape[1],
+            exp.hidden,
+            dataset.p_y.shape[1],
+            exp.activation,
+            key=init_key,
+        )
+        opt_state = _optimizer(exp).init(eqx.filter(model, eqx.is_array))
+        return _State(model, opt_state, batch_key, jnp.int32(0))
+
+    return jax.vmap(init)(init_keys, batch_keys), seed_data
+
+
+@float64  # entropies need float64; the networks are explicitly float32
+def train(
+    exp,
+    dataset: Dataset,
+    *,
+    on_chunk: Callable[[int, dict], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Train ``exp.seeds`` networks on ``dataset`` and measure them on the schedule.
+
+    Args:
+        exp: an :class:`~infoplane.Experiment`.
+        dataset: the data set it names.
+        on_chunk: called after each compiled chunk with the number of measurements
+            done so far and that chunk's records (host arrays, axes seed, epoch, ...).
+
+    Returns:
+        Host arrays in nats: ``epochs (epoch,)``, ``i_xt`` and ``i_ty``
+        ``(seed, epoch, layer, estimator)``, ``{train,test}_{loss,accuracy}``
+        ``(seed, epoch)``, ``grad_{mean,std}_norm (seed, epoch, layer)`` when
+        ``exp.grad_stats``, and ``train_size`` / ``test_size`` ``(seed,)``.
+
+    Raises:
+        TrainingDiverged: the loss of some network became NaN or infinite.
+    """
+    epochs = parse_schedule(exp.measure).epochs(exp.epochs)
+    shared = (
+        jnp.asarray(dataset.inputs, jnp.float32),
+        jnp.asarray(dataset.p_y, jnp.float32),
+        jnp.asarray(dataset.p_y, jnp.float64),
+    )
+    state, seed_data = _setup(exp, dataset)
+    mesh = _seed_mesh(exp.seeds)
+    if mesh is not None:
+        sharding = NamedSharding(mesh, PartitionSpec("seeds"))
+        state, seed_data = jax.device_put((state, seed_data), sharding)
+
+    n_chunks = min(len(epochs), 25)
+    size = math.ceil(len(epochs) / n_chunks)
+    records: list[dict] = []
+    for start in range(0, len(epochs), size):
+        targets = epochs[start : start + size]
+        padded = np.pad(targets, (0, size - len(targets)), mode="edge")
+        state, chunk = _advance(
+            state, shared, seed_data, jnp.asarray(padded, jnp.int32), exp
+        )
+        chunk = {k: np.asarray(v)[:, : len(targets)] for k, v in chunk.items()}
+        bad = ~np.isfinite(chunk["train_loss"])
+        if bad.any():
+            seed, at = np.argwhere(bad)[0]
+            raise TrainingDiverged(
+                f"training diverged: the loss of seed {seed} became "
+                f"{chunk['train_loss'][seed, at]} by epoch {targets[at]}; "
+                f"lower the learning rate (lr={exp.lr:g})"
+            )
+        records.append(chunk)
+        if on_chunk is not None:
+            on_chunk(start + len(targets), chunk)
+    out = {k: np.concatenate([r[k] for r in records], axis=1) for k in records[0]}
+    out["epochs"] = epochs
+    out["train_size"] = np.asarray(seed_data["train"]).sum(1)
+    out["test_size"] = np.asarray(seed_data["test"]).sum(1)
+    return out
