@@ -31,7 +31,12 @@ __all__ = ["Every", "LogSpaced", "TrainingDiverged", "parse_schedule", "train"]
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The loss became NaN, infinite, or absurdly large."""
+
+
+# A mean cross-entropy above this (the true class predicted with probability e^-100)
+# only happens to a run that diverged.
+DIVERGED_LOSS = 100.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,8 +231,8 @@ def _advance(state, shared, seed_data, targets, exp):
             if exp.grad_stats:
                 n = len(state.model.layers)
                 blank = {
-                    "grad_mean_norm": jnp.full(n, jnp.nan),
-                    "grad_std_norm": jnp.full(n, jnp.nan),
+                    "grad_mean_norm": jnp.full(n, jnp.nan, jnp.float32),
+                    "grad_std_norm": jnp.full(n, jnp.nan, jnp.float32),
                 }
                 state, record = lax.cond(
                     state.epoch <= target,
@@ -260,6 +265,7 @@ def _seed_mesh(n_seeds: int):
     return jax.make_mesh((len(devices),), ("seeds",))
 
 
+@float64
 @eqx.filter_jit
 def _setup(exp, dataset: Dataset):
     """Derive every seed's keys, draw its data split, initialise its network."""
@@ -348,7 +354,7 @@ def train(
             state, shared, seed_data, jnp.asarray(padded, jnp.int32), exp
         )
         chunk = {k: np.asarray(v)[:, : len(targets)] for k, v in chunk.items()}
-        bad = ~np.isfinite(chunk["train_loss"])
+        bad = ~(chunk["train_loss"] <= DIVERGED_LOSS)  # NaN compares False
         if bad.any():
             seed, at = np.argwhere(bad)[0]
             raise TrainingDiverged(

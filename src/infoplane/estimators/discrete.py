@@ -56,6 +56,7 @@ def _index_bits(n: int) -> int:
     return max(1, math.ceil(math.log2(n)))
 
 
+@float64
 def pack_symbols(
     symbols: Int[Array, "rows units"], n_symbols: int | None
 ) -> list[tuple[Array, int]]:

@@ -1,6 +1,6 @@
 """Mutual information of a layer measured on samples a user already has."""
 
-import jax.numpy as jnp
+import equinox as eqx
 import numpy as np
 
 from ..units import from_nats
@@ -73,15 +73,11 @@ def mutual_information(
     classes, y = np.unique(labels, return_inverse=True)
     p_y = np.eye(len(classes))[y]
     if inputs is None:
-        i_xt, i_ty = estimator(jnp.asarray(a), jnp.asarray(w), jnp.asarray(p_y))
+        i_xt, i_ty = _distinct_inputs(estimator, a, w, p_y)
     elif isinstance(estimator, AbstractBinning):
         _, x = np.unique(_column(inputs, "inputs", n), return_inverse=True)
-        x = [(jnp.asarray(x, jnp.uint64), max(1, int(x.max()).bit_length()))]
-        t = pack_symbols(estimator.symbols(jnp.asarray(a)), estimator.n_symbols)
-        h_t, h_y, h_ty = plugin_entropies(t, w, p_y)
-        h_x = plugin_entropies(x, w, p_y)[0]
-        h_xt = plugin_entropies(x + t, w, p_y)[0]
-        i_xt, i_ty = h_x + h_t - h_xt, h_t + h_y - h_ty
+        x_bits = max(1, int(x.max()).bit_length())
+        i_xt, i_ty = _samples(estimator, a, x.astype(np.uint64), x_bits, w, p_y)
     else:
         _, first, x = np.unique(
             _column(inputs, "inputs", n), return_index=True, return_inverse=True
@@ -96,10 +92,24 @@ def mutual_information(
             [np.bincount(x, weights=w * p_y[:, c]) for c in range(p_y.shape[1])], 1
         )
         p_y_x = joint / np.where(mass > 0, mass, 1)[:, None]
-        i_xt, i_ty = estimator(
-            jnp.asarray(a[first]), jnp.asarray(mass), jnp.asarray(p_y_x)
-        )
+        i_xt, i_ty = _distinct_inputs(estimator, a[first], mass, p_y_x)
     return float(from_nats(i_xt, units)), float(from_nats(i_ty, units))
+
+
+@eqx.filter_jit
+def _distinct_inputs(estimator, a, w, p_y):
+    return estimator(a, w, p_y)
+
+
+@eqx.filter_jit
+def _samples(estimator, a, x, x_bits, w, p_y):
+    """Plug-in MI over samples: I(X;T) = H(X)+H(T)-H(X,T), I(T;Y) = H(T)+H(Y)-H(T,Y)."""
+    x = [(x, x_bits)]
+    t = pack_symbols(estimator.symbols(a), estimator.n_symbols)
+    h_t, h_y, h_ty = plugin_entropies(t, w, p_y)
+    h_x = plugin_entropies(x, w, p_y)[0]
+    h_xt = plugin_entropies(x + t, w, p_y)[0]
+    return h_x + h_t - h_xt, h_t + h_y - h_ty
 
 
 def _column(values, name: str, n: int) -> np.ndarray:

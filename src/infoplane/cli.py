@@ -1,0 +1,270 @@
+"""The ``infoplane`` command: parse, build an Experiment, call the library, write files.
+
+JAX is imported only by commands that need it, so ``--help`` and ``--version`` start
+fast.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+USAGE_ERROR, RUNTIME_ERROR = 2, 1
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("infoplane")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(w) for w in text.replace(" ", "").split(",") if w)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers like 8,6,4, got {text!r}"
+        ) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="infoplane",
+        description=(
+            "Information-plane analysis of neural networks: train networks, measure "
+            "I(X;T) and I(T;Y) of every hidden layer over training, and draw them."
+        ),
+        epilog="Example: infoplane run seed --out runs/seed   (see `infoplane presets`)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks on errors"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="train networks and measure their information plane",
+        description=(
+            "Train the networks of an experiment, measure I(X;T) and I(T;Y) of each "
+            "layer on the schedule, and write result.json, arrays.npz, "
+            "information.csv and pictures (plane.png, plane.gif, curves.png) to --out."
+        ),
+    )
+    run.add_argument(
+        "experiment",
+        metavar="PRESET|FILE.toml",
+        help="a preset name (list them with `infoplane presets`) or a TOML file",
+    )
+    run.add_argument("--out", type=Path, help="output directory (default: runs/NAME)")
+    run.add_argument("--seeds", type=int, help="number of networks to train together")
+    run.add_argument("--seed", type=int, help="base seed; every key derives from it")
+    run.add_argument("--epochs", type=int, help="training epochs")
+    run.add_argument("--hidden", type=_int_list, help="hidden widths, e.g. 8,6,4")
+    run.add_argument("--activation", help="hidden nonlinearity, e.g. tanh, relu")
+    run.add_argument("--lr", type=float, help="learning rate")
+    measure = run.add_mutually_exclusive_group()
+    measure.add_argument(
+        "--measure-every", type=int, metavar="K", help="measure every K epochs"
+    )
+    measure.add_argument(
+        "--measure", metavar="SPEC", help="measurement schedule: every:K or log:N"
+    )
+    run.add_argument(
+        "--estimator",
+        action="append",
+        metavar="SPEC",
+        help="estimator, repeatable, e.g. binning:bins=30,range=-1:1",
+    )
+    run.add_argument("--units", choices=("nats", "bits"), help="units of results")
+    run.add_argument(
+        "--log-every",
+        type=int,
+        default=200,
+        metavar="N",
+        help="print test accuracy and loss every N epochs (0: never; default 200)",
+    )
+    run.add_argument(
+        "--no-video", action="store_true", help="skip plane.gif and plane.mp4"
+    )
+    run.add_argument(
+        "--force", action="store_true", help="overwrite a non-empty --out directory"
+    )
+    run.add_argument(
+        "--quiet", action="store_true", help="no progress bar, log lines or summary"
+    )
+
+    commands.add_parser("presets", help="list the presets with a one-line description")
+
+    summary = commands.add_parser(
+        "summary", help="print the summary table of a saved run"
+    )
+    summary.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    return parser
+
+
+def _experiment(args):
+    import infoplane as ip
+
+    source = args.experiment
+    if source.endswith(".toml") or Path(source).is_file():
+        exp = ip.load_experiment(source)
+    else:
+        exp = ip.preset(source)
+    overrides = {
+        "seeds": args.seeds,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "hidden": args.hidden,
+        "activation": args.activation,
+        "lr": args.lr,
+        "units": args.units,
+        "estimators": tuple(args.estimator) if args.estimator else None,
+        "measure": (
+            f"every:{args.measure_every}"
+            if args.measure_every is not None
+            else args.measure
+        ),
+    }
+    return exp.replace(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _log_line(epoch: int, chunk_row: dict) -> str:
+    return (
+        f"epoch {epoch:>6d}  test accuracy {chunk_row['test_accuracy']:.4f}  "
+        f"test loss {chunk_row['test_loss']:.4f}  "
+        f"train accuracy {chunk_row['train_accuracy']:.4f}"
+    )
+
+
+def summary_table(result) -> str:
+    """The summary of a Result as aligned text, one row per estimator and layer."""
+    several = result.i_xt.shape[0] > 1
+
+    def cell(row, key, digits=3):
+        value = f"{row[key]:.{digits}f}"
+        return value + (f" ± {row[key + '_std']:.{digits}f}" if several else "")
+
+    header = ["layer", "final I(X;T)", "final I(T;Y)", "max I(X;T)", "at epoch",
+              "compression"]  # fmt: skip
+    lines = []
+    for estimator in result.estimators:
+        rows = [r for r in result.summary() if r["estimator"] == estimator]
+        table = [header] + [
+            [
+                r["layer"],
+                cell(r, "final_i_xt"),
+                cell(r, "final_i_ty"),
+                cell(r, "max_i_xt"),
+                cell(r, "max_epoch", 0),
+                cell(r, "compression"),
+            ]
+            for r in rows
+        ]
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        lines.append(
+            f"{estimator} ({result.units}, {result.i_xt.shape[0]} seed(s))"
+        )
+        for row in table:
+            lines.append("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+    return "\n".join(lines)
+
+
+def _run(args) -> int:
+    exp = _experiment(args)
+    out = args.out or Path("runs") / exp.name
+    import numpy as np
+    from tqdm import tqdm
+
+    import infoplane as ip
+    from infoplane.plotting import write_pictures
+    from infoplane.results import atomic_directory
+    from infoplane.training import parse_schedule
+
+    epochs = parse_schedule(exp.measure).epochs(exp.epochs)
+    with atomic_directory(out, overwrite=args.force) as tmp:
+        bar = tqdm(
+            total=len(epochs),
+            unit="meas",
+            desc=f"{exp.name} ({exp.seeds} seed{'s' * (exp.seeds > 1)})",
+            disable=args.quiet,
+            file=sys.stderr,
+        )
+        next_log = [0]
+
+        def on_chunk(done, chunk):
+            start = done - chunk["train_loss"].shape[1]
+            for j, epoch in enumerate(epochs[start:done]):
+                if args.log_every and epoch >= next_log[0]:
+                    row = {k: float(np.mean(v[:, j])) for k, v in chunk.items()
+                           if k.endswith(("loss", "accuracy"))}  # fmt: skip
+                    if not args.quiet:
+                        bar.write(_log_line(int(epoch), row), file=sys.stderr)
+                    next_log[0] = (epoch // args.log_every + 1) * args.log_every
+            bar.update(done - bar.n)
+
+        try:
+            result = ip.run(exp, on_chunk=on_chunk)
+        finally:
+            bar.close()
+        result.write_files(tmp)
+        write_pictures(result, tmp, video=not args.no_video)
+    if not args.quiet:
+        print(summary_table(result))
+        print(f"wrote {out}/")
+    return 0
+
+
+def _presets() -> int:
+    from infoplane.experiment import PRESETS
+
+    width = max(map(len, PRESETS))
+    for name, (description, _) in PRESETS.items():
+        print(f"{name.ljust(width)}  {description}")
+    return 0
+
+
+def _summary(args) -> int:
+    from infoplane.results import Result
+
+    print(summary_table(Result.load(args.run_dir)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``infoplane`` command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return USAGE_ERROR
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "presets":
+            return _presets()
+        return _summary(args)
+    except KeyboardInterrupt:
+        print("infoplane: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as error:  # one clear line, unless --debug
+        if args.debug:
+            raise
+        from infoplane.training import TrainingDiverged
+
+        if isinstance(error, ValueError | FileExistsError):
+            code, hint = USAGE_ERROR, ""
+        elif isinstance(error, TrainingDiverged):
+            code, hint = RUNTIME_ERROR, ""
+        else:
+            code, hint = RUNTIME_ERROR, " (run with --debug for the traceback)"
+        print(f"infoplane: error: {error}{hint}", file=sys.stderr)
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

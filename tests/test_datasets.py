@@ -1,0 +1,92 @@
+import hashlib
+
+import jax
+import numpy as np
+import pytest
+
+import infoplane as ip
+from infoplane.datasets import SEED10_LABELS, icosahedron_vertices, seed10, tishby12
+
+
+def test_seed10_label_table_is_the_notebooks_shuffle():
+    # The notebook draws its table with NumPy's legacy generator (REFERENCE §1).
+    table = np.array([0] * 8 + [1] * 8)
+    np.random.RandomState(123456).shuffle(table)  # noqa: NPY002 (provenance)
+    np.testing.assert_array_equal(SEED10_LABELS, table)
+    np.testing.assert_array_equal(SEED10_LABELS, [0, 1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0])
+
+
+def test_seed10_inputs_and_information():
+    d = seed10()
+    assert d.inputs.shape == (1024, 10) and d.inputs.dtype == np.float32
+    # Most significant bit first: n = 5 is 0000000101.
+    np.testing.assert_array_equal(d.inputs[5], [0, 0, 0, 0, 0, 0, 0, 1, 0, 1])
+    np.testing.assert_array_equal(d.labels, SEED10_LABELS[np.arange(1024) % 16])
+    assert d.h_x == pytest.approx(np.log(1024), abs=1e-12)
+    assert d.i_xy == pytest.approx(np.log(2), abs=1e-12)
+
+
+def test_seed10_split_draws_the_right_number_of_samples():
+    d = seed10()
+    train, test = d.split(
+        jax.random.PRNGKey(3), train_samples=50_000, test_samples=10_000,
+        train_fraction=0.5,
+    )  # fmt: skip
+    assert int(train.sum()) == 50_000 and int(test.sum()) == 10_000
+    assert (np.asarray(train) > 0).all()  # all 1024 inputs appear in 50,000 draws
+    # Uniform draws: counts near 50000/1024 = 48.8 (a loose 6-sigma band).
+    assert abs(np.asarray(train).mean() - 48.83) < 0.1
+    assert np.asarray(train).std() < 12
+
+
+def test_tishby12_labels_match_the_published_fingerprint():
+    d = tishby12()
+    labels = d.labels
+    assert labels.sum() == 2118
+    digest = hashlib.sha256("".join(map(str, labels)).encode()).hexdigest()
+    assert digest == "8adbd792d6400d00410815b5a1f01b05b59f15fd41ace0db85c7772aa5cf4566"
+    assert d.h_x / np.log(2) == pytest.approx(12.0)
+    assert d.i_xy / np.log(2) == pytest.approx(0.999157, abs=5e-7)  # REFERENCE §2
+
+
+def test_icosahedron_matches_the_reference_adjacency():
+    v = icosahedron_vertices()
+    gram = v @ v.T
+    adjacency = {0: {1, 3, 5, 10, 11}, 1: {0, 2, 3, 4, 11}, 2: {1, 3, 4, 8, 9},
+                 3: {0, 1, 2, 8, 10}, 4: {1, 2, 6, 9, 11}, 5: {0, 6, 7, 10, 11},
+                 6: {4, 5, 7, 9, 11}, 7: {5, 6, 8, 9, 10}, 8: {2, 3, 7, 9, 10},
+                 9: {2, 4, 6, 7, 8}, 10: {0, 3, 5, 7, 8}, 11: {0, 1, 4, 5, 6}}  # fmt: skip
+    for i, neighbours in adjacency.items():
+        assert set(np.flatnonzero(np.isclose(gram[i], 1 / np.sqrt(5)))) == neighbours
+    for i, j in [(0, 9), (1, 7), (2, 5), (3, 6), (4, 10), (8, 11)]:
+        assert gram[i, j] == pytest.approx(-1)
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.45, 0.85])
+def test_tishby12_split_is_stratified_and_seeded(fraction):
+    d = tishby12()
+    kwargs = dict(train_samples=0, test_samples=0, train_fraction=fraction)
+    train, test = (np.asarray(a) for a in d.split(jax.random.PRNGKey(0), **kwargs))
+    assert set(np.unique(train)) <= {0, 1} and (train + test == 1).all()
+    assert train.sum() == d.train_size(train_samples=0, train_fraction=fraction)
+    # Stratified: the training set's positive rate is the data set's, to rounding.
+    assert (train * d.labels).sum() / train.sum() == pytest.approx(2118 / 4096, abs=0.01)
+    again = np.asarray(d.split(jax.random.PRNGKey(0), **kwargs)[0])
+    other = np.asarray(d.split(jax.random.PRNGKey(1), **kwargs)[0])
+    np.testing.assert_array_equal(train, again)
+    assert not np.array_equal(train, other)
+
+
+def test_from_arrays_and_its_errors():
+    d = ip.Dataset.from_arrays(np.zeros((5, 3)), [3, 3, 7, 7, 7], name="mine")
+    assert d.p_y.shape == (5, 2) and not d.population
+    assert d.i_xy == pytest.approx(-(0.4 * np.log(0.4) + 0.6 * np.log(0.6)))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        ip.Dataset.from_arrays(np.zeros((5, 3)), [1, 2])
+    with pytest.raises(ValueError, match="NaN"):
+        ip.Dataset.from_arrays(np.full((2, 1), np.nan), [0, 1])
+
+
+def test_unknown_task():
+    with pytest.raises(ValueError, match="unknown task 'mnist'; choose one of seed10"):
+        ip.load_task("mnist")

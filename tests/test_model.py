@@ -1,0 +1,48 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from infoplane.model import ACTIVATIONS, MLP
+
+
+def test_per_example_call_returns_logits_and_every_hidden_layer():
+    model = MLP(10, (8, 6, 4), 2, key=jax.random.PRNGKey(0))
+    logits, hidden = model(jnp.ones(10))
+    assert logits.shape == (2,)
+    assert [h.shape for h in hidden] == [(8,), (6,), (4,)]
+    assert all(bool(jnp.all(jnp.abs(h) < 1)) for h in hidden)  # tanh range
+
+
+def test_batch_equals_vmap_of_the_per_example_call():
+    model = MLP(10, (8, 6, 4), 2, key=jax.random.PRNGKey(1))
+    x = jax.random.normal(jax.random.PRNGKey(2), (64, 10))
+    logits, hidden = model.batch(x)
+    ref_logits, ref_hidden = jax.vmap(model)(x)
+    np.testing.assert_allclose(logits, ref_logits, rtol=1e-5, atol=1e-6)
+    for a, b in zip(hidden, ref_hidden, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_initialisation_is_equinox_default_distribution():
+    # Uniform on ±1/sqrt(fan_in), as eqx.nn.Linear: bounds hold and the spread
+    # matches the uniform's standard deviation 1/sqrt(3 fan_in) to within 5%.
+    model = MLP(100, (400,), 2, key=jax.random.PRNGKey(0))
+    w = np.asarray(model.layers[0].weight)
+    assert w.dtype == np.float32 and w.shape == (400, 100)
+    assert np.abs(w).max() <= 0.1
+    assert w.std() == pytest.approx(0.1 / np.sqrt(3), rel=0.05)
+    b = np.asarray(model.layers[1].bias)
+    assert np.abs(b).max() <= 1 / np.sqrt(400)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_every_activation_runs(name):
+    model = MLP(3, (5,), 2, activation=name, key=jax.random.PRNGKey(0))
+    logits, (h,) = model(jnp.array([1.0, -2.0, 3.0]))
+    assert jnp.all(jnp.isfinite(logits)) and h.shape == (5,)
+
+
+def test_unknown_activation():
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        MLP(3, (5,), 2, activation="swish", key=jax.random.PRNGKey(0))
