@@ -13,12 +13,15 @@ def test_seed10_label_table_is_the_notebooks_shuffle():
     table = np.array([0] * 8 + [1] * 8)
     np.random.RandomState(123456).shuffle(table)  # noqa: NPY002 (provenance)
     np.testing.assert_array_equal(SEED10_LABELS, table)
-    np.testing.assert_array_equal(SEED10_LABELS, [0, 1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0])
+    np.testing.assert_array_equal(
+        SEED10_LABELS, [0, 1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0]
+    )
 
 
 def test_seed10_inputs_and_information():
     d = seed10()
-    assert d.inputs.shape == (1024, 10) and d.inputs.dtype == np.float32
+    assert d.inputs.shape == (1024, 10)
+    assert d.inputs.dtype == np.float32
     # Most significant bit first: n = 5 is 0000000101.
     np.testing.assert_array_equal(d.inputs[5], [0, 0, 0, 0, 0, 0, 0, 1, 0, 1])
     np.testing.assert_array_equal(d.labels, SEED10_LABELS[np.arange(1024) % 16])
@@ -29,10 +32,13 @@ def test_seed10_inputs_and_information():
 def test_seed10_split_draws_the_right_number_of_samples():
     d = seed10()
     train, test = d.split(
-        jax.random.PRNGKey(3), train_samples=50_000, test_samples=10_000,
+        jax.random.PRNGKey(3),
+        train_samples=50_000,
+        test_samples=10_000,
         train_fraction=0.5,
-    )  # fmt: skip
-    assert int(train.sum()) == 50_000 and int(test.sum()) == 10_000
+    )
+    assert int(train.sum()) == 50_000
+    assert int(test.sum()) == 10_000
     assert (np.asarray(train) > 0).all()  # all 1024 inputs appear in 50,000 draws
     # Uniform draws: counts near 50000/1024 = 48.8 (a loose 6-sigma band).
     assert abs(np.asarray(train).mean() - 48.83) < 0.1
@@ -52,10 +58,20 @@ def test_tishby12_labels_match_the_published_fingerprint():
 def test_icosahedron_matches_the_reference_adjacency():
     v = icosahedron_vertices()
     gram = v @ v.T
-    adjacency = {0: {1, 3, 5, 10, 11}, 1: {0, 2, 3, 4, 11}, 2: {1, 3, 4, 8, 9},
-                 3: {0, 1, 2, 8, 10}, 4: {1, 2, 6, 9, 11}, 5: {0, 6, 7, 10, 11},
-                 6: {4, 5, 7, 9, 11}, 7: {5, 6, 8, 9, 10}, 8: {2, 3, 7, 9, 10},
-                 9: {2, 4, 6, 7, 8}, 10: {0, 3, 5, 7, 8}, 11: {0, 1, 4, 5, 6}}  # fmt: skip
+    adjacency = {
+        0: {1, 3, 5, 10, 11},
+        1: {0, 2, 3, 4, 11},
+        2: {1, 3, 4, 8, 9},
+        3: {0, 1, 2, 8, 10},
+        4: {1, 2, 6, 9, 11},
+        5: {0, 6, 7, 10, 11},
+        6: {4, 5, 7, 9, 11},
+        7: {5, 6, 8, 9, 10},
+        8: {2, 3, 7, 9, 10},
+        9: {2, 4, 6, 7, 8},
+        10: {0, 3, 5, 7, 8},
+        11: {0, 1, 4, 5, 6},
+    }
     for i, neighbours in adjacency.items():
         assert set(np.flatnonzero(np.isclose(gram[i], 1 / np.sqrt(5)))) == neighbours
     for i, j in [(0, 9), (1, 7), (2, 5), (3, 6), (4, 10), (8, 11)]:
@@ -67,10 +83,13 @@ def test_tishby12_split_is_stratified_and_seeded(fraction):
     d = tishby12()
     kwargs = dict(train_samples=0, test_samples=0, train_fraction=fraction)
     train, test = (np.asarray(a) for a in d.split(jax.random.PRNGKey(0), **kwargs))
-    assert set(np.unique(train)) <= {0, 1} and (train + test == 1).all()
+    assert set(np.unique(train)) <= {0, 1}
+    assert (train + test == 1).all()
     assert train.sum() == d.train_size(train_samples=0, train_fraction=fraction)
     # Stratified: the training set's positive rate is the data set's, to rounding.
-    assert (train * d.labels).sum() / train.sum() == pytest.approx(2118 / 4096, abs=0.01)
+    assert (train * d.labels).sum() / train.sum() == pytest.approx(
+        2118 / 4096, abs=0.01
+    )
     again = np.asarray(d.split(jax.random.PRNGKey(0), **kwargs)[0])
     other = np.asarray(d.split(jax.random.PRNGKey(1), **kwargs)[0])
     np.testing.assert_array_equal(train, again)
@@ -79,7 +98,8 @@ def test_tishby12_split_is_stratified_and_seeded(fraction):
 
 def test_from_arrays_and_its_errors():
     d = ip.Dataset.from_arrays(np.zeros((5, 3)), [3, 3, 7, 7, 7], name="mine")
-    assert d.p_y.shape == (5, 2) and not d.population
+    assert d.p_y.shape == (5, 2)
+    assert not d.population
     assert d.i_xy == pytest.approx(-(0.4 * np.log(0.4) + 0.6 * np.log(0.6)))
     with pytest.raises(ValueError, match="labels must have shape"):
         ip.Dataset.from_arrays(np.zeros((5, 3)), [1, 2])

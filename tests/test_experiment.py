@@ -16,8 +16,14 @@ def test_preset_overrides_and_immutability():
 
 def test_seed_preset_is_the_notebook_protocol():
     exp = ip.preset("seed")
-    assert exp.task == "seed10" and exp.activation == "tanh"
-    assert (exp.loss, exp.optimizer, exp.lr, exp.batch_size) == ("sigmoid_bce", "sgd", 0.1, 0)
+    assert exp.task == "seed10"
+    assert exp.activation == "tanh"
+    assert (exp.loss, exp.optimizer, exp.lr, exp.batch_size) == (
+        "sigmoid_bce",
+        "sgd",
+        0.1,
+        0,
+    )
     assert (exp.epochs, exp.measure, exp.measure_on) == (3000, "every:20", "train")
     assert exp.estimators == ("binning:bins=30,range=-1:1",)
     assert (exp.train_samples, exp.test_samples, exp.units) == (50_000, 10_000, "nats")
@@ -26,7 +32,10 @@ def test_seed_preset_is_the_notebook_protocol():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"hidden": (8, 0, 4)}, r"hidden layer widths must be positive integers, got \[8, 0, 4\]"),
+        (
+            {"hidden": (8, 0, 4)},
+            r"hidden layer widths must be positive integers, got \[8, 0, 4\]",
+        ),
         ({"epochs": 0}, "epochs must be a positive integer, got 0"),
         ({"seeds": -1}, "seeds must be a positive integer"),
         ({"lr": float("nan")}, "lr must be a positive number"),

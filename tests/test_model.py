@@ -29,7 +29,8 @@ def test_initialisation_is_equinox_default_distribution():
     # matches the uniform's standard deviation 1/sqrt(3 fan_in) to within 5%.
     model = MLP(100, (400,), 2, key=jax.random.PRNGKey(0))
     w = np.asarray(model.layers[0].weight)
-    assert w.dtype == np.float32 and w.shape == (400, 100)
+    assert w.dtype == np.float32
+    assert w.shape == (400, 100)
     assert np.abs(w).max() <= 0.1
     assert w.std() == pytest.approx(0.1 / np.sqrt(3), rel=0.05)
     b = np.asarray(model.layers[1].bias)
@@ -40,7 +41,8 @@ def test_initialisation_is_equinox_default_distribution():
 def test_every_activation_runs(name):
     model = MLP(3, (5,), 2, activation=name, key=jax.random.PRNGKey(0))
     logits, (h,) = model(jnp.array([1.0, -2.0, 3.0]))
-    assert jnp.all(jnp.isfinite(logits)) and h.shape == (5,)
+    assert jnp.all(jnp.isfinite(logits))
+    assert h.shape == (5,)
 
 
 def test_unknown_activation():

@@ -61,16 +61,20 @@ def test_units_convert_at_the_edge():
 
 def test_writes_are_atomic(tmp_path):
     target = tmp_path / "out"
-    with pytest.raises(RuntimeError), atomic_directory(target) as tmp:
-        (tmp / "half.txt").write_text("x")
-        raise RuntimeError("interrupted")
+
+    def interrupted_write():
+        with atomic_directory(target) as tmp:
+            (tmp / "half.txt").write_text("x")
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        interrupted_write()
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
     with atomic_directory(target) as tmp:
         (tmp / "a.txt").write_text("1")
-    with pytest.raises(FileExistsError, match="--force"):
-        with atomic_directory(target):
-            pass
+    with pytest.raises(FileExistsError, match="--force"), atomic_directory(target):
+        pass
     with atomic_directory(target, overwrite=True) as tmp:
         (tmp / "b.txt").write_text("2")
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]

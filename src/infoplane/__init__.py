@@ -10,30 +10,44 @@ Examples:
     (8, 6, 4)
 """
 
+import importlib
 from importlib import metadata as _metadata
-
-from . import estimators
-from .datasets import Dataset, load_task
-from .estimators import mutual_information
-from .experiment import PRESETS, Experiment, load_experiment, preset, run
-from .results import Result
-from .training import TrainingDiverged
 
 try:
     __version__ = _metadata.version("infoplane")
 except _metadata.PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
-__all__ = [
-    "PRESETS",
-    "Dataset",
-    "Experiment",
-    "Result",
-    "TrainingDiverged",
-    "estimators",
-    "load_experiment",
-    "load_task",
-    "mutual_information",
-    "preset",
-    "run",
-]
+# Public name -> module that defines it. Imported on first use, so that the command
+# line's --help starts without loading JAX.
+_EXPORTS = {
+    "PRESETS": "experiment",
+    "Experiment": "experiment",
+    "load_experiment": "experiment",
+    "preset": "experiment",
+    "run": "experiment",
+    "Dataset": "datasets",
+    "load_task": "datasets",
+    "mutual_information": "estimators",
+    "Result": "results",
+    "TrainingDiverged": "training",
+}
+_SUBMODULES = {"datasets", "estimators", "experiment", "ib", "model", "plotting",
+               "results", "sweeps", "training", "units"}  # fmt: skip
+
+__all__ = sorted([*_EXPORTS, "estimators"])
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'infoplane' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS, *_SUBMODULES])

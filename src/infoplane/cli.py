@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
             "Information-plane analysis of neural networks: train networks, measure "
             "I(X;T) and I(T;Y) of every hidden layer over training, and draw them."
         ),
-        epilog="Example: infoplane run seed --out runs/seed   (see `infoplane presets`)",
+        epilog="Example: infoplane run seed --out runs/seed  (see `infoplane presets`)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
@@ -149,8 +149,14 @@ def summary_table(result) -> str:
         value = f"{row[key]:.{digits}f}"
         return value + (f" ± {row[key + '_std']:.{digits}f}" if several else "")
 
-    header = ["layer", "final I(X;T)", "final I(T;Y)", "max I(X;T)", "at epoch",
-              "compression"]  # fmt: skip
+    header = [
+        "layer",
+        "final I(X;T)",
+        "final I(T;Y)",
+        "max I(X;T)",
+        "at epoch",
+        "compression",
+    ]
     lines = []
     for estimator in result.estimators:
         rows = [r for r in result.summary() if r["estimator"] == estimator]
@@ -166,11 +172,11 @@ def summary_table(result) -> str:
             for r in rows
         ]
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-        lines.append(
-            f"{estimator} ({result.units}, {result.i_xt.shape[0]} seed(s))"
-        )
+        lines.append(f"{estimator} ({result.units}, {result.i_xt.shape[0]} seed(s))")
         for row in table:
-            lines.append("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+            lines.append(
+                "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
+            )
     return "\n".join(lines)
 
 
@@ -183,29 +189,29 @@ def _run(args) -> int:
     import infoplane as ip
     from infoplane.plotting import write_pictures
     from infoplane.results import atomic_directory
-    from infoplane.training import parse_schedule
 
-    epochs = parse_schedule(exp.measure).epochs(exp.epochs)
     with atomic_directory(out, overwrite=args.force) as tmp:
         bar = tqdm(
-            total=len(epochs),
-            unit="meas",
+            total=exp.epochs,
+            unit="epoch",
             desc=f"{exp.name} ({exp.seeds} seed{'s' * (exp.seeds > 1)})",
             disable=args.quiet,
             file=sys.stderr,
         )
-        next_log = [0]
+        next_log = 0
 
-        def on_chunk(done, chunk):
-            start = done - chunk["train_loss"].shape[1]
-            for j, epoch in enumerate(epochs[start:done]):
-                if args.log_every and epoch >= next_log[0]:
-                    row = {k: float(np.mean(v[:, j])) for k, v in chunk.items()
-                           if k.endswith(("loss", "accuracy"))}  # fmt: skip
-                    if not args.quiet:
-                        bar.write(_log_line(int(epoch), row), file=sys.stderr)
-                    next_log[0] = (epoch // args.log_every + 1) * args.log_every
-            bar.update(done - bar.n)
+        def on_chunk(epochs, chunk):
+            nonlocal next_log
+            for j, epoch in enumerate(epochs):
+                if args.log_every and epoch >= next_log and not args.quiet:
+                    row = {
+                        k: float(np.mean(v[:, j]))
+                        for k, v in chunk.items()
+                        if k.endswith(("loss", "accuracy"))
+                    }
+                    bar.write(_log_line(int(epoch), row), file=sys.stderr)
+                    next_log = (epoch // args.log_every + 1) * args.log_every
+            bar.update(int(epochs[-1]) + 1 - bar.n)
 
         try:
             result = ip.run(exp, on_chunk=on_chunk)

@@ -1,4 +1,4 @@
-"""Data sets as distinct inputs with p(y | x), and how samples split into train and test.
+"""Data sets as distinct inputs with p(y | x), and how samples split into train/test.
 
 A data set stores each distinct input once, with p(y | x) and the population p(x). The
 synthetic tasks have few distinct inputs (1024 or 4096) and many samples, so a split is
@@ -131,7 +131,7 @@ class Dataset:
         if self.population:
             # One draw for both sets: inverse-CDF sampling of train + test samples.
             u = jax.random.uniform(key, (train_samples + test_samples,))
-            cdf = jnp.cumsum(jnp.asarray(self.p_x))
+            cdf = jnp.cumsum(jnp.asarray(self.p_x, jnp.float32))
             draws = jnp.minimum(jnp.searchsorted(cdf, u * cdf[-1], side="right"), n - 1)
             return (
                 jnp.bincount(draws[:train_samples], length=n).astype(jnp.int32),

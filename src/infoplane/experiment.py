@@ -2,9 +2,11 @@
 
 import dataclasses
 import math
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
+import tomllib
 
 from .datasets import TASKS, load_task
 from .estimators import parse_estimator
@@ -12,7 +14,7 @@ from .model import ACTIVATIONS
 from .training import parse_schedule, train
 from .units import check_units
 
-__all__ = ["PRESETS", "Experiment", "load_experiment", "preset", "run"]
+__all__ = ["PRESETS", "Experiment", "load_experiment", "parse_values", "preset", "run"]
 
 LOSSES = ("sigmoid_bce", "softmax_ce")
 OPTIMIZERS = ("sgd", "adam")
@@ -137,6 +139,48 @@ class Experiment:
         )
 
 
+def parse_values(field: str, text: str) -> list:
+    """Values of an experiment field written on the command line.
+
+    Points are separated by ``;`` (and, for fields holding one number or word, also by
+    ``,``); a tuple field takes comma-separated items, estimators ``+``-separated specs:
+    ``hidden=10;10,7;10,7,5``, ``train_fraction=0.05,0.45,0.85``,
+    ``estimators=binning+kde-upper:var=0.1``.
+
+    Raises:
+        ValueError: unknown field, or a value that does not parse as its type.
+    """
+    fields = {f.name: f for f in dataclasses.fields(Experiment)}
+    if field not in fields:
+        raise ValueError(
+            f"unknown experiment field {field!r}; fields are {', '.join(fields)}"
+        )
+    default = fields[field].default
+    is_tuple = isinstance(default, tuple)
+    points = [p.strip() for p in text.split(";")]
+    if not is_tuple:
+        points = [q.strip() for p in points for q in p.split(",")]
+    points = [p for p in points if p]
+    if not points:
+        raise ValueError(f"no values given for {field}")
+
+    def convert(point: str):
+        if field == "estimators":
+            return tuple(point.split("+"))
+        if is_tuple:
+            return tuple(int(item) for item in point.split(","))
+        if isinstance(default, bool):
+            if point.lower() not in ("true", "false"):
+                raise ValueError(f"{field} takes true or false, got {point!r}")
+            return point.lower() == "true"
+        return type(default)(point)
+
+    try:
+        return [convert(p) for p in points]
+    except ValueError as error:
+        raise ValueError(f"cannot read {field}={text!r}: {error}") from None
+
+
 def _choice(field: str, value, allowed) -> None:
     if value not in allowed:
         raise ValueError(f"{field} must be one of {', '.join(allowed)}, got {value!r}")
@@ -157,6 +201,26 @@ PRESETS: dict[str, tuple[str, dict]] = {
     "seed5": (
         "the notebook's second network: tanh 8-7-6-5-3, otherwise as seed",
         dict(name="seed5", hidden=(8, 7, 6, 5, 3)),
+    ),
+    "tishby2017": (
+        "the paper: 12 bits, tanh 10-7-5-4-3, softmax, Adam, 85% train, 50 networks",
+        dict(
+            name="tishby2017",
+            task="tishby12",
+            hidden=(10, 7, 5, 4, 3),
+            loss="softmax_ce",
+            optimizer="adam",
+            lr=4e-4,
+            batch_size=256,
+            epochs=10_000,
+            measure="log:300",
+            measure_on="full",
+            measure_output=True,
+            grad_stats=True,
+            seeds=50,
+            units="bits",
+            train_fraction=0.85,
+        ),
     ),
 }
 
@@ -195,38 +259,45 @@ def run(
     experiment: Experiment,
     *,
     progress: bool = False,
-    on_chunk: Callable[[int, dict], None] | None = None,
+    on_chunk: Callable[[np.ndarray, dict], None] | None = None,
 ):
     """Train and measure ``experiment``; return its :class:`~infoplane.Result`.
 
     Args:
         experiment: what to run.
-        progress: show a progress bar (terminal or notebook).
-        on_chunk: optional callback after each compiled chunk of measurements, with
-            the count done so far and that chunk's records (see ``training.train``).
+        progress: show a progress bar over epochs (terminal or notebook).
+        on_chunk: optional callback after each compiled chunk of the run, with the
+            epochs it measured and its records (see ``training.train``).
 
     Raises:
-        TrainingDiverged: when the loss of a network becomes NaN or infinite.
+        TrainingDiverged: when the loss of a network becomes NaN or explodes.
+
+    Examples:
+        >>> import infoplane as ip
+        >>> result = ip.run(ip.preset("seed", epochs=40, measure="every:20"))
+        >>> result.i_xt.shape  # (seed, epoch, layer, estimator)
+        (1, 2, 3, 1)
     """
+    from tqdm.auto import tqdm
+
     from .results import Result
 
     dataset = load_task(experiment.task)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    bar = tqdm(
+        total=experiment.epochs,
+        unit="epoch",
+        desc=experiment.name,
+        disable=not progress,
+        leave=False,
+    )
 
-        total = len(parse_schedule(experiment.measure).epochs(experiment.epochs))
-        bar = tqdm(total=total, unit="measurement", desc=experiment.name, leave=False)
-
-    def report(done, chunk):
-        if bar is not None:
-            bar.update(done - bar.n)
+    def report(epochs, chunk):
+        bar.update(int(epochs[-1]) + 1 - bar.n)
         if on_chunk is not None:
-            on_chunk(done, chunk)
+            on_chunk(epochs, chunk)
 
     try:
         arrays = train(experiment, dataset, on_chunk=report)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return Result.from_training(experiment, dataset, arrays)

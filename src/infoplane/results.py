@@ -40,6 +40,8 @@ AXES = {
     "grad_std_norm": ("seed", "epoch", "weight_layer"),
     "train_size": ("seed",),
     "test_size": ("seed",),
+    "train_class_share": ("seed", "class"),
+    "test_class_share": ("seed", "class"),
 }
 FORMAT_VERSION = 1
 
@@ -61,6 +63,9 @@ def atomic_directory(path: "str | Path", *, overwrite: bool = False):
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the result private
     try:
         yield tmp
     except BaseException:
@@ -193,14 +198,16 @@ class Result:
                 for k in range(epochs):
                     for layer in range(layers):
                         for e in range(estimators):
-                            writer.writerow([
-                                s,
-                                int(self.epochs[k]),
-                                layer + 1,
-                                self.estimators[e],
-                                repr(float(self.i_xt[s, k, layer, e])),
-                                repr(float(self.i_ty[s, k, layer, e])),
-                            ])  # fmt: skip
+                            writer.writerow(
+                                [
+                                    s,
+                                    int(self.epochs[k]),
+                                    layer + 1,
+                                    self.estimators[e],
+                                    repr(float(self.i_xt[s, k, layer, e])),
+                                    repr(float(self.i_ty[s, k, layer, e])),
+                                ]
+                            )
 
     @classmethod
     def load(cls, path: "str | Path") -> "Result":
@@ -245,8 +252,15 @@ class Result:
     def _repr_html_(self) -> str:
         from .plotting import plane_png_base64
 
-        head = ["estimator", "layer", "final I(X;T)", "final I(T;Y)", "max I(X;T)",
-                "at epoch", "compression"]  # fmt: skip
+        head = [
+            "estimator",
+            "layer",
+            "final I(X;T)",
+            "final I(T;Y)",
+            "max I(X;T)",
+            "at epoch",
+            "compression",
+        ]
         rows = "".join(
             "<tr>"
             + "".join(
@@ -266,7 +280,8 @@ class Result:
         )
         header = "".join(f"<th>{h}</th>" for h in head)
         return (
-            f"<b>{html.escape(self.experiment.name)}</b>: {self.i_xt.shape[0]} seed(s), "
+            f"<b>{html.escape(self.experiment.name)}</b>: "
+            f"{self.i_xt.shape[0]} seed(s), "
             f"{len(self.epochs)} measurements, {self.units}<br>"
             f'<img src="data:image/png;base64,{plane_png_base64(self)}"/>'
             f"<table><tr>{header}</tr>{rows}</table>"

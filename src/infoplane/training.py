@@ -22,6 +22,7 @@ import optax
 from jax import lax
 from jax.sharding import NamedSharding, PartitionSpec
 
+from . import _devices  # noqa: F401 (sets the CPU device count before JAX starts)
 from .datasets import Dataset
 from .estimators import parse_estimator
 from .estimators.discrete import float64
@@ -48,7 +49,8 @@ class Every:
     def __post_init__(self):
         if not isinstance(self.interval, int) or self.interval < 1:
             raise ValueError(
-                f"measurement interval must be a positive integer, got {self.interval!r}"
+                "measurement interval must be a positive integer, "
+                f"got {self.interval!r}"
             )
 
     def epochs(self, n_epochs: int) -> np.ndarray:
@@ -104,8 +106,19 @@ class _State(eqx.Module):
     epoch: jax.Array
 
 
-def _optimizer(exp) -> optax.GradientTransformation:
-    return {"sgd": optax.sgd, "adam": optax.adam}[exp.optimizer](exp.lr)
+def _optimizer(exp, lr) -> optax.GradientTransformation:
+    return {"sgd": optax.sgd, "adam": optax.adam}[exp.optimizer](lr)
+
+
+def _compiled_form(exp):
+    """The experiment with the fields that don't shape the program blanked out.
+
+    The learning rate and the seed travel as traced values, and epochs and the schedule
+    as the targets of each chunk, so changing them reuses the compiled programs.
+    """
+    return dataclasses.replace(
+        exp, name="", lr=1.0, seed=0, epochs=1, measure="every:1", units="nats"
+    )
 
 
 def _example_losses(exp, logits, p_y):
@@ -119,6 +132,21 @@ def _weighted_loss(model, exp, x, p_y, w):
     return jnp.sum(w * _example_losses(exp, logits, p_y)) / jnp.sum(w)
 
 
+def _shuffle(key, values):
+    """A uniformly random permutation of ``values``, by one single-key sort.
+
+    Random 64-bit keys with the position in their low bits: sorting them orders the
+    positions randomly (ties need two equal random parts of 50+ bits). XLA sorts one
+    operand much faster than ``jax.random.permutation``'s multi-round key-value sorts.
+    """
+    n = values.shape[0]
+    low = max(1, math.ceil(math.log2(n)))
+    bits = jax.random.bits(key, (n,), jnp.uint64) >> jnp.uint64(low)
+    keys = (bits << jnp.uint64(low)) | jnp.arange(n, dtype=jnp.uint64)
+    order = jnp.sort(keys) & jnp.uint64(2**low - 1)
+    return values[order.astype(jnp.int32)]
+
+
 def _epoch(exp, shared, seed_data, state: _State, collect: bool):
     """One epoch of updates; with ``collect``, also gradient mean and spread norms.
 
@@ -126,9 +154,9 @@ def _epoch(exp, shared, seed_data, state: _State, collect: bool):
     Mini-batches are drawn from the training multiset in a fresh order each epoch (from
     the seed's key and the epoch number); the last, partial batch is a smaller batch.
     """
-    inputs, p_y, _ = shared
+    inputs, p_y, _, lr = shared
     grad_fn = jax.grad(_weighted_loss)
-    opt = _optimizer(exp)
+    opt = _optimizer(exp, lr)
 
     def step(carry, batch):
         state, total, square = carry
@@ -154,9 +182,7 @@ def _epoch(exp, shared, seed_data, state: _State, collect: bool):
         n_batches = math.ceil(samples.shape[0] / exp.batch_size)
         pad = n_batches * exp.batch_size - samples.shape[0]
         key = jax.random.fold_in(state.key, state.epoch)
-        order = jnp.concatenate(
-            [jax.random.permutation(key, samples), jnp.zeros(pad, samples.dtype)]
-        )
+        order = jnp.concatenate([_shuffle(key, samples), jnp.zeros(pad, samples.dtype)])
         mask = (jnp.arange(order.shape[0]) < samples.shape[0]).astype(jnp.float32)
 
         def minibatch(carry, batch):
@@ -189,7 +215,7 @@ def _output_layer(exp, logits):
 
 
 def _measure(exp, estimators, shared, seed_data, model):
-    inputs, p_y, p_y_exact = shared
+    inputs, p_y, p_y_exact, _ = shared
     logits, hidden = model.batch(inputs)
     layers = [*hidden, _output_layer(exp, logits)] if exp.measure_output else hidden
     weights = seed_data["measure"]
@@ -246,32 +272,34 @@ def _advance(state, shared, seed_data, targets, exp):
         return lax.scan(segment, state, targets)
 
     all_seeds = jax.vmap(one_seed)
-    mesh = _seed_mesh(exp.seeds)
+    mesh = _seed_mesh()
     if mesh is None:
         return all_seeds(state, seed_data)
     # Seeds are independent: each device runs its share, with no communication.
     spec = PartitionSpec("seeds")
-    return jax.shard_map(all_seeds, mesh=mesh, in_specs=spec, out_specs=spec)(
-        state, seed_data
-    )
+    return jax.shard_map(
+        all_seeds, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False
+    )(state, seed_data)
 
 
-def _seed_mesh(n_seeds: int):
-    """A mesh over all devices for the seed axis, when there are several and they
-    divide the number of seeds."""
+def _seed_mesh():
+    """A mesh over all devices for the seed axis, when there are several."""
     devices = jax.devices()
-    if len(devices) < 2 or n_seeds % len(devices):
+    if len(devices) < 2:
         return None
     return jax.make_mesh((len(devices),), ("seeds",))
 
 
 @float64
 @eqx.filter_jit
-def _setup(exp, dataset: Dataset):
-    """Derive every seed's keys, draw its data split, initialise its network."""
-    base = jax.random.PRNGKey(exp.seed)
+def _setup(exp, dataset: Dataset, n_networks: int, base):
+    """Derive every network's keys, draw its data split, initialise it.
+
+    Network i's keys come from ``fold_in(PRNGKey(seed), i)``, so it is the same network
+    whether it trains alone or among fifty.
+    """
     keys = jax.vmap(lambda i: jax.random.split(jax.random.fold_in(base, i), 3))(
-        jnp.arange(exp.seeds)
+        jnp.arange(n_networks)
     )
     data_keys, init_keys, batch_keys = keys[:, 0], keys[:, 1], keys[:, 2]
     split = dict(
@@ -302,7 +330,7 @@ def _setup(exp, dataset: Dataset):
             exp.activation,
             key=init_key,
         )
-        opt_state = _optimizer(exp).init(eqx.filter(model, eqx.is_array))
+        opt_state = _optimizer(exp, 1.0).init(eqx.filter(model, eqx.is_array))
         return _State(model, opt_state, batch_key, jnp.int32(0))
 
     return jax.vmap(init)(init_keys, batch_keys), seed_data
@@ -313,15 +341,15 @@ def train(
     exp,
     dataset: Dataset,
     *,
-    on_chunk: Callable[[int, dict], None] | None = None,
+    on_chunk: Callable[[np.ndarray, dict], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Train ``exp.seeds`` networks on ``dataset`` and measure them on the schedule.
 
     Args:
         exp: an :class:`~infoplane.Experiment`.
         dataset: the data set it names.
-        on_chunk: called after each compiled chunk with the number of measurements
-            done so far and that chunk's records (host arrays, axes seed, epoch, ...).
+        on_chunk: called after each compiled chunk with the epochs it measured and its
+            records (host arrays with axes seed, epoch, ...).
 
     Returns:
         Host arrays in nats: ``epochs (epoch,)``, ``i_xt`` and ``i_ty``
@@ -337,23 +365,32 @@ def train(
         jnp.asarray(dataset.inputs, jnp.float32),
         jnp.asarray(dataset.p_y, jnp.float32),
         jnp.asarray(dataset.p_y, jnp.float64),
+        jnp.float32(exp.lr),
     )
-    state, seed_data = _setup(exp, dataset)
-    mesh = _seed_mesh(exp.seeds)
+    # With several devices, pad the seeds to a multiple of their number (the extra
+    # networks are dropped) so the seed axis always splits evenly.
+    n_devices = len(jax.devices())
+    n_networks = -(-exp.seeds // n_devices) * n_devices
+    static = _compiled_form(exp)
+    base = jax.random.PRNGKey(exp.seed)
+    state, seed_data = _setup(static, dataset, n_networks, base)
+    mesh = _seed_mesh()
     if mesh is not None:
         sharding = NamedSharding(mesh, PartitionSpec("seeds"))
         state, seed_data = jax.device_put((state, seed_data), sharding)
 
-    n_chunks = min(len(epochs), 25)
-    size = math.ceil(len(epochs) / n_chunks)
+    # About 25 chunks, of a power-of-two size so that similar runs share a program.
+    size = 1 << max(0, math.ceil(math.log2(math.ceil(len(epochs) / 25))))
     records: list[dict] = []
     for start in range(0, len(epochs), size):
         targets = epochs[start : start + size]
         padded = np.pad(targets, (0, size - len(targets)), mode="edge")
         state, chunk = _advance(
-            state, shared, seed_data, jnp.asarray(padded, jnp.int32), exp
+            state, shared, seed_data, jnp.asarray(padded, jnp.int32), static
         )
-        chunk = {k: np.asarray(v)[:, : len(targets)] for k, v in chunk.items()}
+        chunk = {
+            k: np.asarray(v)[: exp.seeds, : len(targets)] for k, v in chunk.items()
+        }
         bad = ~(chunk["train_loss"] <= DIVERGED_LOSS)  # NaN compares False
         if bad.any():
             seed, at = np.argwhere(bad)[0]
@@ -364,9 +401,14 @@ def train(
             )
         records.append(chunk)
         if on_chunk is not None:
-            on_chunk(start + len(targets), chunk)
+            on_chunk(targets, chunk)
     out = {k: np.concatenate([r[k] for r in records], axis=1) for k in records[0]}
     out["epochs"] = epochs
-    out["train_size"] = np.asarray(seed_data["train"]).sum(1)
-    out["test_size"] = np.asarray(seed_data["test"]).sum(1)
+    train, test = (np.asarray(seed_data[k])[: exp.seeds] for k in ("train", "test"))
+    out["train_size"], out["test_size"] = train.sum(1), test.sum(1)
+    # Share of each class in each split, e.g. the positive rate of a binary task.
+    out["train_class_share"] = train @ dataset.p_y / train.sum(1, keepdims=True)
+    out["test_class_share"] = (
+        test @ dataset.p_y / np.maximum(test.sum(1, keepdims=True), 1)
+    )
     return out

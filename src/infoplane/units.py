@@ -1,4 +1,4 @@
-"""Information units. Everything is computed in nats; conversion happens at the edges."""
+"""Information units. Everything is computed in nats; conversion happens at edges."""
 
 import math
 

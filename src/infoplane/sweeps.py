@@ -1,0 +1,79 @@
+"""Sweeps: one experiment varied over a grid of field values, each point a full run.
+
+``infoplane sweep tishby2017 --set train_fraction=0.05,0.45,0.85 --out DIR`` runs the
+three points, writes one run directory per point and the combined figures. Points that
+differ only in fields that don't change the compiled program's shapes (seed, learning
+rate, epochs, schedule) reuse it; every point trains its seeds together under ``vmap``.
+"""
+
+import itertools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .experiment import Experiment, parse_values, run
+
+__all__ = ["compression_epochs", "grid", "loss_epochs", "point_name", "run_sweep"]
+
+
+def grid(base: Experiment, settings: Sequence[str]) -> list[Experiment]:
+    """Every combination of ``FIELD=VALUES`` settings applied to ``base``.
+
+    Raises:
+        ValueError: a malformed setting or an invalid combination.
+    """
+    axes = []
+    for setting in settings:
+        field, sep, values = setting.partition("=")
+        if not sep:
+            raise ValueError(f"a sweep setting is FIELD=VALUES, got {setting!r}")
+        axes.append([(field.strip(), v) for v in parse_values(field.strip(), values)])
+    fields = [axis[0][0] for axis in axes]
+    if len(set(fields)) != len(fields):
+        raise ValueError(f"each field may be swept once, got {', '.join(fields)}")
+    return [base.replace(**dict(combo)) for combo in itertools.product(*axes)]
+
+
+def point_name(base: Experiment, exp: Experiment) -> str:
+    """A directory name for a sweep point: the fields that differ from ``base``."""
+    parts = []
+    for field, value in exp.to_dict().items():
+        if value != base.to_dict()[field]:
+            text = "-".join(map(str, value)) if isinstance(value, list) else str(value)
+            parts.append(f"{field}={text}".replace("/", "_").replace(" ", ""))
+    return ",".join(parts) or "base"
+
+
+def run_sweep(
+    points: Sequence[Experiment],
+    *,
+    on_point: Callable[[int, Experiment], None] | None = None,
+    progress: bool = False,
+) -> list:
+    """Run each point; return their Results in order."""
+    results = []
+    for i, exp in enumerate(points):
+        if on_point is not None:
+            on_point(i, exp)
+        results.append(run(exp, progress=progress))
+    return results
+
+
+def compression_epochs(result, *, estimator: int = 0) -> np.ndarray:
+    """Per seed, the epoch where the last hidden layer's I(X;T) peaks.
+
+    After this epoch the layer compresses: it is where the compression phase starts.
+    """
+    hidden = len(result.experiment.hidden) - 1
+    xt = result.i_xt[:, :, hidden, estimator]
+    return result.epochs[np.argmax(xt, axis=1)]
+
+
+def loss_epochs(result, threshold: float) -> np.ndarray:
+    """Per seed, the first measured epoch with training loss below ``threshold``.
+
+    NaN for seeds that never reach it.
+    """
+    below = result.arrays["train_loss"] < threshold
+    first = np.argmax(below, axis=1)
+    return np.where(below.any(axis=1), result.epochs[first], np.nan)

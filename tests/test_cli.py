@@ -1,0 +1,188 @@
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from infoplane.cli import main
+
+
+def cli(*args, check=True):
+    out = subprocess.run(
+        [sys.executable, "-m", "infoplane.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_help_and_version_start_fast_without_jax():
+    start = time.perf_counter()
+    out = cli("--help")
+    assert time.perf_counter() - start < 5  # no JAX import on this path
+    assert "run" in out.stdout
+    assert "presets" in out.stdout
+    assert "--out" in cli("run", "--help").stdout
+    assert cli("--version").stdout.startswith("infoplane ")
+    code = (
+        "import sys, infoplane.cli; infoplane.cli._parser(); "
+        "print('jax' in sys.modules)"
+    )
+    check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert check.stdout.strip() == "False"
+
+
+def test_presets_lists_names_with_descriptions(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("seed ")
+    assert "tishby2017" in out
+    assert "seed5" in out
+
+
+def test_run_writes_every_file_as_a_subprocess(tmp_path):
+    out = cli(
+        "run",
+        "seed",
+        "--out",
+        str(tmp_path / "r"),
+        "--epochs",
+        "400",
+        "--seeds",
+        "2",
+        "--hidden",
+        "6,4",
+        "--units",
+        "bits",
+    )
+    files = sorted(p.name for p in (tmp_path / "r").iterdir())
+    assert {
+        "result.json",
+        "arrays.npz",
+        "information.csv",
+        "plane.png",
+        "plane.gif",
+        "curves.png",
+    } <= set(files)
+    meta = json.loads((tmp_path / "r" / "result.json").read_text())
+    assert meta["units"] == "bits"
+    assert meta["experiment"]["hidden"] == [6, 4]
+    assert "epoch      0  test accuracy" in out.stderr  # the original's log lines
+    assert "epoch    200" in out.stderr
+    assert "final I(X;T)" in out.stdout
+    assert "layer 2" in out.stdout
+    summary = cli("summary", str(tmp_path / "r"))
+    assert "compression" in summary.stdout
+
+
+def test_run_in_process_with_quiet_and_no_video(tmp_path, capsys):
+    code = main(
+        [
+            "run",
+            "seed",
+            "--out",
+            str(tmp_path / "q"),
+            "--epochs",
+            "40",
+            "--measure-every",
+            "20",
+            "--quiet",
+            "--no-video",
+        ]
+    )
+    assert code == 0
+    assert capsys.readouterr().out == ""
+    names = {p.name for p in (tmp_path / "q").iterdir()}
+    assert "plane.gif" not in names
+    assert "plane.png" in names
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "sed"], "unknown preset 'sed'"),
+        (["run", "seed", "--hidden", "8,0,4"], "hidden layer widths must be positive"),
+        (["run", "seed", "--epochs", "0"], "epochs must be a positive integer"),
+        (["run", "seed", "--seeds", "0"], "seeds must be a positive integer"),
+        (["run", "seed", "--estimator", "binning:bins=1"], "bins >= 2"),
+        (
+            ["run", "seed", "--epochs", "10", "--measure-every", "20"],
+            "longer than the run",
+        ),
+        (["summary", "/nonexistent"], "not a readable infoplane result"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(args, message, capsys, tmp_path):
+    code = main([*args, "--out", str(tmp_path / "x")] if args[0] == "run" else args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_argparse_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "seed", "--hidden", "a,b"])
+    assert exit_info.value.code == 2
+    assert "comma-separated integers" in capsys.readouterr().err
+
+
+def test_existing_output_needs_force(tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "keep.txt").write_text("mine")
+    args = [
+        "run",
+        "seed",
+        "--out",
+        str(tmp_path / "r"),
+        "--epochs",
+        "40",
+        "--measure-every",
+        "20",
+        "--no-video",
+    ]
+    out = cli(*args, check=False)
+    assert out.returncode == 2
+    assert "--force" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert (tmp_path / "r" / "keep.txt").read_text() == "mine"
+    cli(*args, "--force", "--quiet")
+    assert not (tmp_path / "r" / "keep.txt").exists()
+    assert (tmp_path / "r" / "result.json").exists()
+
+
+def test_divergence_exits_1_and_writes_nothing(tmp_path):
+    out = cli(
+        "run",
+        "seed",
+        "--out",
+        str(tmp_path / "d"),
+        "--lr",
+        "1e6",
+        "--epochs",
+        "100",
+        "--measure-every",
+        "10",
+        check=False,
+    )
+    assert out.returncode == 1
+    assert "diverged" in out.stderr
+    assert "lower the learning rate" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_toml_experiment_file(tmp_path):
+    config = tmp_path / "exp.toml"
+    config.write_text(
+        'preset = "seed"\nhidden = [4]\nepochs = 40\nmeasure = "every:20"\n'
+    )
+    cli("run", str(config), "--out", str(tmp_path / "t"), "--no-video", "--quiet")
+    meta = json.loads((tmp_path / "t" / "result.json").read_text())
+    assert meta["experiment"]["hidden"] == [4]
