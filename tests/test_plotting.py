@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import infoplane as ip
-from infoplane import plotting
+from infoplane import animation, plotting
 
 ESTIMATORS = ("binning:bins=30,range=-1:1", "binning:bins=10,range=-1:1")
 LAYERS = ("layer 1", "layer 2", "output")
@@ -202,7 +202,7 @@ def test_plot_plane_draws_on_a_given_axes():
 
 def test_animation_updates_the_same_artists_to_each_frame():
     result = make_result(seeds=2)
-    anim = plotting.animate(result)
+    anim = animation.animate(result)
     assert len(anim) == len(result.epochs)
     ax = anim.artists.ax
     collections = list(ax.collections)
@@ -218,7 +218,7 @@ def test_animation_updates_the_same_artists_to_each_frame():
 
 def test_animation_saves_a_gif_with_one_frame_per_epoch(tmp_path):
     result = make_result()
-    path = plotting.animate(result, fps=10).save(tmp_path / "plane.gif")
+    path = animation.animate(result, fps=10).save(tmp_path / "plane.gif")
     with Image.open(path) as gif:
         assert gif.n_frames == len(result.epochs)
         assert gif.info["duration"] == 100
@@ -227,7 +227,7 @@ def test_animation_saves_a_gif_with_one_frame_per_epoch(tmp_path):
 def test_gif_frames_look_like_the_figure_drawn_whole(tmp_path):
     # Frames are drawn over still pictures of the axes and legend (for speed); they
     # must match a full draw of the figure, up to the GIF's 256-colour palette.
-    anim = plotting.animate(make_result(seeds=3))
+    anim = animation.animate(make_result(seeds=3))
     path = anim.save(tmp_path / "plane.gif")
     assert anim.figure.artists == []  # the still pictures are gone again
     assert anim.artists.legend.get_visible()
@@ -244,28 +244,28 @@ def test_gif_frames_look_like_the_figure_drawn_whole(tmp_path):
 
 
 def test_animation_frames_are_checked():
-    anim = plotting.animate(make_result())
+    anim = animation.animate(make_result())
     with pytest.raises(IndexError, match="out of range"):
         anim.frame(len(anim))
 
 
 def test_animation_saves_mp4_when_ffmpeg_is_available(tmp_path):
-    if not plotting.ffmpeg_available():
+    if not animation.ffmpeg_available():
         pytest.skip("no ffmpeg: pip install infoplane[video]")
-    path = plotting.animate(make_result()).save(tmp_path / "plane.mp4")
+    path = animation.animate(make_result()).save(tmp_path / "plane.mp4")
     assert path.read_bytes()[4:8] == b"ftyp"  # an MP4 (ISO media) file
 
 
 def test_mp4_without_ffmpeg_says_how_to_get_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(plotting, "_ffmpeg_exe", lambda: None)
-    assert not plotting.ffmpeg_available()
+    monkeypatch.setattr(animation, "_ffmpeg_exe", lambda: None)
+    assert not animation.ffmpeg_available()
     with pytest.raises(RuntimeError, match=r"pip install infoplane\[video\]"):
-        plotting.animate(make_result()).save(tmp_path / "plane.mp4")
+        animation.animate(make_result()).save(tmp_path / "plane.mp4")
 
 
 def test_animation_rejects_other_formats(tmp_path):
     with pytest.raises(ValueError, match=r"\.gif or \.mp4"):
-        plotting.animate(make_result()).save(tmp_path / "plane.avi")
+        animation.animate(make_result()).save(tmp_path / "plane.avi")
 
 
 def test_animation_shows_itself_in_a_notebook():
@@ -371,7 +371,7 @@ def test_write_pictures_writes_every_picture(tmp_path):
     result = make_result(estimators=ESTIMATORS, grad=True)
     written = plotting.write_pictures(result, tmp_path)
     expected = {"plane.png", "curves.png", "snr.png", "plane.gif"}
-    if plotting.ffmpeg_available():
+    if animation.ffmpeg_available():
         expected.add("plane.mp4")
     assert {p.name for p in written} == expected
     assert all(p.parent == tmp_path and p.stat().st_size > 0 for p in written)

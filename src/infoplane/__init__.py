@@ -32,8 +32,10 @@ _EXPORTS = {
     "Result": "results",
     "TrainingDiverged": "training",
 }
-_SUBMODULES = {"datasets", "estimators", "experiment", "ib", "model", "plotting",
-               "results", "sweeps", "training", "units"}  # fmt: skip
+_SUBMODULES = {
+    "animation", "datasets", "estimators", "experiment", "ib", "model", "plotting",
+    "results", "sweeps", "training", "units",
+}  # fmt: skip
 
 __all__ = sorted([*_EXPORTS, "estimators"])
 

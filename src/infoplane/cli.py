@@ -82,6 +82,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--units", choices=("nats", "bits"), help="units of results")
     run.add_argument(
+        "--grad-stats",
+        action="store_true",
+        help="record per-layer gradient mean/spread norms and draw snr.png",
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="set any experiment field, repeatable, e.g. --set batch_size=256",
+    )
+    run.add_argument(
         "--log-every",
         type=int,
         default=200,
@@ -100,6 +112,42 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("presets", help="list the presets with a one-line description")
 
+    sweep = commands.add_parser(
+        "sweep",
+        help="run an experiment over a grid of field values",
+        description=(
+            "Run one experiment for every combination of --set values; write one run "
+            "directory per point, sweep.png (the information planes side by side) and, "
+            "when the number of hidden layers varies, depth.png (epochs to the "
+            "compression phase and to a training loss, against depth)."
+        ),
+        epilog=(
+            "Examples: infoplane sweep tishby2017 --set train_fraction=0.05,0.45,0.85 "
+            "--out runs/fractions ;  infoplane sweep tishby2017 "
+            "--set 'hidden=10;10,7;10,7,5;10,7,5,4' --out runs/depth"
+        ),
+    )
+    sweep.add_argument("experiment", metavar="PRESET|FILE.toml")
+    sweep.add_argument(
+        "--set",
+        action="append",
+        required=True,
+        metavar="FIELD=VALUES",
+        help="values of one field: ',' or ';' between points (';' for tuple fields)",
+    )
+    sweep.add_argument("--out", type=Path, required=True, help="output directory")
+    sweep.add_argument("--seeds", type=int, help="networks per point")
+    sweep.add_argument("--epochs", type=int, help="training epochs")
+    sweep.add_argument(
+        "--loss-threshold",
+        type=float,
+        default=0.1,
+        help="training loss that counts as converged in depth.png (default 0.1)",
+    )
+    sweep.add_argument("--video", action="store_true", help="animate every point too")
+    sweep.add_argument("--force", action="store_true", help="overwrite --out")
+    sweep.add_argument("--quiet", action="store_true", help="no progress or summary")
+
     summary = commands.add_parser(
         "summary", help="print the summary table of a saved run"
     )
@@ -117,20 +165,37 @@ def _experiment(args):
         exp = ip.preset(source)
     overrides = {
         "seeds": args.seeds,
-        "seed": args.seed,
+        "seed": getattr(args, "seed", None),
         "epochs": args.epochs,
-        "hidden": args.hidden,
-        "activation": args.activation,
-        "lr": args.lr,
-        "units": args.units,
-        "estimators": tuple(args.estimator) if args.estimator else None,
+        "hidden": getattr(args, "hidden", None),
+        "activation": getattr(args, "activation", None),
+        "lr": getattr(args, "lr", None),
+        "units": getattr(args, "units", None),
+        "estimators": tuple(getattr(args, "estimator", None) or ()) or None,
+        "grad_stats": True if getattr(args, "grad_stats", False) else None,
         "measure": (
             f"every:{args.measure_every}"
-            if args.measure_every is not None
-            else args.measure
+            if getattr(args, "measure_every", None) is not None
+            else getattr(args, "measure", None)
         ),
     }
     return exp.replace(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _settings(settings: list[str]) -> dict:
+    """``--set FIELD=VALUE`` options of ``run`` as experiment fields."""
+    from infoplane.experiment import parse_values
+
+    fields = {}
+    for setting in settings:
+        field, sep, text = setting.partition("=")
+        if not sep:
+            raise ValueError(f"--set takes FIELD=VALUE, got {setting!r}")
+        values = parse_values(field.strip(), text)
+        if len(values) != 1:
+            raise ValueError(f"--set {field} takes one value here (use `sweep`)")
+        fields[field.strip()] = values[0]
+    return fields
 
 
 def _log_line(epoch: int, chunk_row: dict) -> str:
@@ -182,6 +247,7 @@ def summary_table(result) -> str:
 
 def _run(args) -> int:
     exp = _experiment(args)
+    exp = exp.replace(**_settings(args.set))
     out = args.out or Path("runs") / exp.name
     import numpy as np
     from tqdm import tqdm
@@ -225,6 +291,58 @@ def _run(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    import csv
+
+    from tqdm import tqdm
+
+    import infoplane as ip
+    from infoplane import sweeps
+    from infoplane.plotting import plot_depth, plot_sweep, write_pictures
+    from infoplane.results import atomic_directory
+
+    base = _experiment(args)
+    points = sweeps.grid(base, args.set)
+    names = [sweeps.point_name(base, p) for p in points]
+    with atomic_directory(args.out, overwrite=args.force) as tmp:
+        results = []
+        for name, exp in zip(
+            names,
+            tqdm(points, desc="sweep", unit="point", disable=args.quiet),
+            strict=True,
+        ):
+            result = ip.run(exp)
+            (tmp / name).mkdir()
+            result.write_files(tmp / name)
+            write_pictures(result, tmp / name, video=args.video)
+            results.append(result)
+        plot_sweep(results, names).savefig(tmp / "sweep.png", dpi=150)
+        depths = [len(r.experiment.hidden) for r in results]
+        if len(set(depths)) > 1:
+            ax = plot_depth(
+                depths,
+                [sweeps.compression_epochs(r) for r in results],
+                [sweeps.loss_epochs(r, args.loss_threshold) for r in results],
+                loss_threshold=args.loss_threshold,
+            )
+            ax.figure.savefig(tmp / "depth.png", dpi=150)
+        with open(tmp / "summary.csv", "w", newline="") as f:
+            rows = [
+                {"point": n, **row}
+                for n, r in zip(names, results, strict=True)
+                for row in r.summary()
+            ]
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    if not args.quiet:
+        for name, result in zip(names, results, strict=True):
+            print(f"== {name}")
+            print(summary_table(result))
+        print(f"wrote {args.out}/")
+    return 0
+
+
 def _presets() -> int:
     from infoplane.experiment import PRESETS
 
@@ -253,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "presets":
             return _presets()
+        if args.command == "sweep":
+            return _sweep(args)
         return _summary(args)
     except KeyboardInterrupt:
         print("infoplane: interrupted; nothing was written", file=sys.stderr)

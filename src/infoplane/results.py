@@ -244,8 +244,8 @@ class Result:
         return plot_plane(self, **kwargs)
 
     def animate(self, **kwargs):
-        """The animated information plane; see :func:`infoplane.plotting.animate`."""
-        from .plotting import animate
+        """The animated information plane; see :func:`infoplane.animation.animate`."""
+        from .animation import animate
 
         return animate(self, **kwargs)
 
