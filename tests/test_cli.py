@@ -186,3 +186,30 @@ def test_toml_experiment_file(tmp_path):
     cli("run", str(config), "--out", str(tmp_path / "t"), "--no-video", "--quiet")
     meta = json.loads((tmp_path / "t" / "result.json").read_text())
     assert meta["experiment"]["hidden"] == [4]
+
+
+def test_bound_command_and_overlay(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("INFOPLANE_CACHE", str(tmp_path / "cache"))
+    assert main(["bound", "seed10", "--out", str(tmp_path / "b.csv")]) == 0
+    rows = (tmp_path / "b.csv").read_text().splitlines()
+    assert rows[0] == "beta,i_xt,i_ty"
+    assert rows[2].split(",")[1:] == ["1.0", "1.0"]  # the corner at H(Y) = 1 bit
+    assert (tmp_path / "b.png").exists()
+    assert main(["bound", "nope", "--out", str(tmp_path / "c.csv")]) == 2
+    code = main(
+        [
+            "run",
+            "seed",
+            "--out",
+            str(tmp_path / "r"),
+            "--epochs",
+            "40",
+            "--measure-every",
+            "20",
+            "--ib-bound",
+            "--quiet",
+            "--no-video",
+        ]
+    )
+    assert code == 0
+    assert (tmp_path / "r" / "plane.png").exists()

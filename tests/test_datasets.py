@@ -110,3 +110,36 @@ def test_from_arrays_and_its_errors():
 def test_unknown_task():
     with pytest.raises(ValueError, match="unknown task 'mnist'; choose one of seed10"):
         ip.load_task("mnist")
+
+
+def test_stochastic_labels_of_the_12_bit_task():
+    soft = ip.load_task("tishby12:gamma=2")
+    hard = ip.load_task("tishby12")
+    assert soft.p_y.min() > 0
+    assert soft.p_y.max() < 1
+    np.testing.assert_allclose(soft.p_y.sum(1), 1)
+    # I(X;Y) is below H(Y) with noisy labels, and large gamma recovers hard labels.
+    assert soft.i_xy < hard.i_xy
+    sharp = ip.load_task("tishby12:gamma=1000")
+    np.testing.assert_array_equal(sharp.labels, hard.labels)
+    assert sharp.i_xy == pytest.approx(hard.i_xy, abs=1e-6)
+    with pytest.raises(ValueError, match="gamma must be positive"):
+        ip.load_task("tishby12:gamma=0")
+    with pytest.raises(ValueError, match="unknown parameter"):
+        ip.load_task("tishby12:colour=1")
+
+
+def test_training_with_soft_labels_measures_with_p_y_given_x():
+    exp = ip.preset(
+        "seed",
+        task="tishby12:gamma=2",
+        loss="softmax_ce",
+        epochs=20,
+        measure="every:10",
+        measure_on="full",
+        units="bits",
+    )
+    result = ip.run(exp)
+    i_xy = result.info["i_xy"]
+    assert i_xy == pytest.approx(0.5598, abs=1e-3)
+    assert np.all(result.i_ty <= i_xy + 1e-9)  # data processing: I(T;Y) <= I(X;Y)

@@ -249,3 +249,33 @@ def test_invalid_inputs_raise_helpful_errors(kwargs: dict, match: str) -> None:
     p_x, p_yx = args.pop("p_x"), args.pop("p_y_given_x")
     with pytest.raises(ValueError, match=match):
         ib_curve(p_x, p_yx, **args)
+
+
+def test_task_curve_merges_equal_rows_caches_and_reaches_the_edge(
+    tmp_path, monkeypatch
+):
+    import infoplane as ip
+    from infoplane.ib import task_curve
+
+    monkeypatch.setenv("INFOPLANE_CACHE", str(tmp_path))
+    hard = task_curve(ip.load_task("tishby12"))
+    # Deterministic labels: the corner (0,0) - (H(Y), H(Y)) - (H(X), H(Y)).
+    np.testing.assert_allclose(hard.i_xt, [0, hard.i_xy, 12 * np.log(2)], atol=1e-6)
+    np.testing.assert_allclose(hard.i_ty, [0, hard.i_xy, hard.i_xy], atol=1e-6)
+    assert len(list(tmp_path.iterdir())) == 1
+    again = task_curve(ip.load_task("tishby12"))
+    np.testing.assert_array_equal(again.i_ty, hard.i_ty)
+    soft = ip.load_task("tishby12:gamma=2")
+    curve = task_curve(soft)
+    # Smooth, concave, rising to I(X;Y); merging inputs with equal p(y|x) is exact:
+    # compare with the unmerged problem at a few betas (REFERENCE §3, the IB
+    # equations depend on x only through p(y|x)).
+    assert curve.i_ty[-1] == pytest.approx(soft.i_xy, abs=1e-4)
+    slopes = np.diff(curve.i_ty) / np.diff(curve.i_xt)
+    assert np.all(np.diff(slopes) <= 1e-9)
+    assert np.all(curve.i_ty <= np.minimum(curve.i_xt, soft.i_xy) + 1e-9)
+    # I(X;Y) is reached at about H(S), the entropy of the distinct values of p(y|x).
+    _, group = np.unique(soft.p_y.round(12), axis=0, return_inverse=True)
+    h_s = -sum(p * np.log(p) for p in np.bincount(group.ravel()) / 4096)
+    first = curve.i_xt[np.argmax(curve.i_ty >= soft.i_xy - 1e-4)]
+    assert first <= h_s + 1e-6

@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
         help="record per-layer gradient mean/spread norms and draw snr.png",
     )
     run.add_argument(
+        "--ib-bound",
+        action="store_true",
+        help="draw the task's information bottleneck curve on the planes (cached)",
+    )
+    run.add_argument(
         "--set",
         action="append",
         default=[],
@@ -111,6 +116,21 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("presets", help="list the presets with a one-line description")
+
+    bound = commands.add_parser(
+        "bound",
+        help="the information bottleneck curve of a task, as CSV and a picture",
+        description=(
+            "Compute the information bottleneck curve of a task's population p(x, y) "
+            "(cached on disk) and write it as CSV (beta, i_xt, i_ty) and a picture "
+            "next to it (same name, .png). With deterministic labels the curve is the "
+            "corner I(T;Y) = min(I(X;T), H(Y)); use e.g. tishby12:gamma=2 for "
+            "stochastic labels and a smooth curve."
+        ),
+    )
+    bound.add_argument("task", metavar="TASK", help="e.g. tishby12:gamma=2, seed10")
+    bound.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    bound.add_argument("--units", choices=("nats", "bits"), default="bits")
 
     sweep = commands.add_parser(
         "sweep",
@@ -284,7 +304,12 @@ def _run(args) -> int:
         finally:
             bar.close()
         result.write_files(tmp)
-        write_pictures(result, tmp, video=not args.no_video)
+        bound = None
+        if args.ib_bound:
+            from infoplane.ib import task_curve
+
+            bound = task_curve(ip.load_task(exp.task))
+        write_pictures(result, tmp, video=not args.no_video, ib_curve=bound)
     if not args.quiet:
         print(summary_table(result))
         print(f"wrote {out}/")
@@ -343,6 +368,37 @@ def _sweep(args) -> int:
     return 0
 
 
+def _bound(args) -> int:
+    import csv
+
+    from infoplane.datasets import load_task
+    from infoplane.ib import task_curve
+    from infoplane.plotting import plot_ib_curve
+    from infoplane.units import from_nats
+
+    dataset = load_task(args.task)
+    curve = task_curve(dataset)
+    if args.out.suffix != ".csv":
+        raise ValueError(f"--out must name a .csv file, got {args.out}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(f".{args.out.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["beta", "i_xt", "i_ty"])
+        for b, x, y in zip(curve.beta, curve.i_xt, curve.i_ty, strict=True):
+            writer.writerow([repr(float(b)), repr(float(from_nats(x, args.units))),
+                             repr(float(from_nats(y, args.units)))])  # fmt: skip
+    tmp.replace(args.out)
+    picture = args.out.with_suffix(".png")
+    plot_ib_curve(curve, units=args.units, title=dataset.name).figure.savefig(
+        picture, dpi=150
+    )
+    i_xy = from_nats(curve.i_xy, args.units)
+    print(f"{dataset.name}: I(X;Y) = {i_xy:.6f} {args.units}, {len(curve.i_xt)} points")
+    print(f"wrote {args.out} and {picture}")
+    return 0
+
+
 def _presets() -> int:
     from infoplane.experiment import PRESETS
 
@@ -373,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
             return _presets()
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "bound":
+            return _bound(args)
         return _summary(args)
     except KeyboardInterrupt:
         print("infoplane: interrupted; nothing was written", file=sys.stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import tomllib
 
-from .datasets import TASKS, load_task
+from .datasets import load_task
 from .estimators import parse_estimator
 from .model import ACTIVATIONS
 from .training import parse_schedule, train
@@ -90,7 +90,7 @@ class Experiment:
             raise ValueError("give at least one estimator")
         specs = tuple(parse_estimator(e).spec for e in estimators)
         object.__setattr__(self, "estimators", specs)
-        _choice("task", self.task, TASKS)
+        load_task(self.task)  # raises ValueError naming the problem
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("loss", self.loss, LOSSES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)

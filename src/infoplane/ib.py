@@ -29,9 +29,12 @@ converged or found the global optimum; solver failures can only make the result
 a looser, lower estimate, never an overestimate.
 """
 
+import hashlib
 import math
+import os
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -39,7 +42,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
-__all__ = ["IBCurve", "ib_curve"]
+__all__ = ["IBCurve", "ib_curve", "task_curve"]
 
 _SUM_TOL = 1e-6
 # Below this mass a cluster is treated as dead: its slot is freed for a split.
@@ -455,3 +458,76 @@ def ib_curve(
         max_clusters=max_clusters,
         units="nats",
     )
+
+
+def _cache_dir() -> Path:
+    """Where task curves are kept: ``$INFOPLANE_CACHE``, else the user cache."""
+    if "INFOPLANE_CACHE" in os.environ:
+        return Path(os.environ["INFOPLANE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "infoplane"
+
+
+def task_curve(dataset, *, cache: bool = True) -> IBCurve:
+    """The IB curve of a data set's population p(x) and p(y|x), cached on disk.
+
+    Inputs with the same p(y|x) are merged first: the fixed points of the IB
+    equations depend on x only through p(y|x), so the curve is unchanged, and the
+    problem shrinks to the number of distinct p(y|x) (the minimal sufficient
+    statistic S). Beyond I(X;T) = H(S) the curve is flat at I(X;Y); a last point at
+    (H(X), I(X;Y)) is appended so that it can be drawn to the edge of the plane.
+    With hard labels the curve is the corner I(T;Y) = min(I(X;T), H(Y)).
+
+    Args:
+        dataset: a :class:`~infoplane.Dataset`.
+        cache: read and write the curve under ``$INFOPLANE_CACHE`` (default
+            ``~/.cache/infoplane``), keyed by a hash of p(x) and p(y|x).
+
+    Returns:
+        The curve in nats.
+    """
+    p_x = np.asarray(dataset.p_x, np.float64)
+    p_y = np.asarray(dataset.p_y, np.float64)
+    key = hashlib.sha256(
+        b"ib-task-curve-v1" + p_x.tobytes() + p_y.tobytes() + str(p_y.shape).encode()
+    ).hexdigest()[:24]
+    path = _cache_dir() / f"ib-{key}.npz"
+    if cache and path.exists():
+        with np.load(path) as stored:
+            return IBCurve(
+                beta=_frozen(stored["beta"]),
+                i_xt=_frozen(stored["i_xt"]),
+                i_ty=_frozen(stored["i_ty"]),
+                n_iter=_frozen(stored["n_iter"]),
+                i_xy=float(stored["i_xy"]),
+                h_x=float(stored["h_x"]),
+                max_clusters=int(stored["max_clusters"]),
+            )
+    keep = p_x > 0
+    rows, group = np.unique(p_y[keep].round(12), axis=0, return_inverse=True)
+    merged = np.bincount(group.ravel(), weights=p_x[keep], minlength=len(rows))
+    curve = ib_curve(merged / merged.sum(), rows)
+    h_x = _entropy(p_x[keep] / p_x[keep].sum())
+    curve = replace(
+        curve,
+        beta=_frozen(np.append(curve.beta, np.inf)),
+        i_xt=_frozen(np.append(curve.i_xt, h_x)),
+        i_ty=_frozen(np.append(curve.i_ty, curve.i_xy)),
+        n_iter=_frozen(np.append(curve.n_iter, 0)),
+        h_x=h_x,
+    )
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(
+            tmp,
+            beta=curve.beta,
+            i_xt=curve.i_xt,
+            i_ty=curve.i_ty,
+            n_iter=curve.n_iter,
+            i_xy=curve.i_xy,
+            h_x=curve.h_x,
+            max_clusters=curve.max_clusters,
+        )
+        os.replace(tmp, path)
+    return curve

@@ -48,6 +48,7 @@ __all__ = [
     "plane_png_base64",
     "plot_curves",
     "plot_depth",
+    "plot_ib_curve",
     "plot_plane",
     "plot_snr",
     "plot_sweep",
@@ -727,6 +728,36 @@ def plot_depth(
     return ax
 
 
+def plot_ib_curve(
+    curve, *, units: str = "bits", ax: Axes | None = None, title: str = ""
+) -> Axes:
+    """Draw an information bottleneck curve on its own information plane.
+
+    Args:
+        curve: an :class:`~infoplane.ib.IBCurve` in nats.
+        units: ``"nats"`` or ``"bits"`` for the axes.
+        ax: where to draw; a new figure when None.
+        title: a title, e.g. the task's name.
+
+    Returns:
+        The Axes drawn on.
+    """
+    x, y = from_nats(curve.i_xt, units), from_nats(curve.i_ty, units)
+    with _own_style(ax):
+        if ax is None:
+            ax = _new_figure(figsize=(5.6, 4.2)).add_subplot()
+        ax.plot(x, y, color="k", lw=1.6, label="IB bound")
+        ax.axhline(from_nats(curve.i_xy, units), color="0.5", ls=":", lw=1,
+                   label="I(X;Y)")  # fmt: skip
+        ax.set_xlim(0, 1.05 * x.max())
+        ax.set_ylim(0, 1.1 * max(y.max(), 1e-12))
+        ax.set_xlabel(f"I(X;T) [{units}]")
+        ax.set_ylabel(f"I(T;Y) [{units}]")
+        ax.set_title(title)
+        ax.legend(loc="lower right")
+    return ax
+
+
 def plane_png_base64(result: Result) -> str:
     """A small PNG of the information plane(s), base64 text for inline HTML."""
     figure = _plane_figure(result, panel=(5, 4))
@@ -736,7 +767,7 @@ def plane_png_base64(result: Result) -> str:
 
 
 def write_pictures(
-    result: Result, directory: "str | Path", *, video: bool = True
+    result: Result, directory: "str | Path", *, video: bool = True, ib_curve=None
 ) -> list[Path]:
     """Write every picture of a run into an existing directory.
 
@@ -748,6 +779,8 @@ def write_pictures(
         result: the run.
         directory: an existing directory.
         video: also write the animation.
+        ib_curve: an information bottleneck curve (e.g. from
+            :func:`infoplane.ib.task_curve`) to draw on the planes.
 
     Returns:
         The paths written.
@@ -764,14 +797,14 @@ def write_pictures(
         figure.savefig(directory / name, dpi=_PNG_DPI)
         written.append(directory / name)
 
-    save(_plane_figure(result), "plane.png")
+    save(_plane_figure(result, ib_curve=ib_curve), "plane.png")
     save(plot_curves(result).figure, "curves.png")
     if "grad_mean_norm" in result.arrays:
         save(plot_snr(result).figure, "snr.png")
     if video:
         from .animation import animate, ffmpeg_available
 
-        movie = animate(result)
+        movie = animate(result, ib_curve=ib_curve)
         written.append(movie.save(directory / "plane.gif"))
         if ffmpeg_available():
             written.append(movie.save(directory / "plane.mp4"))

@@ -1,7 +1,8 @@
 """Estimators of I(X;T) and I(T;Y): one family, one call each (nats)."""
 
 from .base import AbstractEstimator
-from .binning import AbstractBinning, Binning
+from .binning import AbstractBinning, Binning, EqualMass, FixedWidth, ObservedRange
+from .kernel import AbstractKernel, KDELower, KDEUpper
 from .measure import mutual_information
 from .spec import ESTIMATORS, parse_estimator
 
@@ -9,7 +10,13 @@ __all__ = [
     "ESTIMATORS",
     "AbstractBinning",
     "AbstractEstimator",
+    "AbstractKernel",
     "Binning",
+    "EqualMass",
+    "FixedWidth",
+    "KDELower",
+    "KDEUpper",
+    "ObservedRange",
     "mutual_information",
     "parse_estimator",
 ]

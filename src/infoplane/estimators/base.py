@@ -1,11 +1,51 @@
 """The estimator family: one call from a layer's activations to (I(X;T), I(T;Y))."""
 
 import abc
+import math
+import numbers
 
 import equinox as eqx
+import numpy as np
 from jaxtyping import Array, Float
 
 __all__ = ["AbstractEstimator"]
+
+
+def python_scalar(value):
+    """A NumPy scalar as the Python number it holds; anything else unchanged.
+
+    Parameters must be Python numbers so they stay static under ``jit`` (NumPy scalars
+    would be traced); this converter lets ``Binning(low=a.min())`` work.
+    """
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def format_number(value: float) -> str:
+    """Shortest text that reads back as the same float: ``0.07``, ``1``, ``1e-05``."""
+    text = repr(float(value))
+    return text.removesuffix(".0")
+
+
+def check_integer(name: str, field: str, value, minimum: int) -> None:
+    """Raise ``ValueError`` unless ``value`` is an integer >= ``minimum``.
+
+    ``name`` is the estimator's command-line name, used in the message.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(
+            f"{name} needs an integer {field} >= {minimum}, got {field}={value!r}"
+        )
+
+
+def check_positive(name: str, field: str, value) -> None:
+    """Raise ``ValueError`` unless ``value`` is a finite real number > 0."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"{name} needs a finite {field} > 0, got {field}={value!r}")
 
 
 class AbstractEstimator(eqx.Module):
@@ -25,6 +65,20 @@ class AbstractEstimator(eqx.Module):
         p_y: Float[Array, "inputs classes"],
     ) -> tuple[Float[Array, ""], Float[Array, ""]]:
         """Return ``(I(X;T), I(T;Y))`` in nats."""
+
+    def diagnostics(
+        self,
+        activations: Float[Array, "inputs units"],
+        weights: Float[Array, " inputs"],
+    ) -> dict[str, Float[Array, ""]]:
+        """Cheap checks of how well this estimator suits the activations (none here).
+
+        Estimators that can tell, e.g., how many bins a layer occupies or how much of it
+        falls outside a fixed range, return those as named float64 scalars, so the
+        caller can record them beside the information values and warn.
+        """
+        del activations, weights
+        return {}
 
     @property
     @abc.abstractmethod

@@ -2,39 +2,62 @@
 
 import abc
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from .base import AbstractEstimator
-from .discrete import float64, pack_symbols, plugin_entropies
+from .base import (
+    AbstractEstimator,
+    check_integer,
+    check_positive,
+    format_number,
+    python_scalar,
+)
+from .discrete import compiled, group_ids, pack_symbols, plugin_entropies
 
-__all__ = ["AbstractBinning", "Binning"]
+__all__ = ["AbstractBinning", "Binning", "EqualMass", "FixedWidth", "ObservedRange"]
+
+_INT32 = np.iinfo(np.int32)
 
 
 class AbstractBinning(AbstractEstimator):
     """A layer quantised unit by unit; T is the tuple of bin indices of its units.
 
-    I(X;T) = H(T), since T is a function of the input, and I(T;Y) = H(T) + H(Y) - H(T,Y),
-    both by exact plug-in counting (see :mod:`infoplane.estimators.discrete`). When the
-    weights are the whole population, these are the exact mutual informations of the
-    quantised network, not estimates.
+    I(X;T) = H(T), since T is a function of the input, and
+    I(T;Y) = H(T) + H(Y) - H(T,Y), both by exact plug-in counting (see
+    :mod:`infoplane.estimators.discrete`). When the weights are the whole population,
+    these are the exact mutual informations of the quantised network, not estimates.
     """
 
     @abc.abstractmethod
-    def symbols(self, activations: Float[Array, "inputs units"]) -> Int[Array, "..."]:
-        """Bin index of every activation."""
+    def symbols(
+        self,
+        activations: Float[Array, "inputs units"],
+        weights: Float[Array, " inputs"] | None = None,
+    ) -> Int[Array, "inputs units"]:
+        """Bin index of every activation.
+
+        Adaptive binnings place their bins from the inputs with their ``weights``
+        (default: all 1); fixed ones ignore the weights.
+        """
 
     @property
     @abc.abstractmethod
     def n_symbols(self) -> int | None:
         """How many distinct bin indices one unit can take (``None``: unbounded)."""
 
-    @float64
+    @compiled
     def __call__(self, activations, weights, p_y):
-        keys = pack_symbols(self.symbols(activations), self.n_symbols)
+        keys = pack_symbols(self.symbols(activations, weights), self.n_symbols)
         h_t, h_y, h_ty = plugin_entropies(keys, weights, p_y)
         return h_t, h_t + h_y - h_ty
+
+    @compiled
+    def diagnostics(self, activations, weights):
+        """``occupied_bins``: how many distinct symbols T the weighted inputs take."""
+        return {"occupied_bins": _occupied(self, activations, weights)}
 
 
 class Binning(AbstractBinning):
@@ -45,6 +68,10 @@ class Binning(AbstractBinning):
     in bins 1..bins; values below ``low`` get 0 and values at or above ``high`` get
     ``bins + 1``, exactly as the original code (where tanh saturating to exactly 1.0 in
     float32 lands in its own bin). Comparisons are made in float64, as NumPy does.
+
+    Values outside the range are not an error: they are lumped into the two end
+    symbols, which is what the original code did to ReLU layers on [-1, 1].
+    :meth:`diagnostics` reports their weighted fraction as ``clipped_fraction``.
 
     Args:
         bins: number of equal bins, at least 2.
@@ -60,9 +87,9 @@ class Binning(AbstractBinning):
         Shwartz-Ziv & Tishby (2017), arXiv:1703.00810, section 3.
     """
 
-    bins: int = 30
-    low: float = -1.0
-    high: float = 1.0
+    bins: int = eqx.field(default=30, converter=python_scalar)
+    low: float = eqx.field(default=-1.0, converter=python_scalar)
+    high: float = eqx.field(default=1.0, converter=python_scalar)
 
     def __check_init__(self):
         if not isinstance(self.bins, int) or self.bins < 2:
@@ -81,16 +108,238 @@ class Binning(AbstractBinning):
 
     @property
     def spec(self) -> str:
-        return f"binning:bins={self.bins},range={self.low:g}:{self.high:g}"
+        low, high = format_number(self.low), format_number(self.high)
+        return f"binning:bins={self.bins},range={low}:{high}"
 
-    @float64
-    def symbols(self, activations):
-        # Arithmetic guess, then one exact correction against the linspace edges:
-        # the same index as numpy.digitize, at a fraction of a binary search's cost.
+    @compiled
+    def symbols(self, activations, weights=None):
+        del weights
         edges = jnp.asarray(np.linspace(self.low, self.high, self.bins + 1))
         a = jnp.asarray(activations, jnp.float64)
         width = (self.high - self.low) / self.bins
-        guess = jnp.clip(jnp.floor((a - self.low) / width) + 1, 0, self.bins + 1)
-        i = guess.astype(jnp.int32)
-        i = i - ((i > 0) & (a < edges[jnp.maximum(i - 1, 0)]))
-        return i + ((i <= self.bins) & (a >= edges[jnp.minimum(i, self.bins)]))
+        return _digitize(a, self.low, width, edges)
+
+    @compiled
+    def diagnostics(self, activations, weights):
+        """``occupied_bins`` and ``clipped_fraction``.
+
+        ``clipped_fraction`` is the weighted fraction of activation values (over units
+        and inputs) in the end symbols 0 and ``bins + 1``: below ``low`` or at or above
+        ``high``. Near 1 it means the range misses the layer (e.g. ReLU values >= 1
+        on [-1, 1]) and the layer is measured as nearly constant.
+        """
+        symbols = self.symbols(activations)
+        w = jnp.asarray(weights, jnp.float64)
+        outside = ((symbols == 0) | (symbols == self.bins + 1)).mean(axis=1)
+        return {
+            "occupied_bins": _occupied(self, activations, weights),
+            "clipped_fraction": jnp.sum(w * outside) / jnp.sum(w),
+        }
+
+
+class FixedWidth(AbstractBinning):
+    """Bins of a fixed width and unbounded range, as Saxe et al. (2018).
+
+    A value a gets the index ``floor(a / width)``: the k with
+    ``k * width <= a < (k + 1) * width``, the products rounded to float64 (this equals
+    ``numpy.floor(a / width)`` except within a rounding error of an edge, where it is
+    the more exact of the two and the same on every platform). No value is ever
+    clipped by a range, so ReLU layers keep their large values apart. Indices are
+    int32, and each unit uses a 32-bit word of its own in the exact counting; values
+    beyond ``width * 2**31`` in size (never met with a sane width) are clipped to the
+    int32 range.
+
+    Args:
+        width: bin width, a finite number > 0.
+
+    Examples:
+        >>> import numpy as np, infoplane as ip
+        >>> est = ip.estimators.FixedWidth(width=0.5)
+        >>> est.spec
+        'binning-width:width=0.5'
+        >>> np.asarray(est.symbols(np.array([[-0.1, 0.0, 0.7, 3.2]]))).tolist()
+        [[-1, 0, 1, 6]]
+
+    References:
+        Saxe et al. (2018), "On the information bottleneck theory of deep learning",
+        ICLR, section 2 and appendix C.
+    """
+
+    width: float = eqx.field(default=0.07, converter=python_scalar)
+
+    def __check_init__(self):
+        check_positive("binning-width", "width", self.width)
+
+    @property
+    def n_symbols(self) -> None:
+        return None
+
+    @property
+    def spec(self) -> str:
+        return f"binning-width:width={format_number(self.width)}"
+
+    @compiled
+    def symbols(self, activations, weights=None):
+        del weights
+        a = jnp.asarray(activations, jnp.float64)
+        low, high = float(_INT32.min), float(_INT32.max)
+        k = _floor_divide(jnp.clip(a, low * self.width, high * self.width), self.width)
+        return jnp.clip(k, low, high).astype(jnp.int32)
+
+
+class ObservedRange(AbstractBinning):
+    """Equal-width bins spanning the observed range of the layer.
+
+    Per layer and per measurement, ``low`` and ``high`` are the smallest and largest
+    activation of any unit over the inputs with weight > 0, and a value gets its bin
+    1..bins among the edges ``low + k * step``, ``step = (high - low) * (1 / bins)``
+    (the last edge ``high``), as :class:`Binning` does with ``linspace`` edges, except
+    that ``high`` itself joins the last bin (the top edge is inclusive), so no
+    measured value falls outside. Inputs of zero weight may lie outside and get 0 or
+    ``bins + 1``; they count for nothing. A constant layer is one bin (bin 1).
+
+    Args:
+        bins: number of equal bins, at least 2.
+
+    Examples:
+        >>> import numpy as np, infoplane as ip
+        >>> est = ip.estimators.ObservedRange(bins=4)
+        >>> est.spec
+        'binning-observed:bins=4'
+        >>> np.asarray(est.symbols(np.array([[0.0], [1.0], [2.0], [4.0]]))).ravel()
+        array([1, 2, 3, 4], dtype=int32)
+
+    References:
+        Saxe et al. (2018), ICLR, appendix C; Chelombiev et al. (2019), "Adaptive
+        estimators show information compression in deep neural networks", ICLR.
+    """
+
+    bins: int = eqx.field(default=30, converter=python_scalar)
+
+    def __check_init__(self):
+        check_integer("binning-observed", "bins", self.bins, 2)
+
+    @property
+    def n_symbols(self) -> int:
+        return self.bins + 2
+
+    @property
+    def spec(self) -> str:
+        return f"binning-observed:bins={self.bins}"
+
+    @compiled
+    def symbols(self, activations, weights=None):
+        a = jnp.asarray(activations, jnp.float64)
+        seen = jnp.ones(a.shape[0], bool) if weights is None else weights > 0
+        any_seen = jnp.any(seen)
+        low = jnp.where(any_seen, jnp.min(jnp.where(seen[:, None], a, jnp.inf)), 0.0)
+        high = jnp.where(any_seen, jnp.max(jnp.where(seen[:, None], a, -jnp.inf)), 0.0)
+        spread = high > low
+        # A product, not a quotient: XLA would turn the division into one anyway, and
+        # this way the edges are the same on every platform and in NumPy.
+        step = jnp.where(spread, (high - low) * (1 / self.bins), 1.0)
+        edges = (jnp.arange(self.bins + 1) * step + low).at[-1].set(high)
+        index = _digitize(a, low, step, edges)
+        index = jnp.where(a == high, self.bins, index)
+        return jnp.where(spread, index, 1)
+
+
+class EqualMass(AbstractBinning):
+    """Adaptive bins of equal mass per unit, as Chelombiev et al. (2019).
+
+    Per unit, per measurement, a value a gets the bin ``floor(bins * F(a))``, where
+    F(a) = sum of p(x) over inputs with that unit's activation strictly below a. So the
+    bin edges sit at the weighted quantiles j / bins of the unit's activations, every
+    bin holds mass 1 / bins (up to the mass of one input, and as ties allow), and equal
+    activations always share a bin. Computed by sorting per unit: fixed shapes,
+    jittable, exact in float64.
+
+    Args:
+        bins: number of bins per unit, at least 2.
+
+    Examples:
+        >>> import numpy as np, infoplane as ip
+        >>> est = ip.estimators.EqualMass(bins=2)
+        >>> est.spec
+        'binning-adaptive:bins=2'
+        >>> a = np.array([[0.0], [0.1], [5.0], [9.0]])
+        >>> np.asarray(est.symbols(a)).ravel()
+        array([0, 0, 1, 1], dtype=int32)
+
+    References:
+        Chelombiev, Houghton & O'Donnell (2019), "Adaptive estimators show information
+        compression in deep neural networks", ICLR, section 3.
+    """
+
+    bins: int = eqx.field(default=30, converter=python_scalar)
+
+    def __check_init__(self):
+        check_integer("binning-adaptive", "bins", self.bins, 2)
+
+    @property
+    def n_symbols(self) -> int:
+        return self.bins
+
+    @property
+    def spec(self) -> str:
+        return f"binning-adaptive:bins={self.bins}"
+
+    @compiled
+    def symbols(self, activations, weights=None):
+        a = jnp.asarray(activations, jnp.float64)
+        n = a.shape[0]
+        w = jnp.ones(n) if weights is None else jnp.asarray(weights, jnp.float64)
+        # Sorting one uint64 key is several times faster in XLA than sorting floats or
+        # several operands: sort order-preserving keys, find each value's rank (count
+        # strictly below, the same for ties) by binary search, sum the weights per
+        # rank, and the mass strictly below a value is the sum over lower ranks.
+        keys = _sortable(a).T
+        rank = jax.vmap(jnp.searchsorted)(jnp.sort(keys, axis=1), keys)
+        mass = jax.vmap(lambda r: jax.ops.segment_sum(w, r, num_segments=n))(rank)
+        cumulative = jnp.cumsum(mass, axis=1)
+        below = jnp.concatenate([jnp.zeros((a.shape[1], 1)), cumulative[:, :-1]], 1)
+        below = jnp.take_along_axis(below, rank, axis=1)
+        total = jnp.where(cumulative[:, -1:] > 0, cumulative[:, -1:], 1.0)
+        index = jnp.clip(_floor_divide(below * self.bins, total), 0, self.bins - 1)
+        return index.astype(jnp.int32).T
+
+
+def _sortable(a: Float[Array, "..."]) -> Array:
+    """uint64 keys in the order of the float64 values, with -0.0 equal to 0.0."""
+    bits = jax.lax.bitcast_convert_type(jnp.where(a == 0, 0.0, a), jnp.uint64)
+    sign = jnp.uint64(1 << 63)
+    return jnp.where(bits & sign, ~bits, bits | sign)
+
+
+def _floor_divide(x, y):
+    """The k with ``k * y <= x < (k + 1) * y`` (products rounded), for y > 0.
+
+    XLA divides by multiplying with the reciprocal, which can land one off when x / y
+    is at or near an integer; one step each way against the products puts it right.
+    """
+    k = jnp.floor(x * (1 / y))
+    k = k - (x < k * y)
+    return k + (x >= (k + 1) * y)
+
+
+def _digitize(a, low, width, edges):
+    """``numpy.digitize(a, edges)`` for edges ``linspace(low, ..., len(edges))``.
+
+    An arithmetic guess, then one exact correction against the edges: the same index
+    as a binary search, at a fraction of its cost.
+    """
+    bins = edges.shape[0] - 1
+    guess = jnp.clip(jnp.floor((a - low) / width) + 1, 0, bins + 1)
+    i = guess.astype(jnp.int32)
+    i = i - ((i > 0) & (a < edges[jnp.maximum(i - 1, 0)]))
+    return i + ((i <= bins) & (a >= edges[jnp.minimum(i, bins)]))
+
+
+def _occupied(estimator: AbstractBinning, activations, weights) -> Array:
+    """Number of distinct symbols among the inputs of weight > 0, as float64."""
+    symbols = estimator.symbols(activations, weights)
+    ids = group_ids(pack_symbols(symbols, estimator.n_symbols))
+    seen = jax.ops.segment_max(
+        (jnp.asarray(weights) > 0).astype(jnp.int32), ids, num_segments=ids.shape[0]
+    )
+    return jnp.sum(seen > 0).astype(jnp.float64)

@@ -13,11 +13,13 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 __all__ = [
+    "compiled",
     "entropy_from_masses",
     "float64",
     "group_ids",
@@ -39,6 +41,15 @@ def float64(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+def compiled(fn: Callable) -> Callable:
+    """``float64`` around ``eqx.filter_jit``: compiled once per shape and estimator.
+
+    Called from plain Python (a notebook, :func:`mutual_information`), an estimator then
+    runs as one program rather than op by op; inside a jitted caller it is inlined.
+    """
+    return float64(eqx.filter_jit(fn))
 
 
 def entropy_from_masses(masses: Float[Array, "..."], axis=None) -> Float[Array, ""]:
@@ -64,8 +75,8 @@ def pack_symbols(
 
     With ``n_symbols`` known, ``ceil(log2(n_symbols))`` bits per unit and as many units
     per word as fit beside two row indices (see :func:`group_ids`); with
-    ``n_symbols=None`` (unbounded) each unit is a 32-bit word of its own. Equal rows give
-    equal words and different rows different words: the packing is exact.
+    ``n_symbols=None`` (unbounded) each unit is a 32-bit word of its own. Equal rows
+    give equal words and different rows different words: the packing is exact.
     """
     rows, units = symbols.shape
     if n_symbols is None:

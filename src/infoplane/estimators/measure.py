@@ -105,7 +105,7 @@ def _distinct_inputs(estimator, a, w, p_y):
 def _samples(estimator, a, x, x_bits, w, p_y):
     """Plug-in MI over samples: I(X;T) = H(X)+H(T)-H(X,T), I(T;Y) = H(T)+H(Y)-H(T,Y)."""
     x = [(x, x_bits)]
-    t = pack_symbols(estimator.symbols(a), estimator.n_symbols)
+    t = pack_symbols(estimator.symbols(a, w), estimator.n_symbols)
     h_t, h_y, h_ty = plugin_entropies(t, w, p_y)
     h_x = plugin_entropies(x, w, p_y)[0]
     h_xt = plugin_entropies(x + t, w, p_y)[0]
@@ -116,6 +116,7 @@ def _column(values, name: str, n: int) -> np.ndarray:
     values = np.asarray(values)
     if values.shape != (n,):
         raise ValueError(
-            f"{name} must have shape ({n},) to match the activations, got {values.shape}"
+            f"{name} must have shape ({n},) to match the activations, "
+            f"got {values.shape}"
         )
     return values

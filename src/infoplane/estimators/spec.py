@@ -1,9 +1,10 @@
-"""Estimators by name: ``"binning:bins=30,range=-1:1"`` <-> ``Binning(30, -1.0, 1.0)``."""
+"""Estimators by name: ``"binning:bins=30,range=-1:1"`` <-> ``Binning(30, -1., 1.)``."""
 
 from collections.abc import Callable
 
 from .base import AbstractEstimator
-from .binning import Binning
+from .binning import Binning, EqualMass, FixedWidth, ObservedRange
+from .kernel import BLOCK, KDELower, KDEUpper
 
 __all__ = ["ESTIMATORS", "parse_estimator"]
 
@@ -20,11 +21,51 @@ def _binning(params: dict[str, str]) -> Binning:
     return Binning(bins=int(params.pop("bins", "30")), low=low, high=high)
 
 
+def _fixed_width(params: dict[str, str]) -> FixedWidth:
+    return FixedWidth(width=float(params.pop("width", "0.07")))
+
+
+def _observed(params: dict[str, str]) -> ObservedRange:
+    return ObservedRange(bins=int(params.pop("bins", "30")))
+
+
+def _adaptive(params: dict[str, str]) -> EqualMass:
+    return EqualMass(bins=int(params.pop("bins", "30")))
+
+
+def _kernel(cls: type[KDEUpper] | type[KDELower]):
+    def parse(params: dict[str, str]) -> KDEUpper | KDELower:
+        var = float(params.pop("var", "0.1"))
+        return cls(var=var, block=int(params.pop("block", str(BLOCK))))
+
+    return parse
+
+
 # name -> (parser of its parameters, one-line description for --help)
 ESTIMATORS: dict[str, tuple[Callable[[dict[str, str]], AbstractEstimator], str]] = {
     "binning": (
         _binning,
         "equal bins on a fixed range (bins=30,range=-1:1), as Shwartz-Ziv & Tishby",
+    ),
+    "binning-width": (
+        _fixed_width,
+        "bins of a fixed width, unbounded range (width=0.07), as Saxe et al.",
+    ),
+    "binning-observed": (
+        _observed,
+        "equal bins on the layer's observed min..max per epoch (bins=30)",
+    ),
+    "binning-adaptive": (
+        _adaptive,
+        "equal-mass bins per unit at weighted quantiles (bins=30), Chelombiev et al.",
+    ),
+    "kde-upper": (
+        _kernel(KDEUpper),
+        "Kolchinsky-Tracey upper bound, Gaussian noise (var=0.1), as Saxe et al.",
+    ),
+    "kde-lower": (
+        _kernel(KDELower),
+        "Kolchinsky-Tracey lower bound, Gaussian noise (var=0.1)",
     ),
 }
 
