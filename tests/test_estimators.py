@@ -447,9 +447,9 @@ def test_new_binnings_reject_bad_parameters(make, message):
 
 
 def test_binning_diagnostics_on_relu_like_activations():
-    # Hand count, range -1:1 (values at or above 1 and below -1 are clipped):
-    # row 0: 0 of 2 clipped, row 1: 2 of 2, row 2: 1 of 2 (1.0 is at the top edge)
-    # but weight 0, row 3: 1 of 2. Fraction (1*0 + 2*1 + 0*0.5 + 1*0.5) / 4 = 0.625.
+    # Hand count, range -1:1 (values above 1 and below -1 are clipped):
+    # row 0: 0 of 2 clipped, row 1: 2 of 2, row 2: 0 of 2 (1.0 is the top edge itself)
+    # and weight 0, row 3: 1 of 2. Fraction (1*0 + 2*1 + 0*0 + 1*0.5) / 4 = 0.625.
     a = np.array([[0.0, 0.5], [1.5, 2.0], [0.2, 1.0], [-3.0, 0.1]])
     w = np.array([1.0, 2.0, 0.0, 1.0])
     diag = Binning(bins=30, low=-1.0, high=1.0).diagnostics(a, w)
@@ -460,7 +460,7 @@ def test_binning_diagnostics_on_relu_like_activations():
     lumped = np.array([[0.0, 0.0], [1.5, 1.5], [3.0, 3.0], [1.0, 1.0]])
     diag = Binning(bins=30, low=-1.0, high=1.0).diagnostics(lumped, np.ones(4))
     assert float(diag["occupied_bins"]) == 2
-    assert float(diag["clipped_fraction"]) == pytest.approx(0.75, abs=1e-15)
+    assert float(diag["clipped_fraction"]) == pytest.approx(0.5, abs=1e-15)
     wide = ip.estimators.FixedWidth(width=0.07).diagnostics(lumped, np.ones(4))
     assert list(wide) == ["occupied_bins"]
     assert float(wide["occupied_bins"]) == 4

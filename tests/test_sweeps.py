@@ -30,7 +30,9 @@ def test_grid_is_the_product_of_settings():
         (0.2, (4,)),
         (0.2, (4, 3)),
     ]
-    assert sweeps.point_name(base, points[3]) == "hidden=4-3,lr=0.2"
+    settings = ["lr=0.1,0.2", "hidden=4;4,3"]
+    assert sweeps.point_name(points[3], settings) == "lr=0.2,hidden=4-3"
+    assert sweeps.point_name(points[0], settings) == "lr=0.1,hidden=4"
     with pytest.raises(ValueError, match="FIELD=VALUES"):
         sweeps.grid(base, ["lr"])
     with pytest.raises(ValueError, match="hidden layer widths"):
@@ -68,7 +70,16 @@ def test_sweep_command_writes_points_and_combined_figures(tmp_path, capsys):
     )
     assert code == 0
     names = sorted(p.name for p in (tmp_path / "s").iterdir())
-    assert names == ["depth.png", "hidden=4", "hidden=4-3", "summary.csv", "sweep.png"]
+    assert names == [
+        "depth.png",
+        "hidden=4",
+        "hidden=4-3",
+        "summary.csv",
+        "sweep.png",
+        "verdict.txt",
+    ]
+    verdict = (tmp_path / "s" / "verdict.txt").read_text()
+    assert "hidden=4-3, binning:bins=30,range=-1:1: " in verdict
     loaded = ip.Result.load(tmp_path / "s" / "hidden=4-3")
     assert loaded.experiment.hidden == (4, 3)
     assert loaded.i_xt.shape[0] == 2

@@ -22,6 +22,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree
 # line's --help starts without loading JAX.
 _EXPORTS = {
     "PRESETS": "experiment",
+    "ClippingWarning": "experiment",
     "Experiment": "experiment",
     "load_experiment": "experiment",
     "preset": "experiment",

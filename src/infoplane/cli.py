@@ -6,6 +6,7 @@ fast.
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["main"]
@@ -172,6 +173,13 @@ def _parser() -> argparse.ArgumentParser:
         "summary", help="print the summary table of a saved run"
     )
     summary.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    summary.add_argument(
+        "--threshold",
+        type=float,
+        default=0.05,
+        help="relative drop of I(X;T) from its peak that counts as compression "
+        "(default 0.05: 5%%)",
+    )
     return parser
 
 
@@ -226,9 +234,10 @@ def _log_line(epoch: int, chunk_row: dict) -> str:
     )
 
 
-def summary_table(result) -> str:
+def summary_table(result, threshold: float = 0.05) -> str:
     """The summary of a Result as aligned text, one row per estimator and layer."""
     several = result.i_xt.shape[0] > 1
+    summary = result.summary(threshold=threshold)
 
     def cell(row, key, digits=3):
         value = f"{row[key]:.{digits}f}"
@@ -242,20 +251,28 @@ def summary_table(result) -> str:
         "at epoch",
         "compression",
     ]
+    if several:
+        header += ["95% CI", f"seeds dropping >{threshold:.0%}"]
     lines = []
     for estimator in result.estimators:
-        rows = [r for r in result.summary() if r["estimator"] == estimator]
-        table = [header] + [
-            [
-                r["layer"],
-                cell(r, "final_i_xt"),
-                cell(r, "final_i_ty"),
-                cell(r, "max_i_xt"),
-                cell(r, "max_epoch", 0),
-                cell(r, "compression"),
-            ]
-            for r in rows
-        ]
+        rows = [r for r in summary if r["estimator"] == estimator]
+        table = [header]
+        for r in rows:
+            table.append(
+                [
+                    r["layer"],
+                    cell(r, "final_i_xt"),
+                    cell(r, "final_i_ty"),
+                    cell(r, "max_i_xt"),
+                    cell(r, "max_epoch", 0),
+                    cell(r, "compression"),
+                ]
+            )
+            if several:
+                table[-1] += [
+                    f"[{r['compression_ci_low']:.3f}, {r['compression_ci_high']:.3f}]",
+                    f"{r['compressing_seeds']:.0%}",
+                ]
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         lines.append(f"{estimator} ({result.units}, {result.i_xt.shape[0]} seed(s))")
         for row in table:
@@ -266,8 +283,12 @@ def summary_table(result) -> str:
 
 
 def _run(args) -> int:
+    from infoplane.experiment import PRESETS
+
     exp = _experiment(args)
     exp = exp.replace(**_settings(args.set))
+    if args.experiment in PRESETS and PRESETS[args.experiment].sweep:
+        return _run_points(exp, list(PRESETS[args.experiment].sweep), args)
     out = args.out or Path("runs") / exp.name
     import numpy as np
     from tqdm import tqdm
@@ -300,9 +321,13 @@ def _run(args) -> int:
             bar.update(int(epochs[-1]) + 1 - bar.n)
 
         try:
-            result = ip.run(exp, on_chunk=on_chunk)
+            with warnings.catch_warnings():  # reported below, one line each
+                warnings.simplefilter("ignore", ip.ClippingWarning)
+                result = ip.run(exp, on_chunk=on_chunk)
         finally:
             bar.close()
+        for line in result.info["warnings"]:
+            print(f"infoplane: warning: {line}", file=sys.stderr)
         result.write_files(tmp)
         bound = None
         if args.ib_bound:
@@ -317,6 +342,11 @@ def _run(args) -> int:
 
 
 def _sweep(args) -> int:
+    return _run_points(_experiment(args), args.set, args)
+
+
+def _run_points(base, settings: list[str], args) -> int:
+    """Run every point of a grid; write their directories and combined figures."""
     import csv
 
     from tqdm import tqdm
@@ -326,29 +356,35 @@ def _sweep(args) -> int:
     from infoplane.plotting import plot_depth, plot_sweep, write_pictures
     from infoplane.results import atomic_directory
 
-    base = _experiment(args)
-    points = sweeps.grid(base, args.set)
-    names = [sweeps.point_name(base, p) for p in points]
-    with atomic_directory(args.out, overwrite=args.force) as tmp:
+    points = sweeps.grid(base, settings)
+    names = [sweeps.point_name(p, settings) for p in points]
+    out = args.out or Path("runs") / base.name
+    video = getattr(args, "video", False)
+    with atomic_directory(out, overwrite=args.force) as tmp:
         results = []
         for name, exp in zip(
             names,
-            tqdm(points, desc="sweep", unit="point", disable=args.quiet),
+            tqdm(points, desc=base.name, unit="point", disable=args.quiet),
             strict=True,
         ):
-            result = ip.run(exp)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ip.ClippingWarning)
+                result = ip.run(exp)
+            for line in result.info["warnings"]:
+                print(f"infoplane: warning: {name}: {line}", file=sys.stderr)
             (tmp / name).mkdir()
             result.write_files(tmp / name)
-            write_pictures(result, tmp / name, video=args.video)
+            write_pictures(result, tmp / name, video=video)
             results.append(result)
         plot_sweep(results, names).savefig(tmp / "sweep.png", dpi=150)
         depths = [len(r.experiment.hidden) for r in results]
         if len(set(depths)) > 1:
+            threshold = getattr(args, "loss_threshold", 0.1)
             ax = plot_depth(
                 depths,
                 [sweeps.compression_epochs(r) for r in results],
-                [sweeps.loss_epochs(r, args.loss_threshold) for r in results],
-                loss_threshold=args.loss_threshold,
+                [sweeps.loss_epochs(r, threshold) for r in results],
+                loss_threshold=threshold,
             )
             ax.figure.savefig(tmp / "depth.png", dpi=150)
         with open(tmp / "summary.csv", "w", newline="") as f:
@@ -360,11 +396,14 @@ def _sweep(args) -> int:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+        verdicts = sweeps.verdicts(results, names)
+        (tmp / "verdict.txt").write_text("\n".join(verdicts) + "\n")
     if not args.quiet:
         for name, result in zip(names, results, strict=True):
             print(f"== {name}")
             print(summary_table(result))
-        print(f"wrote {args.out}/")
+        print("\n".join(verdicts))
+        print(f"wrote {out}/")
     return 0
 
 
@@ -403,15 +442,15 @@ def _presets() -> int:
     from infoplane.experiment import PRESETS
 
     width = max(map(len, PRESETS))
-    for name, (description, _) in PRESETS.items():
-        print(f"{name.ljust(width)}  {description}")
+    for name, entry in PRESETS.items():
+        print(f"{name.ljust(width)}  {entry.description}")
     return 0
 
 
 def _summary(args) -> int:
     from infoplane.results import Result
 
-    print(summary_table(Result.load(args.run_dir)))
+    print(summary_table(Result.load(args.run_dir), threshold=args.threshold))
     return 0
 
 

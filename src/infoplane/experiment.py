@@ -2,11 +2,13 @@
 
 import dataclasses
 import math
+import tomllib
+import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-import tomllib
 
 from .datasets import load_task
 from .estimators import parse_estimator
@@ -14,7 +16,16 @@ from .model import ACTIVATIONS
 from .training import parse_schedule, train
 from .units import check_units
 
-__all__ = ["PRESETS", "Experiment", "load_experiment", "parse_values", "preset", "run"]
+__all__ = [
+    "PRESETS",
+    "ClippingWarning",
+    "Preset",
+    "Experiment",
+    "load_experiment",
+    "parse_values",
+    "preset",
+    "run",
+]
 
 LOSSES = ("sigmoid_bce", "softmax_ce")
 OPTIMIZERS = ("sgd", "adam")
@@ -193,16 +204,28 @@ def _positive_int(field: str, value, *, allow_zero: bool = False) -> None:
         raise ValueError(f"{field} must be {kind} integer, got {value!r}")
 
 
-PRESETS: dict[str, tuple[str, dict]] = {
-    "seed": (
+class Preset(NamedTuple):
+    """A named experiment: a description, its fields, and optionally a sweep.
+
+    A preset with ``sweep`` settings (``FIELD=VALUES`` as ``infoplane sweep`` takes
+    them) is a comparison: ``infoplane run`` runs every point and draws them together.
+    """
+
+    description: str
+    fields: dict
+    sweep: tuple[str, ...] = ()
+
+
+PRESETS: dict[str, Preset] = {
+    "seed": Preset(
         "the reproduction notebook: 10 bits, tanh 8-6-4, full-batch SGD, 3000 epochs",
         dict(name="seed"),
     ),
-    "seed5": (
+    "seed5": Preset(
         "the notebook's second network: tanh 8-7-6-5-3, otherwise as seed",
         dict(name="seed5", hidden=(8, 7, 6, 5, 3)),
     ),
-    "tishby2017": (
+    "tishby2017": Preset(
         "the paper: 12 bits, tanh 10-7-5-4-3, softmax, Adam, 85% train, 50 networks",
         dict(
             name="tishby2017",
@@ -222,6 +245,26 @@ PRESETS: dict[str, tuple[str, dict]] = {
             train_fraction=0.85,
         ),
     ),
+    "saxe2018": Preset(
+        "the critique: tanh vs relu on the 12-bit task, binning and kernel MI, 50 nets",
+        dict(
+            name="saxe2018",
+            task="tishby12",
+            hidden=(10, 7, 5, 4, 3),
+            loss="softmax_ce",
+            optimizer="adam",
+            lr=4e-4,
+            batch_size=256,
+            epochs=3000,
+            measure="log:30",
+            measure_on="full",
+            estimators=("binning-width:width=0.07", "kde-upper:var=0.1"),
+            seeds=50,
+            units="bits",
+            train_fraction=0.85,
+        ),
+        sweep=("activation=tanh,relu",),
+    ),
 }
 
 
@@ -238,7 +281,7 @@ def preset(name: str, **overrides) -> Experiment:
             f"unknown preset {name!r}; choose one of {', '.join(PRESETS)} "
             "(`infoplane presets` lists them)"
         )
-    return Experiment(**PRESETS[name][1]).replace(**overrides)
+    return Experiment(**PRESETS[name].fields).replace(**overrides)
 
 
 def load_experiment(path: "str | Path") -> Experiment:
@@ -300,4 +343,11 @@ def run(
         arrays = train(experiment, dataset, on_chunk=report)
     finally:
         bar.close()
-    return Result.from_training(experiment, dataset, arrays)
+    result = Result.from_training(experiment, dataset, arrays)
+    for line in result.info["warnings"]:
+        warnings.warn(line, ClippingWarning, stacklevel=2)
+    return result
+
+
+class ClippingWarning(UserWarning):
+    """A fixed binning range lumped activation values outside it together."""

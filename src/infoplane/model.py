@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-__all__ = ["ACTIVATIONS", "MLP", "Dense"]
+__all__ = ["ACTIVATIONS", "BOUNDS", "MLP", "Dense", "dead_fraction", "saturation"]
 
 # name -> (function, range of its values, shown in --help and the docs)
 ACTIVATIONS = {
@@ -21,6 +21,36 @@ ACTIVATIONS = {
     "softsign": (jax.nn.soft_sign, "(-1, 1)"),
     "linear": (lambda x: x, "(-inf, inf)"),
 }
+
+
+# Bounded activations: (low, high). A unit saturates within 1% of the range's half-width
+# of either bound (|a| > 0.99 for tanh).
+BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "hardtanh": (-1.0, 1.0),
+          "softsign": (-1.0, 1.0)}  # fmt: skip
+
+
+def saturation(
+    activations: Float[Array, "inputs units"], weights: Float[Array, " inputs"], bounds
+) -> Float[Array, ""]:
+    """Weighted fraction of values within 1% of the half-range of a bound."""
+    low, high = bounds
+    margin = 0.01 * (high - low) / 2
+    near = (activations < low + margin) | (activations > high - margin)
+    return jnp.sum(weights * near.mean(axis=1)) / jnp.sum(weights)
+
+
+def dead_fraction(
+    activations: Float[Array, "inputs units"], weights: Float[Array, " inputs"]
+) -> Float[Array, ""]:
+    """Fraction of units with one value on every input of positive weight.
+
+    A ReLU unit that is zero everywhere (dead) is the common case; a saturated tanh
+    unit stuck at ±1 counts too.
+    """
+    used = (weights > 0)[:, None]
+    high = jnp.max(jnp.where(used, activations, -jnp.inf), axis=0)
+    low = jnp.min(jnp.where(used, activations, jnp.inf), axis=0)
+    return jnp.mean(high == low)
 
 
 class Dense(eqx.Module):

@@ -650,38 +650,51 @@ def plot_snr(result: Result, *, ax: Axes | None = None) -> SNRArtists:
     )
 
 
-def plot_sweep(
-    results: Sequence[Result], labels: Sequence[str], *, estimator: "int | str" = 0
-) -> Figure:
-    """Information planes of a sweep side by side, with shared axes and colour scale.
+def plot_sweep(results: Sequence[Result], labels: Sequence[str]) -> Figure:
+    """Information planes of a sweep side by side: one column per point, one row per
+    estimator, with shared axes per row and one colour scale.
 
     Args:
-        results: one Result per sweep point.
-        labels: a title for each panel, e.g. ``"train_fraction=0.05"``.
-        estimator: which estimator to draw (index or name).
+        results: one Result per sweep point, all with the same estimators.
+        labels: a title for each column, e.g. ``"activation=relu"``.
 
     Returns:
         The figure.
     """
-    planes = [_plane_data(r, estimator, "mean") for r in results]
-    limits = [
-        _default_limits(r, [p], None) for r, p in zip(results, planes, strict=True)
-    ]
-    xlim = (0.0, max(x[1] for x, _ in limits))
-    ylim = (0.0, max(y[1] for _, y in limits))
-    norm = _epoch_norm(np.concatenate([p.epochs for p in planes]))
+    estimators = results[0].estimators
+    norm = _epoch_norm(np.concatenate([np.asarray(r.epochs) for r in results]))
     with mpl.rc_context(_STYLE):
-        figure = _new_figure(figsize=(4.6 * len(results) + 0.8, 4.2))
-        axes = figure.subplots(1, len(results), squeeze=False, sharey=True)[0]
-        for ax, result, plane, label in zip(axes, results, planes, labels, strict=True):
-            e = _estimator_index(result, estimator)
-            _draw_plane(ax, result, plane, estimator=e, norm=norm, cmap="viridis",
-                        xlim=xlim, ylim=ylim, ib_curve=None)  # fmt: skip
-            ax.set_title(label)
-        for ax in axes[1:]:
-            ax.set_ylabel("")
+        figure = _new_figure(figsize=(4.6 * len(results) + 0.8, 4.0 * len(estimators)))
+        grid = figure.subplots(len(estimators), len(results), squeeze=False)
+        for e, row in enumerate(grid):
+            planes = [_plane_data(r, e, "mean") for r in results]
+            limits = [
+                _default_limits(r, [p], None)
+                for r, p in zip(results, planes, strict=True)
+            ]
+            xlim = (0.0, max(x[1] for x, _ in limits))
+            ylim = (0.0, max(y[1] for _, y in limits))
+            for ax, result, plane, label in zip(
+                row, results, planes, labels, strict=True
+            ):
+                _draw_plane(
+                    ax,
+                    result,
+                    plane,
+                    estimator=e,
+                    norm=norm,
+                    cmap="viridis",
+                    xlim=xlim,
+                    ylim=ylim,
+                    ib_curve=None,
+                )
+                ax.set_title(
+                    f"{label}\n{estimators[e]}" if len(estimators) > 1 else label
+                )
         figure.colorbar(
-            ScalarMappable(norm=norm, cmap="viridis"), ax=list(axes), label="epoch"
+            ScalarMappable(norm=norm, cmap="viridis"),
+            ax=grid.ravel().tolist(),
+            label="epoch",
         )
     return figure
 
@@ -719,8 +732,9 @@ def plot_depth(
         ):
             mean = [np.nanmean(v) if np.isfinite(v).any() else np.nan for v in values]
             std = [np.nanstd(v) if np.isfinite(v).any() else np.nan for v in values]
-            ax.errorbar(depths, mean, yerr=std, marker="o", capsize=3, color=colour,
-                        label=label)  # fmt: skip
+            ax.errorbar(
+                depths, mean, yerr=std, marker="o", capsize=3, color=colour, label=label
+            )
         ax.set_xlabel("hidden layers")
         ax.set_ylabel("epoch (mean ± std over seeds)")
         ax.set_xticks(list(depths))
@@ -747,8 +761,9 @@ def plot_ib_curve(
         if ax is None:
             ax = _new_figure(figsize=(5.6, 4.2)).add_subplot()
         ax.plot(x, y, color="k", lw=1.6, label="IB bound")
-        ax.axhline(from_nats(curve.i_xy, units), color="0.5", ls=":", lw=1,
-                   label="I(X;Y)")  # fmt: skip
+        ax.axhline(
+            from_nats(curve.i_xy, units), color="0.5", ls=":", lw=1, label="I(X;Y)"
+        )
         ax.set_xlim(0, 1.05 * x.max())
         ax.set_ylim(0, 1.1 * max(y.max(), 1e-12))
         ax.set_xlabel(f"I(X;T) [{units}]")

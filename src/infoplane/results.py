@@ -36,6 +36,10 @@ AXES = {
     "test_loss": ("seed", "epoch"),
     "train_accuracy": ("seed", "epoch"),
     "test_accuracy": ("seed", "epoch"),
+    "occupied_bins": ("seed", "epoch", "layer", "estimator"),
+    "clipped_fraction": ("seed", "epoch", "layer", "estimator"),
+    "saturation": ("seed", "epoch", "layer"),
+    "dead_fraction": ("seed", "epoch", "layer"),
     "grad_mean_norm": ("seed", "epoch", "weight_layer"),
     "grad_std_norm": ("seed", "epoch", "weight_layer"),
     "train_size": ("seed",),
@@ -80,6 +84,26 @@ def atomic_directory(path: "str | Path", *, overwrite: bool = False):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _clipping_warnings(arrays, layers, estimators) -> list[str]:
+    """One line per estimator whose fixed range clipped activations."""
+    clipped = arrays.get("clipped_fraction")
+    if clipped is None:
+        return []
+    lines = []
+    for e, estimator in enumerate(estimators):
+        values = np.nan_to_num(clipped[..., e], nan=0.0)  # (seed, epoch, layer)
+        if values.max() <= 0:
+            continue
+        _, k, layer = np.unravel_index(values.argmax(), values.shape)
+        lines.append(
+            f"{estimator} clipped up to {values.max():.1%} of the activation values "
+            f"of {layers[layer]} (epoch {int(arrays['epochs'][k])}): values outside "
+            "its range share the end bins; for unbounded activations use binning-width "
+            "or binning-observed"
+        )
+    return lines
+
+
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("infoplane", "jax", "jaxlib", "equinox", "optax", "numpy"):
@@ -121,6 +145,7 @@ class Result:
             "h_x": from_nats(dataset.h_x, exp.units),
             "i_xy": from_nats(dataset.i_xy, exp.units),
             "versions": _versions(),
+            "warnings": _clipping_warnings(arrays, layers, exp.estimators),
         }
         return cls(exp, arrays, tuple(layers), exp.estimators, info)
 
@@ -142,13 +167,30 @@ class Result:
         """I(T;Y), shape ``(seed, epoch, layer, estimator)``, in ``units``."""
         return self.arrays["i_ty"]
 
-    def summary(self) -> list[dict]:
-        """One row per estimator and layer, each value's mean and std over seeds.
+    def summary(
+        self, *, threshold: float = 0.05, confidence: float = 0.95
+    ) -> list[dict]:
+        """One row per estimator and layer: compression, measured.
 
-        Columns: ``final_i_xt``, ``final_i_ty``, ``max_i_xt`` (the maximum over
-        epochs), ``max_epoch`` (where it is reached), and ``compression`` (maximum
-        minus final: how much I(X;T) the layer gave back after its peak).
+        Columns, each the mean over seeds with its std (``*_std``):
+        ``final_i_xt``, ``final_i_ty``, ``max_i_xt`` (the maximum over epochs),
+        ``max_epoch`` (where it is reached) and ``compression`` (maximum minus final:
+        how much I(X;T) the layer gave back after its peak). Then
+        ``compression_ci_low``/``_high``: a bootstrap confidence interval of the mean
+        compression over seeds (2000 resamples, percentile method, a fixed seed), and
+        ``compressing_seeds``: the fraction of seeds whose drop exceeds ``threshold``
+        times their own maximum.
+
+        Args:
+            threshold: relative drop that counts as compression (default 5%).
+            confidence: level of the bootstrap interval (default 95%).
         """
+        if not 0 <= threshold < 1 or not 0 < confidence < 1:
+            raise ValueError(
+                f"threshold must be in [0, 1) and confidence in (0, 1), got "
+                f"{threshold} and {confidence}"
+            )
+        rng = np.random.default_rng(0)
         rows = []
         for e, estimator in enumerate(self.estimators):
             for layer_index, layer in enumerate(self.layers):
@@ -165,6 +207,14 @@ class Result:
                 for key, values in stats.items():
                     row[key] = float(values.mean())
                     row[key + "_std"] = float(values.std())
+                drop = stats["compression"]
+                means = drop[rng.integers(0, len(drop), (2000, len(drop)))].mean(1)
+                tail = (1 - confidence) / 2
+                row["compression_ci_low"] = float(np.quantile(means, tail))
+                row["compression_ci_high"] = float(np.quantile(means, 1 - tail))
+                peak = np.maximum(stats["max_i_xt"], 1e-300)
+                row["compressing_seeds"] = float(np.mean(drop / peak > threshold))
+                row["threshold"] = threshold
                 rows.append(row)
         return rows
 

@@ -13,7 +13,14 @@ import numpy as np
 
 from .experiment import Experiment, parse_values, run
 
-__all__ = ["compression_epochs", "grid", "loss_epochs", "point_name", "run_sweep"]
+__all__ = [
+    "compression_epochs",
+    "grid",
+    "loss_epochs",
+    "point_name",
+    "run_sweep",
+    "verdicts",
+]
 
 
 def grid(base: Experiment, settings: Sequence[str]) -> list[Experiment]:
@@ -34,14 +41,16 @@ def grid(base: Experiment, settings: Sequence[str]) -> list[Experiment]:
     return [base.replace(**dict(combo)) for combo in itertools.product(*axes)]
 
 
-def point_name(base: Experiment, exp: Experiment) -> str:
-    """A directory name for a sweep point: the fields that differ from ``base``."""
+def point_name(exp: Experiment, settings: Sequence[str]) -> str:
+    """A directory name for a sweep point: its values of the swept fields."""
+    values = exp.to_dict()
     parts = []
-    for field, value in exp.to_dict().items():
-        if value != base.to_dict()[field]:
-            text = "-".join(map(str, value)) if isinstance(value, list) else str(value)
-            parts.append(f"{field}={text}".replace("/", "_").replace(" ", ""))
-    return ",".join(parts) or "base"
+    for setting in settings:
+        field = setting.partition("=")[0].strip()
+        value = values[field]
+        text = "-".join(map(str, value)) if isinstance(value, list) else str(value)
+        parts.append(f"{field}={text}".replace("/", "_").replace(" ", ""))
+    return ",".join(parts)
 
 
 def run_sweep(
@@ -77,3 +86,40 @@ def loss_epochs(result, threshold: float) -> np.ndarray:
     below = result.arrays["train_loss"] < threshold
     first = np.argmax(below, axis=1)
     return np.where(below.any(axis=1), result.epochs[first], np.nan)
+
+
+def verdicts(results, names, *, threshold: float = 0.05) -> list[str]:
+    """Which layers compress, in words and numbers, per sweep point and estimator.
+
+    A layer compresses when the bootstrap confidence interval of its mean drop from
+    the peak of I(X;T) excludes zero and more than half of the seeds drop by more than
+    ``threshold`` of their peak (see :meth:`infoplane.Result.summary`).
+    """
+    lines = []
+    for name, result in zip(names, results, strict=True):
+        for estimator in result.estimators:
+            rows = [
+                r
+                for r in result.summary(threshold=threshold)
+                if r["estimator"] == estimator
+            ]
+            yes = [
+                r
+                for r in rows
+                if r["compression_ci_low"] > 0 and r["compressing_seeds"] > 0.5
+            ]
+            if not yes:
+                largest = max(rows, key=lambda r: r["compression"])
+                lines.append(
+                    f"{name}, {estimator}: no layer compresses (largest mean drop "
+                    f"{largest['compression']:.3f} {result.units}, {largest['layer']})"
+                )
+                continue
+            detail = "; ".join(
+                f"{r['layer']} drops {r['compression']:.3f} {result.units} "
+                f"[{r['compression_ci_low']:.3f}, {r['compression_ci_high']:.3f}], "
+                f"{r['compressing_seeds']:.0%} of seeds"
+                for r in yes
+            )
+            lines.append(f"{name}, {estimator}: compresses: {detail}")
+    return lines

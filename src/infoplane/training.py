@@ -26,7 +26,7 @@ from . import _devices  # noqa: F401 (sets the CPU device count before JAX start
 from .datasets import Dataset
 from .estimators import parse_estimator
 from .estimators.discrete import float64
-from .model import MLP
+from .model import BOUNDS, MLP, dead_fraction, saturation
 
 __all__ = ["Every", "LogSpaced", "TrainingDiverged", "parse_schedule", "train"]
 
@@ -222,12 +222,30 @@ def _measure(exp, estimators, shared, seed_data, model):
     layers = [*hidden, _output_layer(exp, logits)] if exp.measure_output else hidden
     weights = seed_data["measure"]
     values = [[est(a, weights, p_y_exact) for est in estimators] for a in layers]
+    diagnostics = [[est.diagnostics(a, weights) for est in estimators] for a in layers]
     losses = _example_losses(exp, logits, p_y)
     correct = (jnp.argmax(logits, -1) == jnp.argmax(p_y, -1)).astype(jnp.float32)
     record = {
         "i_xt": jnp.array([[v[0] for v in row] for row in values]),
         "i_ty": jnp.array([[v[1] for v in row] for row in values]),
     }
+    for name in ("occupied_bins", "clipped_fraction"):
+        record[name] = jnp.array(
+            [[d.get(name, jnp.nan) for d in row] for row in diagnostics], jnp.float64
+        )
+    bounds = [BOUNDS.get(exp.activation)] * len(hidden) + [(0.0, 1.0)] * (
+        len(layers) - len(hidden)
+    )
+    record["saturation"] = jnp.array(
+        [
+            jnp.nan if b is None else saturation(a, weights, b)
+            for a, b in zip(layers, bounds, strict=True)
+        ],
+        jnp.float32,
+    )
+    record["dead_fraction"] = jnp.array(
+        [dead_fraction(a, weights) for a in layers], jnp.float32
+    )
     for split in ("train", "test"):
         w = seed_data[split].astype(jnp.float32)
         total = jnp.maximum(jnp.sum(w), 1.0)

@@ -124,13 +124,15 @@ class Binning(AbstractBinning):
         """``occupied_bins`` and ``clipped_fraction``.
 
         ``clipped_fraction`` is the weighted fraction of activation values (over units
-        and inputs) in the end symbols 0 and ``bins + 1``: below ``low`` or at or above
-        ``high``. Near 1 it means the range misses the layer (e.g. ReLU values >= 1
-        on [-1, 1]) and the layer is measured as nearly constant.
+        and inputs) strictly outside [low, high], lumped into the end symbols with
+        values they differ from. A value exactly at ``high`` is not counted: tanh
+        saturated to 1.0 in float32 is the top of a bounded layer, not a clipped value.
+        Near 1 it means the range misses the layer (e.g. ReLU values above 1 on
+        [-1, 1]) and the layer is measured as nearly constant.
         """
-        symbols = self.symbols(activations)
+        a = jnp.asarray(activations, jnp.float64)
         w = jnp.asarray(weights, jnp.float64)
-        outside = ((symbols == 0) | (symbols == self.bins + 1)).mean(axis=1)
+        outside = ((a < self.low) | (a > self.high)).mean(axis=1)
         return {
             "occupied_bins": _occupied(self, activations, weights),
             "clipped_fraction": jnp.sum(w * outside) / jnp.sum(w),
