@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax import lax
 from jaxtyping import Array, Float, Int
 
 __all__ = [
@@ -97,24 +98,21 @@ def pack_symbols(
     return words
 
 
-@float64
-def group_ids(columns: Sequence[tuple[Array, int]]) -> Int[Array, " rows"]:
-    """Dense id of each row's tuple of column values: equal tuples, equal ids.
+def _sorted_runs(columns: Sequence[tuple[Array, int]]) -> tuple[Array, Array]:
+    """The row order that sorts rows by their tuple of column values, and where runs
+    of equal tuples start in that order.
 
     Rows are refined one column at a time: sort ``(id so far, column, row index)``
-    packed into one uint64, then number the distinct (id, column) runs. A column wider
-    than fits beside two row indices is first replaced by its dense rank.
-
-    Args:
-        columns: ``(values, bits)`` pairs; ``values`` uint64 of shape ``(rows,)`` below
-            ``2**bits``.
+    packed into one uint64, and number the distinct (id, column) runs. A column wider
+    than fits beside two row indices is first replaced by its dense rank. The last
+    column's sort gives the order directly, with no scatter back to row order.
     """
     n = columns[0][0].shape[0]
     idx_bits = _index_bits(n)
     limit = 64 - 2 * idx_bits
     iota = jnp.arange(n, dtype=jnp.uint64)
 
-    def refine(ids, values, bits):
+    def sort_runs(ids, values, bits):
         key = (
             (ids << jnp.uint64(bits + idx_bits))
             | (values.astype(jnp.uint64) << jnp.uint64(idx_bits))
@@ -123,16 +121,45 @@ def group_ids(columns: Sequence[tuple[Array, int]]) -> Int[Array, " rows"]:
         ordered = jnp.sort(key)
         code = ordered >> jnp.uint64(idx_bits)
         start = jnp.concatenate([jnp.ones(1, bool), code[1:] != code[:-1]])
-        group = (jnp.cumsum(start) - 1).astype(jnp.uint64)
         order = (ordered & jnp.uint64(2**idx_bits - 1)).astype(jnp.int32)
+        return order, start
+
+    def dense_ids(order, start):
+        group = (jnp.cumsum(start) - 1).astype(jnp.uint64)
         return jnp.zeros(n, jnp.uint64).at[order].set(group)
 
     ids = jnp.zeros(n, jnp.uint64)
-    for values, bits in columns:
+    for i, (values, bits) in enumerate(columns):
         if bits > limit:
-            values, bits = refine(jnp.zeros(n, jnp.uint64), values, 32), idx_bits
-        ids = refine(ids, values, bits)
-    return ids.astype(jnp.int32)
+            values = dense_ids(*sort_runs(jnp.zeros(n, jnp.uint64), values, 32))
+            bits = idx_bits
+        order, start = sort_runs(ids, values, bits)
+        if i < len(columns) - 1:
+            ids = dense_ids(order, start)
+    return order, start
+
+
+@float64
+def group_ids(columns: Sequence[tuple[Array, int]]) -> Int[Array, " rows"]:
+    """Dense id of each row's tuple of column values: equal tuples, equal ids.
+
+    Args:
+        columns: ``(values, bits)`` pairs; ``values`` uint64 of shape ``(rows,)`` below
+            ``2**bits``.
+    """
+    order, start = _sorted_runs(columns)
+    group = (jnp.cumsum(start) - 1).astype(jnp.int32)
+    return jnp.zeros(order.shape[0], jnp.int32).at[order].set(group)
+
+
+def _run_totals(values: Float[Array, "rows k"], start: Array) -> Float[Array, "rows k"]:
+    """Sums of sorted ``values`` over each run, placed at the run's last row (zeros
+    elsewhere): a cumulative sum differenced at run ends, with no scatter."""
+    total = jnp.cumsum(values, axis=0)
+    first = lax.cummax(jnp.where(start, jnp.arange(start.shape[0]), 0), axis=0)
+    before = total[first] - values[first]
+    last = jnp.concatenate([start[1:], jnp.ones(1, bool)])
+    return jnp.where(last[:, None], total - before, 0.0)
 
 
 @float64
@@ -152,8 +179,8 @@ def plugin_entropies(
         the sum of ``weights * p_y`` over the rows with symbol t.
     """
     joint = jnp.asarray(weights, jnp.float64)[:, None] * jnp.asarray(p_y, jnp.float64)
-    ids = group_ids(columns)
-    mass_ty = jax.ops.segment_sum(joint, ids, num_segments=joint.shape[0])
+    order, start = _sorted_runs(columns)
+    mass_ty = _run_totals(joint[order], start)
     h_t = entropy_from_masses(mass_ty.sum(axis=1))
     h_y = entropy_from_masses(joint.sum(axis=0))
     h_ty = entropy_from_masses(mass_ty)
