@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+import infoplane as ip
 from infoplane.cli import main
 
 
@@ -213,3 +214,34 @@ def test_bound_command_and_overlay(tmp_path, monkeypatch, capsys):
     )
     assert code == 0
     assert (tmp_path / "r" / "plane.png").exists()
+    rows = (tmp_path / "r" / "ib_distance.csv").read_text().splitlines()
+    assert rows[0] == "layer,estimator,distance_below_ib_bound"
+    assert len(rows) == 4  # three layers, one estimator
+    assert all(float(r.rsplit(",", 1)[1]) > -1e-9 for r in rows[1:])  # none above
+
+
+def test_saxe2018_preset_compares_activations(tmp_path, capsys):
+    code = main(
+        [
+            "run",
+            "saxe2018",
+            "--out",
+            str(tmp_path / "s"),
+            "--epochs",
+            "30",
+            "--seeds",
+            "2",
+            "--measure",
+            "log:4",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    names = {p.name for p in (tmp_path / "s").iterdir()}
+    assert {"activation=tanh", "activation=relu", "sweep.png", "verdict.txt"} <= names
+    verdict = (tmp_path / "s" / "verdict.txt").read_text().splitlines()
+    assert len(verdict) == 4  # two activations x two estimators
+    assert verdict[0].startswith("activation=tanh, binning-width:width=0.07: ")
+    relu = ip.Result.load(tmp_path / "s" / "activation=relu")
+    assert relu.experiment.activation == "relu"
+    assert relu.estimators == ("binning-width:width=0.07", "kde-upper:var=0.1")

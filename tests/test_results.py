@@ -84,3 +84,31 @@ def test_writes_are_atomic(tmp_path):
 def test_load_rejects_what_is_not_a_result(tmp_path):
     with pytest.raises(ValueError, match="not a readable infoplane result"):
         ip.Result.load(tmp_path)
+
+
+def test_compression_is_measured_with_a_bootstrap_interval(small_result):
+    rows = small_result.summary(threshold=0.05)
+    for row in rows:
+        assert row["compression_ci_low"] <= row["compression"] + 1e-12
+        assert row["compression"] <= row["compression_ci_high"] + 1e-12
+        assert 0 <= row["compressing_seeds"] <= 1
+    deepest = small_result.i_xt[:, :, 2, 0]
+    drop = deepest.max(axis=1) - deepest[:, -1]
+    expected = np.mean(drop / deepest.max(axis=1) > 0.05)
+    assert rows[2]["compressing_seeds"] == expected
+    assert small_result.summary(threshold=0.99)[2]["compressing_seeds"] == 0.0
+    with pytest.raises(ValueError, match="threshold"):
+        small_result.summary(threshold=1.5)
+
+
+def test_diagnostics_are_recorded_per_layer(small_result):
+    arrays = small_result.arrays
+    assert arrays["saturation"].shape == (2, 20, 3)
+    assert arrays["dead_fraction"].shape == (2, 20, 3)
+    assert arrays["occupied_bins"].shape == (2, 20, 3, 1)
+    assert np.all((arrays["saturation"] >= 0) & (arrays["saturation"] <= 1))
+    # Layer 1 of 8 tanh units separates all 1024 inputs at the start.
+    assert arrays["occupied_bins"][0, 0, 0, 0] == 1024
+    # tanh stays inside [-1, 1]: nothing clipped, no warning.
+    assert np.all(arrays["clipped_fraction"] == 0)
+    assert small_result.info["warnings"] == []

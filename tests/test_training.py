@@ -146,3 +146,46 @@ def test_state_pytrees_are_arrays_only():
     state, _ = training._setup(exp, ip.load_task("seed10"), 2, jax.random.PRNGKey(0))
     leaves = jax.tree.leaves(eqx.filter(state, eqx.is_array))
     assert all(leaf.shape[0] == 2 for leaf in leaves)
+
+
+def test_a_fixed_range_that_clips_relu_warns_with_the_fraction():
+    exp = ip.preset(
+        "seed",
+        activation="relu",
+        epochs=100,
+        measure="every:50",
+        estimators=("binning", "binning-width:width=0.07"),
+    )
+    with pytest.warns(
+        ip.ClippingWarning, match=r"clipped up to \d+\.\d% .*binning-width"
+    ):
+        result = ip.run(exp)
+    clipped = result.arrays["clipped_fraction"]
+    assert np.nanmax(clipped[..., 0]) > 0  # the [-1, 1] range clips relu values
+    assert np.isnan(clipped[..., 1]).all()  # fixed width has no range to clip
+    assert len(result.info["warnings"]) == 1
+    assert np.isnan(result.arrays["saturation"]).all()  # relu has no bounds
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 3481, 4096])
+def test_shuffle_is_a_permutation_that_changes_with_the_key(n):
+    values = jnp.arange(n) * 7
+    orders = [
+        np.asarray(training._shuffle(jax.random.PRNGKey(k), values)) for k in (0, 1)
+    ]
+    for order in orders:
+        np.testing.assert_array_equal(np.sort(order), np.asarray(values))
+    if n > 3:
+        assert not np.array_equal(orders[0], orders[1])
+
+
+def test_shuffle_positions_look_uniform():
+    # Where each of 12 items lands over 12,000 shuffles: a chi-square test of the
+    # 12 x 12 table against uniform (121 degrees of freedom; the 99.9% quantile is
+    # about 172; a fixed key makes the test deterministic).
+    keys = jax.random.split(jax.random.PRNGKey(0), 12_000)
+    orders = jax.jit(jax.vmap(lambda k: training._shuffle(k, jnp.arange(12))))(keys)
+    position = np.argsort(np.asarray(orders), axis=1)
+    table = np.stack([np.bincount(position[:, i], minlength=12) for i in range(12)])
+    chi2 = ((table - 1000) ** 2 / 1000).sum()
+    assert chi2 < 172

@@ -236,6 +236,8 @@ def _log_line(epoch: int, chunk_row: dict) -> str:
 
 def summary_table(result, threshold: float = 0.05) -> str:
     """The summary of a Result as aligned text, one row per estimator and layer."""
+    from infoplane.results import SUMMARY_COLUMNS
+
     several = result.i_xt.shape[0] > 1
     summary = result.summary(threshold=threshold)
 
@@ -243,14 +245,7 @@ def summary_table(result, threshold: float = 0.05) -> str:
         value = f"{row[key]:.{digits}f}"
         return value + (f" ± {row[key + '_std']:.{digits}f}" if several else "")
 
-    header = [
-        "layer",
-        "final I(X;T)",
-        "final I(T;Y)",
-        "max I(X;T)",
-        "at epoch",
-        "compression",
-    ]
+    header = ["layer", *(title for _, title in SUMMARY_COLUMNS)]
     if several:
         header += ["95% CI", f"seeds dropping >{threshold:.0%}"]
     lines = []
@@ -258,15 +253,10 @@ def summary_table(result, threshold: float = 0.05) -> str:
         rows = [r for r in summary if r["estimator"] == estimator]
         table = [header]
         for r in rows:
+            digits = {"max_epoch": 0}
             table.append(
-                [
-                    r["layer"],
-                    cell(r, "final_i_xt"),
-                    cell(r, "final_i_ty"),
-                    cell(r, "max_i_xt"),
-                    cell(r, "max_epoch", 0),
-                    cell(r, "compression"),
-                ]
+                [r["layer"]]
+                + [cell(r, key, digits.get(key, 3)) for key, _ in SUMMARY_COLUMNS]
             )
             if several:
                 table[-1] += [
@@ -331,9 +321,7 @@ def _run(args) -> int:
         result.write_files(tmp)
         bound = None
         if args.ib_bound:
-            from infoplane.ib import task_curve
-
-            bound = task_curve(ip.load_task(exp.task))
+            bound = _bound_report(result, ip.load_task(exp.task), tmp, args.quiet)
         write_pictures(result, tmp, video=not args.no_video, ib_curve=bound)
     if not args.quiet:
         print(summary_table(result))
@@ -369,7 +357,7 @@ def _run_points(base, settings: list[str], args) -> int:
         ):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ip.ClippingWarning)
-                result = ip.run(exp)
+                result = ip.run(exp, progress=not args.quiet)
             for line in result.info["warnings"]:
                 print(f"infoplane: warning: {name}: {line}", file=sys.stderr)
             (tmp / name).mkdir()
@@ -425,8 +413,13 @@ def _bound(args) -> int:
         writer = csv.writer(f)
         writer.writerow(["beta", "i_xt", "i_ty"])
         for b, x, y in zip(curve.beta, curve.i_xt, curve.i_ty, strict=True):
-            writer.writerow([repr(float(b)), repr(float(from_nats(x, args.units))),
-                             repr(float(from_nats(y, args.units)))])  # fmt: skip
+            writer.writerow(
+                [
+                    repr(float(b)),
+                    repr(float(from_nats(x, args.units))),
+                    repr(float(from_nats(y, args.units))),
+                ]
+            )
     tmp.replace(args.out)
     picture = args.out.with_suffix(".png")
     plot_ib_curve(curve, units=args.units, title=dataset.name).figure.savefig(
@@ -436,6 +429,36 @@ def _bound(args) -> int:
     print(f"{dataset.name}: I(X;Y) = {i_xy:.6f} {args.units}, {len(curve.i_xt)} points")
     print(f"wrote {args.out} and {picture}")
     return 0
+
+
+def _bound_report(result, dataset, directory: Path, quiet: bool):
+    """The task's IB curve; writes it with each layer's final distance below it."""
+    import numpy as np
+
+    from infoplane.ib import distance_below, task_curve
+    from infoplane.units import UNITS
+
+    curve = task_curve(dataset)
+    scale = UNITS[result.units]
+    i_xt, i_ty = result.i_xt[:, -1] / scale, result.i_ty[:, -1] / scale
+    gap = distance_below(curve, i_xt, i_ty).mean(axis=0) * scale  # (layer, estimator)
+    lines = ["layer,estimator,distance_below_ib_bound"]
+    for layer, name in enumerate(result.layers):
+        for e, estimator in enumerate(result.estimators):
+            lines.append(f'{name},"{estimator}",{float(gap[layer, e])!r}')
+    (directory / "ib_distance.csv").write_text("\n".join(lines) + "\n")
+    np.savetxt(
+        directory / "ib_bound.csv",
+        np.stack([curve.i_xt, curve.i_ty], 1) * scale,
+        delimiter=",",
+        header=f"i_xt,i_ty ({result.units})",
+        comments="",
+    )
+    if not quiet:
+        pairs = zip(result.layers, gap[:, 0], strict=True)
+        text = ", ".join(f"{name} {g:.3f}" for name, g in pairs)
+        print(f"final distance below the IB bound ({result.units}): {text}")
+    return curve
 
 
 def _presets() -> int:

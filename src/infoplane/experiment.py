@@ -216,6 +216,20 @@ class Preset(NamedTuple):
     sweep: tuple[str, ...] = ()
 
 
+# The paper's task and training (Shwartz-Ziv & Tishby 2017, as their code ran it).
+_PAPER = dict(
+    task="tishby12",
+    hidden=(10, 7, 5, 4, 3),
+    loss="softmax_ce",
+    optimizer="adam",
+    lr=4e-4,
+    batch_size=256,
+    measure_on="full",
+    seeds=50,
+    units="bits",
+    train_fraction=0.85,
+)
+
 PRESETS: dict[str, Preset] = {
     "seed": Preset(
         "the reproduction notebook: 10 bits, tanh 8-6-4, full-batch SGD, 3000 epochs",
@@ -228,40 +242,22 @@ PRESETS: dict[str, Preset] = {
     "tishby2017": Preset(
         "the paper: 12 bits, tanh 10-7-5-4-3, softmax, Adam, 85% train, 50 networks",
         dict(
+            _PAPER,
             name="tishby2017",
-            task="tishby12",
-            hidden=(10, 7, 5, 4, 3),
-            loss="softmax_ce",
-            optimizer="adam",
-            lr=4e-4,
-            batch_size=256,
             epochs=10_000,
             measure="log:300",
-            measure_on="full",
             measure_output=True,
             grad_stats=True,
-            seeds=50,
-            units="bits",
-            train_fraction=0.85,
         ),
     ),
     "saxe2018": Preset(
         "the critique: tanh vs relu on the 12-bit task, binning and kernel MI, 50 nets",
         dict(
+            _PAPER,
             name="saxe2018",
-            task="tishby12",
-            hidden=(10, 7, 5, 4, 3),
-            loss="softmax_ce",
-            optimizer="adam",
-            lr=4e-4,
-            batch_size=256,
             epochs=3000,
             measure="log:30",
-            measure_on="full",
             estimators=("binning-width:width=0.07", "kde-upper:var=0.1"),
-            seeds=50,
-            units="bits",
-            train_fraction=0.85,
         ),
         sweep=("activation=tanh,relu",),
     ),

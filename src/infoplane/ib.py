@@ -34,7 +34,6 @@ import math
 import os
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -42,7 +41,9 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
-__all__ = ["IBCurve", "ib_curve", "task_curve"]
+from ._environment import cache_dir
+
+__all__ = ["IBCurve", "distance_below", "ib_curve", "task_curve"]
 
 _SUM_TOL = 1e-6
 # Below this mass a cluster is treated as dead: its slot is freed for a split.
@@ -460,14 +461,6 @@ def ib_curve(
     )
 
 
-def _cache_dir() -> Path:
-    """Where task curves are kept: ``$INFOPLANE_CACHE``, else the user cache."""
-    if "INFOPLANE_CACHE" in os.environ:
-        return Path(os.environ["INFOPLANE_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "infoplane"
-
-
 def task_curve(dataset, *, cache: bool = True) -> IBCurve:
     """The IB curve of a data set's population p(x) and p(y|x), cached on disk.
 
@@ -491,7 +484,7 @@ def task_curve(dataset, *, cache: bool = True) -> IBCurve:
     key = hashlib.sha256(
         b"ib-task-curve-v1" + p_x.tobytes() + p_y.tobytes() + str(p_y.shape).encode()
     ).hexdigest()[:24]
-    path = _cache_dir() / f"ib-{key}.npz"
+    path = cache_dir() / f"ib-{key}.npz"
     if cache and path.exists():
         with np.load(path) as stored:
             return IBCurve(
@@ -531,3 +524,13 @@ def task_curve(dataset, *, cache: bool = True) -> IBCurve:
         )
         os.replace(tmp, path)
     return curve
+
+
+def distance_below(curve: IBCurve, i_xt, i_ty) -> np.ndarray:
+    """How far points of the information plane lie below the curve, in nats.
+
+    The curve's I(T;Y) at each point's I(X;T) (linear between computed points, which
+    the concave hull makes a valid bound), minus the point's I(T;Y). Zero on the
+    curve; a point can't lie above it except by estimation error.
+    """
+    return np.interp(np.asarray(i_xt), curve.i_xt, curve.i_ty) - np.asarray(i_ty)

@@ -48,6 +48,14 @@ AXES = {
     "test_class_share": ("seed", "class"),
 }
 FORMAT_VERSION = 1
+# Summary columns shown in tables: (key of Result.summary rows, heading).
+SUMMARY_COLUMNS = (
+    ("final_i_xt", "final I(X;T)"),
+    ("final_i_ty", "final I(T;Y)"),
+    ("max_i_xt", "max I(X;T)"),
+    ("max_epoch", "at epoch"),
+    ("compression", "compression"),
+)
 
 
 @contextlib.contextmanager
@@ -302,15 +310,7 @@ class Result:
     def _repr_html_(self) -> str:
         from .plotting import plane_png_base64
 
-        head = [
-            "estimator",
-            "layer",
-            "final I(X;T)",
-            "final I(T;Y)",
-            "max I(X;T)",
-            "at epoch",
-            "compression",
-        ]
+        head = ["estimator", "layer", *(title for _, title in SUMMARY_COLUMNS)]
         rows = "".join(
             "<tr>"
             + "".join(
@@ -318,11 +318,10 @@ class Result:
                 for v in (
                     r["estimator"],
                     r["layer"],
-                    f"{r['final_i_xt']:.3f}",
-                    f"{r['final_i_ty']:.3f}",
-                    f"{r['max_i_xt']:.3f}",
-                    f"{r['max_epoch']:.0f}",
-                    f"{r['compression']:.3f}",
+                    *(
+                        f"{r[key]:.{0 if key == 'max_epoch' else 3}f}"
+                        for key, _ in SUMMARY_COLUMNS
+                    ),
                 )
             )
             + "</tr>"

@@ -1,0 +1,56 @@
+"""The runtime environment infoplane prepares: JAX devices, caches on disk.
+
+Imported by the training module before JAX starts its backends. Each setting is left
+alone where the user already chose one.
+"""
+
+import contextlib
+import os
+from pathlib import Path
+
+import jax
+
+
+def cache_dir() -> Path:
+    """Where infoplane keeps caches: ``$INFOPLANE_CACHE``, else the user cache."""
+    if os.environ.get("INFOPLANE_CACHE"):
+        return Path(os.environ["INFOPLANE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "infoplane"
+
+
+def one_cpu_device_per_core() -> None:
+    """Let JAX see one CPU device per core, so seeds train in parallel across cores.
+
+    XLA runs the small matrix products of these networks on one core per device; with a
+    device per core the seed axis is split across them (about twice as fast on two
+    cores). Skipped when the user chose a device count (``jax_num_cpu_devices``,
+    ``XLA_FLAGS``, or ``INFOPLANE_CPU_DEVICES``, e.g. ``=1`` to turn this off) or when
+    JAX has already started its backends.
+    """
+    wanted = os.environ.get("INFOPLANE_CPU_DEVICES", str(os.cpu_count() or 1))
+    if "host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return
+    if jax.config.jax_num_cpu_devices != -1 or not wanted.isdigit():
+        return
+    # Once JAX's backends have started the count is fixed: keep what the user has.
+    with contextlib.suppress(RuntimeError):
+        jax.config.update("jax_num_cpu_devices", max(1, int(wanted)))
+
+
+def compilation_cache() -> None:
+    """Keep compiled programs on disk, so a second run of an experiment starts at once.
+
+    Uses JAX's persistent compilation cache in ``cache_dir() / "jax"``, unless the user
+    set ``jax_compilation_cache_dir`` or ``INFOPLANE_JAX_CACHE=0``.
+    """
+    if os.environ.get("INFOPLANE_JAX_CACHE", "1") == "0":
+        return
+    if jax.config.jax_compilation_cache_dir:
+        return
+    jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
+one_cpu_device_per_core()
+compilation_cache()
