@@ -283,35 +283,39 @@ def _advance(state, shared, seed_data, targets, exp):
     TRACES["advance"] += 1
     estimators = [parse_estimator(e) for e in exp.estimators]
 
-    def one_seed(state, seed_data):
+    # The epoch loop is outside the vmap over seeds (they move in step), so its bounds
+    # and the grad-stats branch are plain scalars rather than per-seed predicates.
+    def epoch(state, seed_data, collect):
+        return jax.vmap(lambda s, d: _epoch(exp, shared, d, s, collect))(
+            state, seed_data
+        )
+
+    def all_seeds(state, seed_data):
         def segment(state, target):
             # Epochs up to the target, inclusive; a repeated target (padding) runs none.
+            done = state.epoch[0]
             last = target if exp.grad_stats else target + 1
             state = lax.fori_loop(
-                state.epoch,
-                last,
-                lambda _, s: _epoch(exp, shared, seed_data, s, False)[0],
-                state,
+                done, last, lambda _, s: epoch(s, seed_data, False)[0], state
             )
             record = {}
             if exp.grad_stats:
                 n = len(state.model.layers)
-                blank = {
-                    "grad_mean_norm": jnp.full(n, jnp.nan, jnp.float32),
-                    "grad_std_norm": jnp.full(n, jnp.nan, jnp.float32),
-                }
+                blank = jnp.full((state.epoch.shape[0], n), jnp.nan, jnp.float32)
                 state, record = lax.cond(
-                    state.epoch <= target,
-                    lambda s: _epoch(exp, shared, seed_data, s, True),
-                    lambda s: (s, blank),
+                    state.epoch[0] <= target,
+                    lambda s: epoch(s, seed_data, True),
+                    lambda s: (s, {"grad_mean_norm": blank, "grad_std_norm": blank}),
                     state,
                 )
-            record |= _measure(exp, estimators, shared, seed_data, state.model)
-            return state, record
+            measure = jax.vmap(lambda d, m: _measure(exp, estimators, shared, d, m))(
+                seed_data, state.model
+            )
+            return state, record | measure
 
-        return lax.scan(segment, state, targets)
+        state, records = lax.scan(segment, state, targets)
+        return state, jax.tree.map(lambda r: jnp.swapaxes(r, 0, 1), records)
 
-    all_seeds = jax.vmap(one_seed)
     mesh = _seed_mesh(exp.seeds)
     if mesh is None:
         return all_seeds(state, seed_data)
