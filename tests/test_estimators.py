@@ -486,3 +486,16 @@ def test_equal_mass_and_observed_range_match_references(seed, scale):
     got = np.asarray(ip.estimators.ObservedRange(bins=5).symbols(a, w))[live]
     want = digitize_reference(a, a[live].min(), a[live].max(), 5)[live]
     np.testing.assert_array_equal(got, want)
+
+
+def test_observed_range_scope_and_given_range():
+    run = parse_estimator("binning-observed:bins=4,scope=run,range=0:8")
+    assert run.spec == "binning-observed:bins=4,scope=run,range=0:8"
+    a = np.array([[0.0], [1.0], [2.0], [4.0]])
+    # Bins of width 2 on [0, 8]: 0 and 1 share bin 1, 2 is bin 2, 4 is bin 3.
+    np.testing.assert_array_equal(np.asarray(run.symbols(a)).ravel(), [1, 1, 2, 3])
+    assert parse_estimator("binning-observed:scope=run").unresolved
+    with pytest.raises(ValueError, match="scope must be layer or run"):
+        parse_estimator("binning-observed:scope=network")
+    with pytest.raises(ValueError, match="only with scope=run"):
+        parse_estimator("binning-observed:range=0:1")

@@ -189,3 +189,22 @@ def test_shuffle_positions_look_uniform():
     table = np.stack([np.bincount(position[:, i], minlength=12) for i in range(12)])
     chi2 = ((table - 1000) ** 2 / 1000).sum()
     assert chi2 < 172
+
+
+def test_a_run_wide_observed_range_is_found_in_a_first_pass():
+    exp = ip.preset(
+        "seed",
+        activation="relu",
+        epochs=100,
+        measure="every:50",
+        seeds=2,
+        estimators=("binning-observed:bins=30,scope=run",),
+    )
+    result = ip.run(exp)
+    (spec,) = result.estimators
+    low, high = (float(v) for v in spec.rpartition("range=")[2].split(":"))
+    assert low == float(result.arrays["activation_min"].min())
+    assert high == float(result.arrays["activation_max"].max())
+    assert result.experiment.estimators == (spec,)
+    again = ip.run(exp.replace(estimators=(spec,)))  # the resolved spec replays it
+    np.testing.assert_array_equal(again.i_xt, result.i_xt)

@@ -336,6 +336,7 @@ def run(
             on_chunk(epochs, chunk)
 
     try:
+        experiment = _resolve_run_ranges(experiment, dataset)
         arrays = train(experiment, dataset, on_chunk=report)
     finally:
         bar.close()
@@ -343,6 +344,27 @@ def run(
     for line in result.info["warnings"]:
         warnings.warn(line, ClippingWarning, stacklevel=2)
     return result
+
+
+def _resolve_run_ranges(experiment: Experiment, dataset) -> Experiment:
+    """Give run-wide binning ranges (``binning-observed:scope=run``) their values.
+
+    A first pass trains the same networks with a cheap estimator and records each
+    layer's smallest and largest activation at every measurement; the global range is
+    the extremes over layers, epochs and seeds. Training does not depend on the
+    estimators, so the second pass replays the same networks.
+    """
+    estimators = [parse_estimator(e) for e in experiment.estimators]
+    if not any(getattr(e, "unresolved", False) for e in estimators):
+        return experiment
+    first = train(experiment.replace(estimators=("binning:bins=2",)), dataset)
+    low = float(np.min(first["activation_min"]))
+    high = float(np.max(first["activation_max"]))
+    resolved = [
+        e.spec + f",range={low!r}:{high!r}" if getattr(e, "unresolved", False) else e
+        for e in estimators
+    ]
+    return experiment.replace(estimators=tuple(resolved))
 
 
 class ClippingWarning(UserWarning):

@@ -39,6 +39,8 @@ AXES = {
     "occupied_bins": ("seed", "epoch", "layer", "estimator"),
     "clipped_fraction": ("seed", "epoch", "layer", "estimator"),
     "saturation": ("seed", "epoch", "layer"),
+    "activation_min": ("seed", "epoch", "layer"),
+    "activation_max": ("seed", "epoch", "layer"),
     "dead_fraction": ("seed", "epoch", "layer"),
     "grad_mean_norm": ("seed", "epoch", "weight_layer"),
     "grad_std_norm": ("seed", "epoch", "weight_layer"),

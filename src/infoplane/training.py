@@ -266,6 +266,13 @@ def _measure(exp, estimators, shared, seed_data, model):
     record["dead_fraction"] = jnp.array(
         [dead_fraction(a, weights) for a in layers], jnp.float32
     )
+    used = (weights > 0)[:, None]
+    record["activation_min"] = jnp.array(
+        [jnp.min(jnp.where(used, a, jnp.inf)) for a in layers], jnp.float32
+    )
+    record["activation_max"] = jnp.array(
+        [jnp.max(jnp.where(used, a, -jnp.inf)) for a in layers], jnp.float32
+    )
     for split in ("train", "test"):
         w = seed_data[split].astype(jnp.float32)
         total = jnp.maximum(jnp.sum(w), 1.0)

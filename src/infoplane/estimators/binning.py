@@ -190,10 +190,15 @@ class FixedWidth(AbstractBinning):
 
 
 class ObservedRange(AbstractBinning):
-    """Equal-width bins spanning the observed range of the layer.
+    """Equal-width bins spanning the observed range of the layer, or of the whole run.
 
-    Per layer and per measurement, ``low`` and ``high`` are the smallest and largest
-    activation of any unit over the inputs with weight > 0, and a value gets its bin
+    With ``scope="layer"`` (the default), per layer and per measurement, ``low`` and
+    ``high`` are the smallest and largest activation of any unit over the inputs with
+    weight > 0. With ``scope="run"``, one global range serves every layer, epoch and
+    seed: :func:`infoplane.run` finds it in a first pass over the run (training is
+    deterministic, so the second pass replays the same networks) and records it in the
+    spec, e.g. ``binning-observed:bins=30,scope=run,range=0:7.25``. Either way a value
+    gets its bin
     1..bins among the edges ``low + k * step``, ``step = (high - low) * (1 / bins)``
     (the last edge ``high``), as :class:`Binning` does with ``linspace`` edges, except
     that ``high`` itself joins the last bin (the top edge is inclusive), so no
@@ -202,6 +207,9 @@ class ObservedRange(AbstractBinning):
 
     Args:
         bins: number of equal bins, at least 2.
+        scope: ``"layer"`` or ``"run"``.
+        low, high: the global range of a ``"run"`` scope, once known (until then, a
+            call uses the range of the activations it is given).
 
     Examples:
         >>> import numpy as np, infoplane as ip
@@ -217,9 +225,34 @@ class ObservedRange(AbstractBinning):
     """
 
     bins: int = eqx.field(default=30, converter=python_scalar)
+    scope: str = "layer"
+    low: float | None = eqx.field(default=None, converter=python_scalar)
+    high: float | None = eqx.field(default=None, converter=python_scalar)
 
     def __check_init__(self):
         check_integer("binning-observed", "bins", self.bins, 2)
+        if self.scope not in ("layer", "run"):
+            raise ValueError(
+                f"binning-observed scope must be layer or run, got scope={self.scope!r}"
+            )
+        if (self.low is None) != (self.high is None) or (
+            self.low is not None
+            and (
+                self.scope != "run"
+                or not np.isfinite([self.low, self.high]).all()
+                or self.high < self.low
+            )
+        ):
+            raise ValueError(
+                "binning-observed takes a finite range low:high with low <= high, and "
+                f"only with scope=run; got scope={self.scope}, "
+                f"range={self.low}:{self.high}"
+            )
+
+    @property
+    def unresolved(self) -> bool:
+        """A run-wide range not found yet."""
+        return self.scope == "run" and self.low is None
 
     @property
     def n_symbols(self) -> int:
@@ -227,7 +260,12 @@ class ObservedRange(AbstractBinning):
 
     @property
     def spec(self) -> str:
-        return f"binning-observed:bins={self.bins}"
+        text = f"binning-observed:bins={self.bins}"
+        if self.scope == "run":
+            text += ",scope=run"
+        if self.low is not None:
+            text += f",range={format_number(self.low)}:{format_number(self.high)}"
+        return text
 
     @compiled
     def symbols(self, activations, weights=None):
@@ -236,6 +274,8 @@ class ObservedRange(AbstractBinning):
         any_seen = jnp.any(seen)
         low = jnp.where(any_seen, jnp.min(jnp.where(seen[:, None], a, jnp.inf)), 0.0)
         high = jnp.where(any_seen, jnp.max(jnp.where(seen[:, None], a, -jnp.inf)), 0.0)
+        if self.low is not None:
+            low, high = jnp.float64(self.low), jnp.float64(self.high)
         spread = high > low
         # A product, not a quotient: XLA would turn the division into one anyway, and
         # this way the edges are the same on every platform and in NumPy.

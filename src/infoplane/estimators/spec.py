@@ -26,7 +26,11 @@ def _fixed_width(params: dict[str, str]) -> FixedWidth:
 
 
 def _observed(params: dict[str, str]) -> ObservedRange:
-    return ObservedRange(bins=int(params.pop("bins", "30")))
+    bins, scope = int(params.pop("bins", "30")), params.pop("scope", "layer")
+    if "range" not in params:
+        return ObservedRange(bins=bins, scope=scope)
+    low, high = _range(params.pop("range"))
+    return ObservedRange(bins=bins, scope=scope, low=low, high=high)
 
 
 def _adaptive(params: dict[str, str]) -> EqualMass:
@@ -53,7 +57,8 @@ ESTIMATORS: dict[str, tuple[Callable[[dict[str, str]], AbstractEstimator], str]]
     ),
     "binning-observed": (
         _observed,
-        "equal bins on the layer's observed min..max per epoch (bins=30)",
+        "equal bins on the observed min..max of each layer and epoch (bins=30), "
+        "or of the whole run (scope=run)",
     ),
     "binning-adaptive": (
         _adaptive,
