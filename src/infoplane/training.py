@@ -241,8 +241,9 @@ def _measure(exp, estimators, shared, seed_data, model):
     logits, hidden = model.batch(inputs)
     layers = [*hidden, _output_layer(exp, logits)] if exp.measure_output else hidden
     weights = seed_data["measure"]
-    values = [[est(a, weights, p_y_exact) for est in estimators] for a in layers]
-    diagnostics = [[est.diagnostics(a, weights) for est in estimators] for a in layers]
+    measured = [[e.measure(a, weights, p_y_exact) for e in estimators] for a in layers]
+    values = [[m[:2] for m in row] for row in measured]
+    diagnostics = [[m[2] for m in row] for row in measured]
     losses = _example_losses(exp, logits, p_y)
     correct = (jnp.argmax(logits, -1) == jnp.argmax(p_y, -1)).astype(jnp.float32)
     record = {

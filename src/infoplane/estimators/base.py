@@ -80,6 +80,19 @@ class AbstractEstimator(eqx.Module):
         del activations, weights
         return {}
 
+    def measure(
+        self,
+        activations: Float[Array, "inputs units"],
+        weights: Float[Array, " inputs"],
+        p_y: Float[Array, "inputs classes"],
+    ) -> tuple[Float[Array, ""], Float[Array, ""], dict[str, Float[Array, ""]]]:
+        """``(I(X;T), I(T;Y), diagnostics)`` at once, as the training loop records
+        them; estimators that can share work between the two override it."""
+        return (
+            *self(activations, weights, p_y),
+            self.diagnostics(activations, weights),
+        )
+
     @property
     @abc.abstractmethod
     def spec(self) -> str:

@@ -15,7 +15,7 @@ from .base import (
     format_number,
     python_scalar,
 )
-from .discrete import compiled, group_ids, pack_symbols, plugin_entropies
+from .discrete import compiled, pack_symbols, plugin_counts
 
 __all__ = ["AbstractBinning", "Binning", "EqualMass", "FixedWidth", "ObservedRange"]
 
@@ -50,14 +50,26 @@ class AbstractBinning(AbstractEstimator):
 
     @compiled
     def __call__(self, activations, weights, p_y):
-        keys = pack_symbols(self.symbols(activations, weights), self.n_symbols)
-        h_t, h_y, h_ty = plugin_entropies(keys, weights, p_y)
-        return h_t, h_t + h_y - h_ty
+        return self.measure(activations, weights, p_y)[:2]
 
     @compiled
     def diagnostics(self, activations, weights):
-        """``occupied_bins``: how many distinct symbols T the weighted inputs take."""
-        return {"occupied_bins": _occupied(self, activations, weights)}
+        """``occupied_bins``: how many distinct symbols T the weighted inputs take;
+        for fixed ranges also ``clipped_fraction`` (see :meth:`clipping`)."""
+        p_y = jnp.ones((jnp.shape(activations)[0], 1))
+        return self.measure(activations, weights, p_y)[2]
+
+    @compiled
+    def measure(self, activations, weights, p_y):
+        keys = pack_symbols(self.symbols(activations, weights), self.n_symbols)
+        h_t, h_y, h_ty, occupied = plugin_counts(keys, weights, p_y)
+        diagnostics = {"occupied_bins": occupied} | self.clipping(activations, weights)
+        return h_t, h_t + h_y - h_ty, diagnostics
+
+    def clipping(self, activations, weights) -> dict[str, Array]:
+        """Diagnostics of a fixed range (none for ranges that follow the data)."""
+        del activations, weights
+        return {}
 
 
 class Binning(AbstractBinning):
@@ -119,11 +131,8 @@ class Binning(AbstractBinning):
         width = (self.high - self.low) / self.bins
         return _digitize(a, self.low, width, edges)
 
-    @compiled
-    def diagnostics(self, activations, weights):
-        """``occupied_bins`` and ``clipped_fraction``.
-
-        ``clipped_fraction`` is the weighted fraction of activation values (over units
+    def clipping(self, activations, weights):
+        """``clipped_fraction``: the weighted fraction of activation values (over units
         and inputs) strictly outside [low, high], lumped into the end symbols with
         values they differ from. A value exactly at ``high`` is not counted: tanh
         saturated to 1.0 in float32 is the top of a bounded layer, not a clipped value.
@@ -133,10 +142,7 @@ class Binning(AbstractBinning):
         a = jnp.asarray(activations, jnp.float64)
         w = jnp.asarray(weights, jnp.float64)
         outside = ((a < self.low) | (a > self.high)).mean(axis=1)
-        return {
-            "occupied_bins": _occupied(self, activations, weights),
-            "clipped_fraction": jnp.sum(w * outside) / jnp.sum(w),
-        }
+        return {"clipped_fraction": jnp.sum(w * outside) / jnp.sum(w)}
 
 
 class FixedWidth(AbstractBinning):
@@ -375,13 +381,3 @@ def _digitize(a, low, width, edges):
     i = guess.astype(jnp.int32)
     i = i - ((i > 0) & (a < edges[jnp.maximum(i - 1, 0)]))
     return i + ((i <= bins) & (a >= edges[jnp.minimum(i, bins)]))
-
-
-def _occupied(estimator: AbstractBinning, activations, weights) -> Array:
-    """Number of distinct symbols among the inputs of weight > 0, as float64."""
-    symbols = estimator.symbols(activations, weights)
-    ids = group_ids(pack_symbols(symbols, estimator.n_symbols))
-    seen = jax.ops.segment_max(
-        (jnp.asarray(weights) > 0).astype(jnp.int32), ids, num_segments=ids.shape[0]
-    )
-    return jnp.sum(seen > 0).astype(jnp.float64)

@@ -25,6 +25,7 @@ __all__ = [
     "float64",
     "group_ids",
     "pack_symbols",
+    "plugin_counts",
     "plugin_entropies",
 ]
 
@@ -166,6 +167,15 @@ def _run_totals(values: Float[Array, "rows k"], start: Array) -> Float[Array, "r
 def plugin_entropies(
     columns: Sequence[tuple[Array, int]], weights: Array, p_y: Array
 ) -> tuple[Array, Array, Array]:
+    """Plug-in H(T), H(Y) and H(T, Y) in nats, in float64 (see
+    :func:`plugin_counts`, which also counts the symbols that occur)."""
+    return plugin_counts(columns, weights, p_y)[:3]
+
+
+@float64
+def plugin_counts(
+    columns: Sequence[tuple[Array, int]], weights: Array, p_y: Array
+) -> tuple[Array, Array, Array, Array]:
     """Plug-in H(T), H(Y) and H(T, Y) in nats, in float64.
 
     Args:
@@ -175,13 +185,17 @@ def plugin_entropies(
         p_y: p(y | row), shape ``(rows, classes)``; one-hot rows for hard labels.
 
     Returns:
-        ``(H(T), H(Y), H(T,Y))`` as float64 scalars, where p(t, y) is proportional to
-        the sum of ``weights * p_y`` over the rows with symbol t.
+        ``(H(T), H(Y), H(T,Y), n)`` as float64 scalars, where p(t, y) is proportional
+        to the sum of ``weights * p_y`` over the rows with symbol t, and n is the number
+        of distinct symbols among rows of positive weight.
     """
-    joint = jnp.asarray(weights, jnp.float64)[:, None] * jnp.asarray(p_y, jnp.float64)
+    w = jnp.asarray(weights, jnp.float64)
+    joint = w[:, None] * jnp.asarray(p_y, jnp.float64)
     order, start = _sorted_runs(columns)
     mass_ty = _run_totals(joint[order], start)
-    h_t = entropy_from_masses(mass_ty.sum(axis=1))
+    mass_t = mass_ty.sum(axis=1)
+    h_t = entropy_from_masses(mass_t)
     h_y = entropy_from_masses(joint.sum(axis=0))
     h_ty = entropy_from_masses(mass_ty)
-    return h_t, h_y, h_ty
+    occupied = jnp.sum(_run_totals(w[order][:, None], start)[:, 0] > 0)
+    return h_t, h_y, h_ty, occupied.astype(jnp.float64)
