@@ -349,21 +349,24 @@ def _run_points(base, settings: list[str], args) -> int:
     out = args.out or Path("runs") / base.name
     video = getattr(args, "video", False)
     with atomic_directory(out, overwrite=args.force) as tmp:
-        results = []
-        for name, exp in zip(
-            names,
-            tqdm(points, desc=base.name, unit="point", disable=args.quiet),
-            strict=True,
-        ):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ip.ClippingWarning)
-                result = ip.run(exp, progress=not args.quiet)
+        bar = tqdm(total=len(points), desc=base.name, unit="point", disable=args.quiet)
+
+        def write_point(i, exp, result):
             for line in result.info["warnings"]:
-                print(f"infoplane: warning: {name}: {line}", file=sys.stderr)
-            (tmp / name).mkdir()
-            result.write_files(tmp / name)
-            write_pictures(result, tmp / name, video=video)
-            results.append(result)
+                print(f"infoplane: warning: {names[i]}: {line}", file=sys.stderr)
+            (tmp / names[i]).mkdir()
+            result.write_files(tmp / names[i])
+            write_pictures(result, tmp / names[i], video=video)
+            bar.update(1)
+
+        try:
+            with warnings.catch_warnings():  # reported above, one line each
+                warnings.simplefilter("ignore", ip.ClippingWarning)
+                results = sweeps.run_sweep(
+                    points, on_result=write_point, progress=not args.quiet
+                )
+        finally:
+            bar.close()
         plot_sweep(results, names).savefig(tmp / "sweep.png", dpi=150)
         depths = [len(r.experiment.hidden) for r in results]
         if len(set(depths)) > 1:

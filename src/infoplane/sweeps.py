@@ -56,15 +56,22 @@ def point_name(exp: Experiment, settings: Sequence[str]) -> str:
 def run_sweep(
     points: Sequence[Experiment],
     *,
-    on_point: Callable[[int, Experiment], None] | None = None,
+    on_result: Callable[[int, Experiment, object], None] | None = None,
     progress: bool = False,
 ) -> list:
-    """Run each point; return their Results in order."""
+    """Run each point; return their Results in order.
+
+    Args:
+        points: the experiments, e.g. from :func:`grid`.
+        on_result: called with the index, experiment and Result of each point as it
+            finishes (e.g. to write it).
+        progress: show a progress bar per point.
+    """
     results = []
     for i, exp in enumerate(points):
-        if on_point is not None:
-            on_point(i, exp)
         results.append(run(exp, progress=progress))
+        if on_result is not None:
+            on_result(i, exp, results[-1])
     return results
 
 
