@@ -19,7 +19,7 @@ def test_weighted_full_batch_gradient_equals_gradient_over_all_samples():
     data = ip.load_task("seed10")
     exp = ip.preset("seed")
     train, _ = data.split(
-        jax.random.PRNGKey(0),
+        np.random.default_rng(0),
         train_samples=50_000,
         test_samples=10_000,
         train_fraction=0.5,
@@ -143,7 +143,7 @@ def test_seed_protocol_reproduces_the_notebook():
 
 def test_state_pytrees_are_arrays_only():
     exp = ip.preset("seed", seeds=2)
-    state, _ = training._setup(exp, ip.load_task("seed10"), 2, jax.random.PRNGKey(0))
+    state, _ = training._setup(exp, ip.load_task("seed10"), 2)
     leaves = jax.tree.leaves(eqx.filter(state, eqx.is_array))
     assert all(leaf.shape[0] == 2 for leaf in leaves)
 
@@ -170,21 +170,29 @@ def test_a_fixed_range_that_clips_relu_warns_with_the_fraction():
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 3481, 4096])
 def test_shuffle_is_a_permutation_that_changes_with_the_key(n):
     values = jnp.arange(n) * 7
-    orders = [
-        np.asarray(training._shuffle(jax.random.PRNGKey(k), values)) for k in (0, 1)
-    ]
+    key = jnp.array([7, 11], jnp.uint32)
+    orders = [np.asarray(training._shuffle(key, epoch, values)) for epoch in (0, 1)]
+    other = np.asarray(training._shuffle(key.at[1].set(12), 0, values))
     for order in orders:
         np.testing.assert_array_equal(np.sort(order), np.asarray(values))
     if n > 3:
         assert not np.array_equal(orders[0], orders[1])
+        assert not np.array_equal(orders[0], other)
 
 
-def test_shuffle_positions_look_uniform():
-    # Where each of 12 items lands over 12,000 shuffles: a chi-square test of the
-    # 12 x 12 table against uniform (121 degrees of freedom; the 99.9% quantile is
-    # about 172; a fixed key makes the test deterministic).
-    keys = jax.random.split(jax.random.PRNGKey(0), 12_000)
-    orders = jax.jit(jax.vmap(lambda k: training._shuffle(k, jnp.arange(12))))(keys)
+@pytest.mark.parametrize("over", ["keys", "epochs"])
+def test_shuffle_positions_look_uniform(over):
+    # Where each of 12 items lands over 12,000 shuffles (of different networks, or of
+    # one network's epochs): a chi-square test of the 12 x 12 table against uniform
+    # (121 degrees of freedom; the 99.9% quantile is about 172; fixed keys make the
+    # test deterministic).
+    draws = np.random.default_rng(0).integers(0, 2**32, (12_000, 2))
+    keys = jnp.asarray(draws, jnp.uint32)
+    epochs = jnp.zeros(12_000, jnp.int32)
+    if over == "epochs":
+        keys, epochs = jnp.broadcast_to(keys[0], keys.shape), jnp.arange(12_000)
+    shuffle = jax.vmap(lambda k, e: training._shuffle(k, e, jnp.arange(12)))
+    orders = jax.jit(shuffle)(keys, epochs)
     position = np.argsort(np.asarray(orders), axis=1)
     table = np.stack([np.bincount(position[:, i], minlength=12) for i in range(12)])
     chi2 = ((table - 1000) ** 2 / 1000).sum()

@@ -16,8 +16,6 @@ import dataclasses
 import functools
 import math
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["TASKS", "Dataset", "load_task", "seed10", "tishby12"]
@@ -111,12 +109,12 @@ class Dataset:
 
     def split(
         self,
-        key,
+        rng: np.random.Generator,
         *,
         train_samples: int,
         test_samples: int,
         train_fraction: float,
-    ) -> tuple[jax.Array, jax.Array]:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Per-input sample counts of the training and test sets for one seed.
 
         A population data set draws ``train_samples`` and ``test_samples`` inputs from
@@ -124,26 +122,29 @@ class Dataset:
         class in the training set (a shuffled, label-stratified split) and the rest in
         the test set.
 
+        Args:
+            rng: the NumPy generator of this seed's data draw.
+
         Returns:
             ``(train_counts, test_counts)``, int32 arrays of shape ``(n,)``.
         """
         n = len(self.p_x)
         if self.population:
             # One draw for both sets: inverse-CDF sampling of train + test samples.
-            u = jax.random.uniform(key, (train_samples + test_samples,))
-            cdf = jnp.cumsum(jnp.asarray(self.p_x, jnp.float32))
-            draws = jnp.minimum(jnp.searchsorted(cdf, u * cdf[-1], side="right"), n - 1)
+            cdf = np.cumsum(self.p_x)
+            u = rng.random(train_samples + test_samples) * cdf[-1]
+            draws = np.minimum(np.searchsorted(cdf, u, side="right"), n - 1)
             return (
-                jnp.bincount(draws[:train_samples], length=n).astype(jnp.int32),
-                jnp.bincount(draws[train_samples:], length=n).astype(jnp.int32),
+                np.bincount(draws[:train_samples], minlength=n).astype(np.int32),
+                np.bincount(draws[train_samples:], minlength=n).astype(np.int32),
             )
         labels = self.labels
         per_class = np.round(train_fraction * np.bincount(labels)).astype(np.int32)
-        order = jnp.lexsort((jax.random.uniform(key, (n,)), jnp.asarray(labels)))
-        sorted_labels = labels[np.argsort(labels, kind="stable")]
+        order = np.lexsort((rng.random(n), labels))  # by label, shuffled within
+        sorted_labels = labels[order]
         start = np.searchsorted(sorted_labels, sorted_labels)
-        in_train = (np.arange(n) - start) < per_class[sorted_labels]
-        train = jnp.zeros(n, jnp.int32).at[order].set(jnp.asarray(in_train, jnp.int32))
+        train = np.zeros(n, np.int32)
+        train[order] = (np.arange(n) - start) < per_class[sorted_labels]
         return train, 1 - train
 
     def train_size(self, *, train_samples: int, train_fraction: float) -> int:

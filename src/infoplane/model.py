@@ -5,6 +5,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 __all__ = ["ACTIVATIONS", "BOUNDS", "MLP", "Dense", "dead_fraction", "saturation"]
@@ -76,7 +77,8 @@ class MLP(eqx.Module):
         hidden: widths of the hidden layers, e.g. ``(8, 6, 4)``.
         out_size: number of outputs (logits).
         activation: name of the hidden nonlinearity, a key of ``ACTIVATIONS``.
-        key: PRNG key for the initialisation.
+        key: a JAX PRNG key, or a NumPy ``Generator`` (then the parameters are NumPy
+            arrays, drawn without compiling anything: how training initialises).
     """
 
     layers: tuple[Dense, ...]
@@ -89,7 +91,7 @@ class MLP(eqx.Module):
         out_size: int,
         activation: str = "tanh",
         *,
-        key: PRNGKeyArray,
+        key: PRNGKeyArray | np.random.Generator,
     ):
         if activation not in ACTIVATIONS:
             raise ValueError(
@@ -99,7 +101,10 @@ class MLP(eqx.Module):
         sizes = (in_size, *hidden, out_size)
         pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
         total = sum(fan_out * (fan_in + 1) for fan_in, fan_out in pairs)
-        u = jax.random.uniform(key, (total,), jnp.float32, minval=-1.0, maxval=1.0)
+        if isinstance(key, np.random.Generator):
+            u = key.uniform(-1.0, 1.0, total).astype(np.float32)
+        else:
+            u = jax.random.uniform(key, (total,), jnp.float32, minval=-1.0, maxval=1.0)
         layers, start = [], 0
         for fan_in, fan_out in pairs:
             scale = 1.0 / math.sqrt(fan_in)
