@@ -27,7 +27,7 @@ from . import _environment  # noqa: F401 (JAX devices and caches, before JAX sta
 from .datasets import Dataset
 from .estimators import parse_estimator
 from .estimators.discrete import float64
-from .model import BOUNDS, MLP, dead_fraction, saturation
+from .model import BOUNDS, MLP, layer_statistics
 
 __all__ = ["Every", "LogSpaced", "TrainingDiverged", "parse_schedule", "train"]
 
@@ -275,43 +275,26 @@ def _measure(exp, estimators, shared, seed_data, model):
     layers = [*hidden, _output_layer(exp, logits)] if exp.measure_output else hidden
     weights = seed_data["measure"]
     measured = [[e.measure(a, weights, p_y_exact) for e in estimators] for a in layers]
-    values = [[m[:2] for m in row] for row in measured]
-    diagnostics = [[m[2] for m in row] for row in measured]
-    losses = _example_losses(exp.loss, logits, p_y)
-    correct = (jnp.argmax(logits, -1) == jnp.argmax(p_y, -1)).astype(jnp.float32)
     record = {
-        "i_xt": jnp.array([[v[0] for v in row] for row in values]),
-        "i_ty": jnp.array([[v[1] for v in row] for row in values]),
+        "i_xt": jnp.array([[m[0] for m in row] for row in measured]),
+        "i_ty": jnp.array([[m[1] for m in row] for row in measured]),
     }
     for name in ("occupied_bins", "clipped_fraction"):
         record[name] = jnp.array(
-            [[d.get(name, jnp.nan) for d in row] for row in diagnostics], jnp.float64
+            [[m[2].get(name, jnp.nan) for m in row] for row in measured], jnp.float64
         )
     bounds = [BOUNDS.get(exp.activation)] * len(hidden) + [(0.0, 1.0)] * (
         len(layers) - len(hidden)
     )
-    record["saturation"] = jnp.array(
-        [
-            jnp.nan if b is None else saturation(a, weights, b)
-            for a, b in zip(layers, bounds, strict=True)
-        ],
-        jnp.float32,
-    )
-    record["dead_fraction"] = jnp.array(
-        [dead_fraction(a, weights) for a in layers], jnp.float32
-    )
-    used = (weights > 0)[:, None]
-    record["activation_min"] = jnp.array(
-        [jnp.min(jnp.where(used, a, jnp.inf)) for a in layers], jnp.float32
-    )
-    record["activation_max"] = jnp.array(
-        [jnp.max(jnp.where(used, a, -jnp.inf)) for a in layers], jnp.float32
-    )
-    for split in ("train", "test"):
-        w = seed_data[split].astype(jnp.float32)
-        total = jnp.maximum(jnp.sum(w), 1.0)
-        record[f"{split}_loss"] = jnp.sum(w * losses) / total
-        record[f"{split}_accuracy"] = jnp.sum(w * correct) / total
+    record |= layer_statistics(layers, weights, bounds)
+    # Loss and accuracy of both splits: one (split x input) by (input x 2) product.
+    losses = _example_losses(exp.loss, logits, p_y)
+    correct = (jnp.argmax(logits, -1) == jnp.argmax(p_y, -1)).astype(jnp.float32)
+    counts = jnp.stack([seed_data["train"], seed_data["test"]]).astype(jnp.float32)
+    fit = counts @ jnp.stack([losses, correct], axis=1)
+    fit = fit / jnp.maximum(counts.sum(axis=1), 1.0)[:, None]
+    for i, split in enumerate(("train", "test")):
+        record[f"{split}_loss"], record[f"{split}_accuracy"] = fit[i, 0], fit[i, 1]
     return record
 
 
@@ -357,24 +340,44 @@ def _advance(state, shared, seed_data, targets, exp):
                     lambda s: (s, {"grad_mean_norm": blank, "grad_std_norm": blank}),
                     state,
                 )
-            measure = per_seed(
+            record |= per_seed(
                 lambda d, m: _measure(exp, estimators, shared, d, m),
                 seed_data,
                 state.model,
             )
-            return state, record | measure
+            # One float64 row per seed holds every record, so the loop writes one
+            # array per measurement instead of one per record (and compiles faster).
+            layout[:] = [(k, v.shape[1:], v.dtype) for k, v in record.items()]
+            rows = [
+                v.reshape(v.shape[0], -1).astype(jnp.float64) for v in record.values()
+            ]
+            return state, jnp.concatenate(rows, axis=1)
 
         state, records = lax.scan(segment, state, targets)
-        return state, jax.tree.map(lambda r: jnp.swapaxes(r, 0, 1), records)
+        return state, jnp.swapaxes(records, 0, 1)
 
+    layout = []
     mesh = _seed_mesh(exp.seeds)
     if mesh is None:
-        return all_seeds(state, seed_data)
-    # Seeds are independent: each device runs its share, with no communication.
-    spec = PartitionSpec("seeds")
-    return jax.shard_map(
-        all_seeds, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False
-    )(state, seed_data)
+        state, records = all_seeds(state, seed_data)
+    else:
+        # Seeds are independent: each device runs its share, with no communication.
+        spec = PartitionSpec("seeds")
+        state, records = jax.shard_map(
+            all_seeds, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False
+        )(state, seed_data)
+    return state, records, tuple(layout)
+
+
+def _unpack(records: np.ndarray, layout) -> dict[str, np.ndarray]:
+    """The records of :func:`_advance` as named arrays ``(seed, epoch, ...)``."""
+    out, start = {}, 0
+    for name, shape, dtype in layout:
+        size = math.prod(shape)
+        block = records[..., start : start + size]
+        out[name] = block.reshape(records.shape[:2] + shape).astype(dtype)
+        start += size
+    return out
 
 
 def _seed_mesh(n_seeds: int):
@@ -417,11 +420,12 @@ def _setup(exp, dataset: Dataset, n_networks: int):
         if exp.batch_size:  # the training multiset, as input indices
             data["samples"] = np.repeat(np.arange(len(train)), train).astype(np.int32)
         columns.append(data)
-    stack = lambda *leaves: jnp.asarray(np.stack(leaves))  # noqa: E731
+    # device_put, unlike jnp.asarray, transfers without compiling a conversion.
+    stack = lambda *leaves: jax.device_put(np.stack(leaves))  # noqa: E731
     models, keys = jax.tree.map(stack, *networks)
     seed_data = jax.tree.map(stack, *columns)
     opt_state = _init_optimizer(_compiled_form(exp), models)
-    epoch = jnp.zeros(n_networks, jnp.int32)
+    epoch = jax.device_put(np.zeros(n_networks, np.int32))
     return _State(models, opt_state, keys, epoch), seed_data
 
 
@@ -456,11 +460,13 @@ def train(
         TrainingDiverged: the loss of some network became NaN or infinite.
     """
     epochs = parse_schedule(exp.measure).epochs(exp.epochs)
-    shared = (
-        jnp.asarray(dataset.inputs, jnp.float32),
-        jnp.asarray(dataset.p_y, jnp.float32),
-        jnp.asarray(dataset.p_y, jnp.float64),
-        jnp.float32(exp.lr),
+    shared = jax.device_put(
+        (
+            np.asarray(dataset.inputs, np.float32),
+            np.asarray(dataset.p_y, np.float32),
+            np.asarray(dataset.p_y, np.float64),
+            np.float32(exp.lr),
+        )
     )
     # With several devices, pad the seeds to a multiple of their number (the extra
     # networks are dropped) so the seed axis always splits evenly.
@@ -479,12 +485,10 @@ def train(
     for start in range(0, len(epochs), size):
         targets = epochs[start : start + size]
         padded = np.pad(targets, (0, size - len(targets)), mode="edge")
-        state, chunk = _advance(
-            state, shared, seed_data, jnp.asarray(padded, jnp.int32), static
+        state, packed, layout = _advance(
+            state, shared, seed_data, padded.astype(np.int32), static
         )
-        chunk = {
-            k: np.asarray(v)[: exp.seeds, : len(targets)] for k, v in chunk.items()
-        }
+        chunk = _unpack(np.asarray(packed)[: exp.seeds, : len(targets)], layout)
         bad = ~(chunk["train_loss"] <= DIVERGED_LOSS)  # NaN compares False
         if bad.any():
             seed, at = np.argwhere(bad)[0]

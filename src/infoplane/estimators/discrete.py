@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jax import lax
+import numpy as np
 from jaxtyping import Array, Float, Int
 
 __all__ = [
@@ -99,9 +99,25 @@ def pack_symbols(
     return words
 
 
+def _run_index(start: Array) -> Int[Array, " rows"]:
+    """The run number (0, 1, ...) of each position of a sorted sequence, from the
+    flags that mark where runs start: an inclusive prefix count of the flags, less 1.
+
+    The prefix count is two small matrix products over a ``b x b`` reshape
+    (``b = ceil(sqrt(n))``), exact in float64 for 0/1 flags. ``jnp.cumsum`` gives the
+    same numbers, but XLA:CPU compiles each one into about seven kernels.
+    """
+    n = start.shape[0]
+    b = math.isqrt(n - 1) + 1
+    flags = jnp.pad(start.astype(jnp.float64), (0, b * b - n)).reshape(b, b)
+    within = flags @ np.triu(np.ones((b, b)))  # counts along each row of b
+    before = np.tril(np.ones((b, b)), -1) @ within[:, -1]  # counts in earlier rows
+    return (within + before[:, None]).reshape(-1)[:n].astype(jnp.int32) - 1
+
+
 def _sorted_runs(columns: Sequence[tuple[Array, int]]) -> tuple[Array, Array]:
-    """The row order that sorts rows by their tuple of column values, and where runs
-    of equal tuples start in that order.
+    """The row order that sorts rows by their tuple of column values, and the run
+    number of each position in that order (equal tuples form one run).
 
     Rows are refined one column at a time: sort ``(id so far, column, row index)``
     packed into one uint64, and number the distinct (id, column) runs. A column wider
@@ -123,21 +139,20 @@ def _sorted_runs(columns: Sequence[tuple[Array, int]]) -> tuple[Array, Array]:
         code = ordered >> jnp.uint64(idx_bits)
         start = jnp.concatenate([jnp.ones(1, bool), code[1:] != code[:-1]])
         order = (ordered & jnp.uint64(2**idx_bits - 1)).astype(jnp.int32)
-        return order, start
+        return order, _run_index(start)
 
-    def dense_ids(order, start):
-        group = (jnp.cumsum(start) - 1).astype(jnp.uint64)
-        return jnp.zeros(n, jnp.uint64).at[order].set(group)
+    def dense_ids(order, runs):
+        return jnp.zeros(n, jnp.uint64).at[order].set(runs.astype(jnp.uint64))
 
     ids = jnp.zeros(n, jnp.uint64)
     for i, (values, bits) in enumerate(columns):
         if bits > limit:
             values = dense_ids(*sort_runs(jnp.zeros(n, jnp.uint64), values, 32))
             bits = idx_bits
-        order, start = sort_runs(ids, values, bits)
+        order, runs = sort_runs(ids, values, bits)
         if i < len(columns) - 1:
-            ids = dense_ids(order, start)
-    return order, start
+            ids = dense_ids(order, runs)
+    return order, runs
 
 
 @float64
@@ -148,19 +163,8 @@ def group_ids(columns: Sequence[tuple[Array, int]]) -> Int[Array, " rows"]:
         columns: ``(values, bits)`` pairs; ``values`` uint64 of shape ``(rows,)`` below
             ``2**bits``.
     """
-    order, start = _sorted_runs(columns)
-    group = (jnp.cumsum(start) - 1).astype(jnp.int32)
-    return jnp.zeros(order.shape[0], jnp.int32).at[order].set(group)
-
-
-def _run_totals(values: Float[Array, "rows k"], start: Array) -> Float[Array, "rows k"]:
-    """Sums of sorted ``values`` over each run, placed at the run's last row (zeros
-    elsewhere): a cumulative sum differenced at run ends, with no scatter."""
-    total = jnp.cumsum(values, axis=0)
-    first = lax.cummax(jnp.where(start, jnp.arange(start.shape[0]), 0), axis=0)
-    before = total[first] - values[first]
-    last = jnp.concatenate([start[1:], jnp.ones(1, bool)])
-    return jnp.where(last[:, None], total - before, 0.0)
+    order, runs = _sorted_runs(columns)
+    return jnp.zeros(order.shape[0], jnp.int32).at[order].set(runs)
 
 
 @float64
@@ -191,11 +195,18 @@ def plugin_counts(
     """
     w = jnp.asarray(weights, jnp.float64)
     joint = w[:, None] * jnp.asarray(p_y, jnp.float64)
-    order, start = _sorted_runs(columns)
-    mass_ty = _run_totals(joint[order], start)
-    mass_t = mass_ty.sum(axis=1)
-    h_t = entropy_from_masses(mass_t)
+    order, runs = _sorted_runs(columns)
+    # Masses of each symbol t (row t; rows past the last symbol stay 0): p(t, y) in
+    # the first columns, the total input weight in the last.
+    masses = jax.ops.segment_sum(
+        jnp.concatenate([joint, w[:, None]], axis=1)[order],
+        runs,
+        num_segments=order.shape[0],
+        indices_are_sorted=True,
+    )
+    mass_ty = masses[:, :-1]
+    h_t = entropy_from_masses(mass_ty.sum(axis=1))
     h_y = entropy_from_masses(joint.sum(axis=0))
     h_ty = entropy_from_masses(mass_ty)
-    occupied = jnp.sum(_run_totals(w[order][:, None], start)[:, 0] > 0)
+    occupied = jnp.sum(masses[:, -1] > 0)
     return h_t, h_y, h_ty, occupied.astype(jnp.float64)
