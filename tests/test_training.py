@@ -25,19 +25,43 @@ def test_weighted_full_batch_gradient_equals_gradient_over_all_samples():
         train_fraction=0.5,
     )
     model = MLP(10, exp.hidden, 2, key=jax.random.PRNGKey(1))
-    x, p_y = jnp.asarray(data.inputs), jnp.asarray(data.p_y, jnp.float32)
+    x_t, p_y_t = jnp.asarray(data.inputs.T), jnp.asarray(data.p_y.T, jnp.float32)
     weighted = jax.grad(training._weighted_loss)(
-        model, exp, x, p_y, train.astype(jnp.float32)
+        model, exp, x_t, p_y_t, train.astype(jnp.float32)
     )
     rows = jnp.repeat(jnp.arange(1024), train, total_repeat_length=50_000)
     everything = jax.grad(training._weighted_loss)(
-        model, exp, x[rows], p_y[rows], jnp.ones(50_000)
+        model, exp, x_t[:, rows], p_y_t[:, rows], jnp.ones(50_000)
     )
     for a, b in zip(
         jax.tree.leaves(weighted), jax.tree.leaves(everything), strict=True
     ):
         # float32 sums in different orders: equal to a few ulps of the gradient scale.
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["sigmoid_bce", "softmax_ce"])
+def test_closed_form_loss_gradient_equals_autodiff(loss):
+    # The custom VJP of the weighted loss against plain autodiff through optax.
+    exp = ip.preset("seed", loss=loss, hidden=(5, 3))
+    model = MLP(4, exp.hidden, 3, key=jax.random.PRNGKey(0))
+    keys = jax.random.split(jax.random.PRNGKey(1), 3)
+    x_t = jax.random.normal(keys[0], (4, 50))
+    p_y_t = jax.nn.softmax(jax.random.normal(keys[1], (3, 50)), axis=0)
+    w = jax.random.uniform(keys[2], (50,))
+
+    def plain(model):
+        logits, _ = model.features(x_t)
+        losses = training._example_losses(loss, logits, p_y_t, axis=0)
+        return jnp.sum(w * losses) / jnp.sum(w)
+
+    value, grads = jax.value_and_grad(training._weighted_loss)(
+        model, exp, x_t, p_y_t, w
+    )
+    expected_value, expected = jax.value_and_grad(plain)(model)
+    assert value == pytest.approx(float(expected_value), rel=1e-6)
+    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
 def test_schedules():

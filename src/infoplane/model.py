@@ -154,17 +154,25 @@ class MLP(eqx.Module):
     ) -> tuple[
         Float[Array, "examples outputs"], tuple[Float[Array, "examples units"], ...]
     ]:
-        """Every example at once: the same values as ``jax.vmap(model)(inputs)``.
+        """Every example at once: the same values as ``jax.vmap(model)(inputs)``."""
+        logits, hidden = self.features(inputs.T)
+        return logits.T, tuple(h.T for h in hidden)
 
-        Computed feature-major (``weight @ activations`` with examples along the last
-        axis), which XLA's CPU matrix products run about twice as fast as the
-        example-major layout ``vmap`` produces for these narrow layers.
+    def features(
+        self, inputs: Float[Array, "features examples"]
+    ) -> tuple[
+        Float[Array, "outputs examples"], tuple[Float[Array, "units examples"], ...]
+    ]:
+        """:meth:`batch` with examples along the last axis, in and out.
+
+        XLA's CPU matrix products run ``weight @ activations`` about twice as fast as
+        the example-major layout ``vmap`` produces for these narrow layers; training
+        works in this layout throughout.
         """
         fn = ACTIVATIONS[self.activation][0]
-        h = inputs.T
-        hidden = []
+        h, hidden = inputs, []
         for layer in self.layers[:-1]:
             h = fn(layer.weight @ h + layer.bias[:, None])
-            hidden.append(h.T)
+            hidden.append(h)
         last = self.layers[-1]
-        return (last.weight @ h + last.bias[:, None]).T, tuple(hidden)
+        return last.weight @ h + last.bias[:, None], tuple(hidden)

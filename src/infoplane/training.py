@@ -124,17 +124,18 @@ def _compiled_form(exp):
     )
 
 
-def _example_losses(loss: str, logits, p_y):
+def _example_losses(loss: str, logits, p_y, axis: int = -1):
+    """The loss of each example; classes along ``axis`` of logits and p_y."""
     if loss == "sigmoid_bce":
-        return optax.sigmoid_binary_cross_entropy(logits, p_y).mean(axis=-1)
-    return optax.softmax_cross_entropy(logits, p_y)
+        return optax.sigmoid_binary_cross_entropy(logits, p_y).mean(axis=axis)
+    return optax.softmax_cross_entropy(logits, p_y, axis=axis)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _mean_loss(loss, logits, p_y, w):
-    """The ``w``-weighted mean over examples of the loss named ``loss``."""
-    losses = _example_losses(loss, logits, p_y)
-    return jnp.sum(w * losses) / jnp.sum(w)
+    """The ``w``-weighted mean over examples of the loss named ``loss``; logits and
+    p_y are ``(classes, examples)``, as training lays them out."""
+    return jnp.sum(w * _example_losses(loss, logits, p_y, axis=0)) / jnp.sum(w)
 
 
 def _mean_loss_fwd(loss, logits, p_y, w):
@@ -144,23 +145,24 @@ def _mean_loss_fwd(loss, logits, p_y, w):
 def _mean_loss_bwd(loss, residuals, g):
     # Both losses have a closed-form gradient with respect to the logits: predicted
     # minus target probabilities (per output for the sigmoid loss, averaged over
-    # outputs; p_y rows sum to 1 for the softmax). Autodiff through optax's stable
-    # formulas gives the same numbers with twice the operations per epoch.
+    # outputs; p_y sums to 1 over classes for the softmax). Autodiff through optax's
+    # stable formulas gives the same numbers with twice the operations per epoch.
     logits, p_y, w = residuals
     if loss == "sigmoid_bce":
-        delta = (jax.nn.sigmoid(logits) - p_y) / logits.shape[-1]
+        delta = (jax.nn.sigmoid(logits) - p_y) / logits.shape[0]
     else:
-        delta = jax.nn.softmax(logits, axis=-1) - p_y
-    scale = g * w / jnp.sum(w)
-    return scale[:, None] * delta, None, None
+        delta = jax.nn.softmax(logits, axis=0) - p_y
+    return g * w / jnp.sum(w) * delta, None, None
 
 
 _mean_loss.defvjp(_mean_loss_fwd, _mean_loss_bwd)
 
 
-def _weighted_loss(model, exp, x, p_y, w):
-    logits, _ = model.batch(x)
-    return _mean_loss(exp.loss, logits, p_y, w)
+def _weighted_loss(model, exp, x_t, p_y_t, w):
+    """The loss of ``model`` on inputs ``x_t`` ``(features, examples)`` with targets
+    ``p_y_t`` ``(classes, examples)``, weighted by ``w`` ``(examples,)``."""
+    logits, _ = model.features(x_t)
+    return _mean_loss(exp.loss, logits, p_y_t, w)
 
 
 def _mix(x, key):
@@ -209,7 +211,7 @@ def _epoch(exp, shared, seed_data, state: _State, collect: bool):
     Mini-batches are drawn from the training multiset in a fresh order each epoch (from
     the seed's key and the epoch number); the last, partial batch is a smaller batch.
     """
-    inputs, p_y, _, lr = shared
+    x_t, p_y_t, lr = shared["x_t"], shared["p_y_t"], shared["lr"]
     grad_fn = jax.grad(_weighted_loss)
     opt = _optimizer(exp, lr)
 
@@ -231,7 +233,7 @@ def _epoch(exp, shared, seed_data, state: _State, collect: bool):
     carry = (state, zeros, zeros) if collect else (state, [], [])
     if exp.batch_size == 0:
         n_batches = 1
-        carry, _ = step(carry, (inputs, p_y, seed_data["train"].astype(jnp.float32)))
+        carry, _ = step(carry, (x_t, p_y_t, seed_data["train"].astype(jnp.float32)))
     else:
         samples = seed_data["samples"]
         n_batches = math.ceil(samples.shape[0] / exp.batch_size)
@@ -242,7 +244,7 @@ def _epoch(exp, shared, seed_data, state: _State, collect: bool):
 
         def minibatch(carry, batch):
             idx, w = batch
-            return step(carry, (inputs[idx], p_y[idx], w))
+            return step(carry, (x_t[:, idx], p_y_t[:, idx], w))
 
         batches = (order.reshape(n_batches, -1), mask.reshape(n_batches, -1))
         carry, _ = lax.scan(minibatch, carry, batches)
@@ -270,8 +272,8 @@ def _output_layer(exp, logits):
 
 
 def _measure(exp, estimators, shared, seed_data, model):
-    inputs, p_y, p_y_exact, _ = shared
-    logits, hidden = model.batch(inputs)
+    p_y, p_y_exact = shared["p_y"], shared["p_y_exact"]
+    logits, hidden = model.batch(shared["x"])
     layers = [*hidden, _output_layer(exp, logits)] if exp.measure_output else hidden
     weights = seed_data["measure"]
     measured = [[e.measure(a, weights, p_y_exact) for e in estimators] for a in layers]
@@ -460,13 +462,17 @@ def train(
         TrainingDiverged: the loss of some network became NaN or infinite.
     """
     epochs = parse_schedule(exp.measure).epochs(exp.epochs)
+    x = np.asarray(dataset.inputs, np.float32)
+    p_y = np.asarray(dataset.p_y, np.float32)
     shared = jax.device_put(
-        (
-            np.asarray(dataset.inputs, np.float32),
-            np.asarray(dataset.p_y, np.float32),
-            np.asarray(dataset.p_y, np.float64),
-            np.float32(exp.lr),
-        )
+        {
+            "x": x,
+            "x_t": np.ascontiguousarray(x.T),
+            "p_y": p_y,
+            "p_y_t": np.ascontiguousarray(p_y.T),
+            "p_y_exact": np.asarray(dataset.p_y, np.float64),
+            "lr": np.float32(exp.lr),
+        }
     )
     # With several devices, pad the seeds to a multiple of their number (the extra
     # networks are dropped) so the seed axis always splits evenly.
