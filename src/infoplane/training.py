@@ -276,7 +276,8 @@ def _measure(exp, estimators, shared, seed_data, model):
     logits, hidden = model.batch(shared["x"])
     layers = [*hidden, _output_layer(exp, logits)] if exp.measure_output else hidden
     weights = seed_data["measure"]
-    measured = [[e.measure(a, weights, p_y_exact) for e in estimators] for a in layers]
+    by_estimator = [e.measure_layers(layers, weights, p_y_exact) for e in estimators]
+    measured = list(zip(*by_estimator, strict=True))  # [layer][estimator]
     record = {
         "i_xt": jnp.array([[m[0] for m in row] for row in measured]),
         "i_ty": jnp.array([[m[1] for m in row] for row in measured]),
@@ -437,6 +438,23 @@ def _init_optimizer(exp, models):
     return jax.vmap(lambda m: init(eqx.filter(m, eqx.is_array)))(models)
 
 
+def _shared(exp, dataset: Dataset) -> dict[str, jax.Array]:
+    """What every network reads: the inputs and labels (also feature-major, as
+    training lays them out) and the learning rate, on the device."""
+    x = np.asarray(dataset.inputs, np.float32)
+    p_y = np.asarray(dataset.p_y, np.float32)
+    return jax.device_put(
+        {
+            "x": x,
+            "x_t": np.ascontiguousarray(x.T),
+            "p_y": p_y,
+            "p_y_t": np.ascontiguousarray(p_y.T),
+            "p_y_exact": np.asarray(dataset.p_y, np.float64),
+            "lr": np.float32(exp.lr),
+        }
+    )
+
+
 @float64  # entropies need float64; the networks are explicitly float32
 def train(
     exp,
@@ -462,18 +480,7 @@ def train(
         TrainingDiverged: the loss of some network became NaN or infinite.
     """
     epochs = parse_schedule(exp.measure).epochs(exp.epochs)
-    x = np.asarray(dataset.inputs, np.float32)
-    p_y = np.asarray(dataset.p_y, np.float32)
-    shared = jax.device_put(
-        {
-            "x": x,
-            "x_t": np.ascontiguousarray(x.T),
-            "p_y": p_y,
-            "p_y_t": np.ascontiguousarray(p_y.T),
-            "p_y_exact": np.asarray(dataset.p_y, np.float64),
-            "lr": np.float32(exp.lr),
-        }
-    )
+    shared = _shared(exp, dataset)
     # With several devices, pad the seeds to a multiple of their number (the extra
     # networks are dropped) so the seed axis always splits evenly.
     mesh = _seed_mesh(exp.seeds)

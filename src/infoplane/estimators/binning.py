@@ -61,10 +61,37 @@ class AbstractBinning(AbstractEstimator):
 
     @compiled
     def measure(self, activations, weights, p_y):
-        keys = pack_symbols(self.symbols(activations, weights), self.n_symbols)
-        h_t, h_y, h_ty, occupied = plugin_counts(keys, weights, p_y)
-        diagnostics = {"occupied_bins": occupied} | self.clipping(activations, weights)
-        return h_t, h_t + h_y - h_ty, diagnostics
+        return self.measure_layers([activations], weights, p_y)[0]
+
+    @compiled
+    def measure_layers(self, layers, weights, p_y):
+        """Layers whose symbols pack into the same number of words are counted in one
+        batched computation (one sort of all their words, and so on)."""
+        words = [pack_symbols(self.symbols(a, weights), self.n_symbols) for a in layers]
+        groups: dict[int, list[int]] = {}
+        for i, w in enumerate(words):
+            groups.setdefault(len(w), []).append(i)
+        counts = [None] * len(layers)
+        for members in groups.values():
+            # Word j of every member, with enough bits for the widest of them.
+            n_words = len(words[members[0]])
+            values = [
+                jnp.stack([words[i][j][0] for i in members]) for j in range(n_words)
+            ]
+            bits = [max(words[i][j][1] for i in members) for j in range(n_words)]
+
+            def count(values, bits=bits):
+                columns = list(zip(values, bits, strict=True))
+                return plugin_counts(columns, weights, p_y)
+
+            batched = jax.vmap(count)(values)
+            for position, i in enumerate(members):
+                counts[i] = [r[position] for r in batched]
+        measured = []
+        for a, (h_t, h_y, h_ty, occupied) in zip(layers, counts, strict=True):
+            diagnostics = {"occupied_bins": occupied} | self.clipping(a, weights)
+            measured.append((h_t, h_t + h_y - h_ty, diagnostics))
+        return measured
 
     def clipping(self, activations, weights) -> dict[str, Array]:
         """Diagnostics of a fixed range (none for ranges that follow the data)."""
