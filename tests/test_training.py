@@ -11,6 +11,7 @@ import pytest
 
 import infoplane as ip
 from infoplane import training
+from infoplane.experiment import OPTIMIZERS
 from infoplane.model import MLP
 from infoplane.training import Every, LogSpaced, parse_schedule
 
@@ -163,6 +164,20 @@ def test_seed_protocol_reproduces_the_notebook():
     assert result.epochs[deepest.argmax()] < 1500
     assert ty[-1, -1] > ty[0, -1]  # fitting: I(T;Y) rose
     assert result.arrays["test_accuracy"][0, -1] > 0.85
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_optimizer_state_is_optax_init(optimizer):
+    exp = ip.preset("seed", optimizer=optimizer)
+    state, _ = training._setup(exp, ip.load_task("seed10"), 2)
+    init = training._optimizer(exp, 1.0).init
+    expected = jax.vmap(lambda m: init(eqx.filter(m, eqx.is_array)))(state.model)
+    assert jax.tree.structure(state.opt_state) == jax.tree.structure(expected)
+    for a, b in zip(
+        jax.tree.leaves(state.opt_state), jax.tree.leaves(expected), strict=True
+    ):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
 
 
 def test_state_pytrees_are_arrays_only():

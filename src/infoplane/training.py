@@ -427,15 +427,20 @@ def _setup(exp, dataset: Dataset, n_networks: int):
     stack = lambda *leaves: jax.device_put(np.stack(leaves))  # noqa: E731
     models, keys = jax.tree.map(stack, *networks)
     seed_data = jax.tree.map(stack, *columns)
-    opt_state = _init_optimizer(_compiled_form(exp), models)
+    opt_state = _init_optimizer(exp, models)
     epoch = jax.device_put(np.zeros(n_networks, np.int32))
     return _State(models, opt_state, keys, epoch), seed_data
 
 
-@eqx.filter_jit
 def _init_optimizer(exp, models):
+    """The optimiser state of every network: zeros of the shapes optax's ``init``
+    gives (SGD has none; Adam's moments and step count start at zero), built on the
+    host so that nothing is compiled (tests check it against ``init``)."""
     init = _optimizer(exp, 1.0).init
-    return jax.vmap(lambda m: init(eqx.filter(m, eqx.is_array)))(models)
+    shapes = jax.eval_shape(
+        jax.vmap(lambda m: init(eqx.filter(m, eqx.is_array))), models
+    )
+    return jax.tree.map(lambda s: jax.device_put(np.zeros(s.shape, s.dtype)), shapes)
 
 
 def _shared(exp, dataset: Dataset) -> dict[str, jax.Array]:
