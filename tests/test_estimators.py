@@ -408,6 +408,46 @@ def test_family_runs_under_jit_and_vmap_over_layers(est):
 
 
 @pytest.mark.parametrize("est", FAMILY, ids=FAMILY_IDS)
+def test_family_measures_layers_of_several_widths_at_once(est):
+    # What the training loop calls: every layer of a network in one call (binnings
+    # batch the layers whose symbols pack into the same number of words; 13 units of
+    # 30 bins need two words, 8 and below one). It must equal layer by layer.
+    a, w, _, p_y = family_layer(8)
+    wide = np.concatenate([a, family_layer(9)[0][:, :5]], axis=1)
+    layers = [a, a[:, 4:], wide, wide[:, 1:]]
+    together = est.measure_layers(layers, w, p_y)
+    for layer, (i_xt, i_ty, diagnostics) in zip(layers, together, strict=True):
+        alone = est.measure(layer, w, p_y)
+        assert float(i_xt) == pytest.approx(float(alone[0]), abs=1e-12)
+        assert float(i_ty) == pytest.approx(float(alone[1]), abs=1e-12)
+        assert diagnostics.keys() == alone[2].keys()
+        for name, value in alone[2].items():
+            assert float(diagnostics[name]) == pytest.approx(float(value), abs=1e-12)
+
+
+def test_layers_counted_together_keep_their_own_word_widths():
+    # Four inputs: 12 units of 5 bits fit in one word beside two 2-bit row indices.
+    # Layer A (14 units) packs its last 2 units in a 10-bit word, layer B (13 units)
+    # its last one in a 5-bit word. Rows 0 and 1 of A differ in both words such that
+    # a shift of only 5 bits would make (id 1, word 0) and (id 0, word 32) collide.
+    def value(symbol):  # an activation that 30 bins on [-1, 1] give this symbol
+        return -1.5 if symbol == 0 else -1 + (symbol - 0.5) / 15
+
+    symbols = np.ones((4, 14), int)
+    symbols[0, 12:] = [0, 1]
+    symbols[1, 0], symbols[1, 12:] = 2, [0, 0]
+    symbols[2, 0], symbols[3, 0] = 3, 4
+    layer_a = np.vectorize(value)(symbols).astype(np.float32)
+    layer_b = layer_a[:, :13]
+    w, p_y = np.ones(4, np.float32), np.eye(2, dtype=np.float32)[[0, 1, 0, 1]]
+    est = Binning()
+    np.testing.assert_array_equal(np.asarray(est.symbols(layer_a)), symbols)
+    (i_xt, _, diagnostics), _ = est.measure_layers([layer_a, layer_b], w, p_y)
+    assert float(i_xt) == pytest.approx(math.log(4), abs=1e-12)
+    assert float(diagnostics["occupied_bins"]) == 4
+
+
+@pytest.mark.parametrize("est", FAMILY, ids=FAMILY_IDS)
 def test_family_specs_round_trip(est):
     assert parse_estimator(est.spec) == est
     assert est.spec.partition(":")[0] in ip.estimators.ESTIMATORS
