@@ -180,10 +180,10 @@ def _shuffle(key, epoch, values, rounds: int = 10):
     n; positions that land at n or beyond are walked on through the permutation
     until they fall below n (cycle walking), which keeps it a bijection of
     0..n-1. The round keys hash the network's 64-bit key (two uint32 words) with the
-    epoch. Ten rounds
-    give positions indistinguishable from uniform in chi-square tests
-    (tests/test_training.py). This costs a few vector operations where a sort of
-    random keys costs a fifth of a mini-batch epoch of these small networks.
+    epoch. Ten rounds give positions indistinguishable from uniform in chi-square
+    tests, over keys and over epochs (tests/test_training.py). This costs a few
+    vector operations where a sort of random keys costs a fifth of a mini-batch epoch
+    of these small networks.
     """
     n = values.shape[0]
     half = max(1, math.ceil(math.ceil(math.log2(max(n, 2))) / 2))
@@ -348,8 +348,9 @@ def _advance(state, shared, seed_data, targets, exp):
                 seed_data,
                 state.model,
             )
-            # One float64 row per seed holds every record, so the loop writes one
-            # array per measurement instead of one per record (and compiles faster).
+            # One float64 row per seed holds every record (exactly: every record is
+            # float32, int or float64), so the loop writes one array per measurement
+            # instead of one per record; _unpack restores names, shapes and dtypes.
             layout[:] = [(k, v.shape[1:], v.dtype) for k, v in record.items()]
             rows = [
                 v.reshape(v.shape[0], -1).astype(jnp.float64) for v in record.values()
