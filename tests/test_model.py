@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from infoplane.model import ACTIVATIONS, MLP
+from infoplane.model import ACTIVATIONS, MLP, layer_statistics
 
 
 def test_per_example_call_returns_logits_and_every_hidden_layer():
@@ -48,3 +48,28 @@ def test_every_activation_runs(name):
 def test_unknown_activation():
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         MLP(3, (5,), 2, activation="swish", key=jax.random.PRNGKey(0))
+
+
+def test_layer_statistics_equal_a_layer_by_layer_computation():
+    rng = np.random.default_rng(0)
+    tanh_layer = np.tanh(rng.normal(size=(50, 5)) * 4).astype(np.float32)
+    tanh_layer[:, 2] = 1.0  # a unit stuck at the bound: dead and saturated
+    relu_layer = np.maximum(rng.normal(size=(50, 3)), 0).astype(np.float32)
+    relu_layer[:, 0] = 0.0  # a dead relu unit
+    weights = rng.integers(0, 3, 50).astype(np.float32)
+    stats = layer_statistics(
+        [tanh_layer, relu_layer], jnp.asarray(weights), [(-1.0, 1.0), None]
+    )
+    used = weights > 0
+    near = (np.abs(tanh_layer) > 0.99).mean(axis=1)
+    assert float(stats["saturation"][0]) == pytest.approx(
+        (weights * near).sum() / weights.sum(), rel=1e-6
+    )
+    assert np.isnan(stats["saturation"][1])
+    for i, a in enumerate([tanh_layer, relu_layer]):
+        seen = a[used]
+        constant = (seen.max(axis=0) == seen.min(axis=0)).mean()
+        assert float(stats["dead_fraction"][i]) == pytest.approx(constant)
+        assert float(stats["activation_min"][i]) == seen.min()
+        assert float(stats["activation_max"][i]) == seen.max()
+    assert float(stats["dead_fraction"][1]) >= 1 / 3

@@ -67,10 +67,9 @@ def layer_statistics(
     near_share = (w @ near.astype(jnp.float32)) / jnp.sum(w)
     per_layer = member.astype(np.float32) / widths[:, None]
     saturation = per_layer @ near_share
+    unbounded = np.array([b is None for b in bounds])
     return {
-        "saturation": jnp.where(
-            np.isnan(lows[np.cumsum(widths) - 1]), jnp.nan, saturation
-        ),
+        "saturation": jnp.where(unbounded, jnp.nan, saturation),
         "dead_fraction": per_layer @ (high == low).astype(jnp.float32),
         "activation_min": jnp.min(jnp.where(member, low, jnp.inf), axis=1),
         "activation_max": jnp.max(jnp.where(member, high, -jnp.inf), axis=1),
