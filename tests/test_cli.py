@@ -245,3 +245,28 @@ def test_saxe2018_preset_compares_activations(tmp_path, capsys):
     relu = ip.Result.load(tmp_path / "s" / "activation=relu")
     assert relu.experiment.activation == "relu"
     assert relu.estimators == ("binning-width:width=0.07", "kde-upper:var=0.1")
+
+
+def test_run_on_your_own_data_file(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5))
+    np.savez(tmp_path / "mine.npz", inputs=x, labels=(x[:, 0] + x[:, 1] > 0))
+    data = f"task=file:{tmp_path / 'mine.npz'}"
+    args = ["run", "seed", "--set", data, "--hidden", "6,4", "--epochs", "200"]
+    cli(*args, "--out", str(tmp_path / "r"), "--no-video", "--quiet")
+    result = ip.Result.load(tmp_path / "r")
+    assert result.experiment.task == data.removeprefix("task=")
+    assert result.i_xt.shape == (1, 10, 2, 1)
+    # Each training row is its own input: I(X;T) is at most ln(training rows).
+    n_train = result.experiment.train_fraction * 200
+    assert result.i_xt.max() <= np.log(round(n_train)) + 1e-9
+    assert (tmp_path / "r" / "plane.png").exists()
+    (tmp_path / "mine.npz").unlink()  # a saved result loads without its data
+    assert ip.Result.load(tmp_path / "r").i_xt.shape == result.i_xt.shape
+    out = cli(*args, "--out", str(tmp_path / "s"), check=False)
+    assert out.returncode == 2
+    assert "does not exist" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "s").exists()

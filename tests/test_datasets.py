@@ -142,3 +142,41 @@ def test_training_with_soft_labels_measures_with_p_y_given_x():
     i_xy = result.info["i_xy"]
     assert i_xy == pytest.approx(0.5598, abs=1e-3)
     assert np.all(result.i_ty <= i_xy + 1e-9)  # data processing: I(T;Y) <= I(X;Y)
+
+
+def _write_data(path, n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4))
+    y = (x[:, 0] > 0).astype(int) + 2 * (x[:, 1] > 1)
+    np.savez(path, inputs=x, labels=y)
+    return x, y
+
+
+def test_own_data_from_an_npz_file(tmp_path):
+    path = tmp_path / "mine.npz"
+    x, y = _write_data(path)
+    d = ip.load_task(f"file:{path}")
+    assert d.name == f"file:{path}"
+    np.testing.assert_array_equal(d.inputs, x.astype(np.float32))
+    np.testing.assert_array_equal(d.labels, np.unique(y, return_inverse=True)[1])
+    assert not d.population
+    assert ip.load_task(f"file:{path}") is d  # cached
+    _write_data(path, n=80, seed=1)  # rewritten: loaded again
+    assert ip.load_task(f"file:{path}").inputs.shape == (80, 4)
+
+
+def test_own_data_errors_name_the_file_and_the_fix(tmp_path):
+    np.save(tmp_path / "one.npy", np.zeros((3, 2)))
+    (tmp_path / "junk.npz").write_text("not numpy")
+    np.savez(tmp_path / "names.npz", x=np.zeros((3, 2)), y=np.zeros(3))
+    np.savez(tmp_path / "short.npz", inputs=np.zeros((3, 2)), labels=np.zeros(2))
+    cases = {
+        "missing.npz": "does not exist",
+        "one.npy": "not named arrays",
+        "junk.npz": "cannot read",
+        "names.npz": r"inputs and labels \(it has x, y\)",
+        "short.npz": "labels must have shape",
+    }
+    for name, message in cases.items():
+        with pytest.raises(ValueError, match=message):
+            ip.load_task(f"file:{tmp_path / name}")

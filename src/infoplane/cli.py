@@ -97,7 +97,11 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="set any experiment field, repeatable, e.g. --set batch_size=256",
+        help=(
+            "set any experiment field, repeatable, e.g. --set batch_size=256; "
+            "--set task=file:mine.npz trains on your own arrays (an .npz with "
+            "inputs and labels)"
+        ),
     )
     run.add_argument(
         "--log-every",
@@ -277,6 +281,9 @@ def _run(args) -> int:
 
     exp = _experiment(args)
     exp = exp.replace(**_settings(args.set))
+    from infoplane.datasets import load_task
+
+    load_task(exp.task)  # e.g. a data file that cannot be read: fail before starting
     if args.experiment in PRESETS and PRESETS[args.experiment].sweep:
         return _run_points(exp, list(PRESETS[args.experiment].sweep), args)
     out = args.out or Path("runs") / exp.name

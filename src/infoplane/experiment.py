@@ -38,7 +38,9 @@ class Experiment:
 
     Attributes:
         name: a label for results and pictures.
-        task: the data set, a key of ``infoplane.datasets.TASKS``.
+        task: the data set: a key of ``infoplane.datasets.TASKS`` (with parameters,
+            e.g. ``tishby12:gamma=2``), or ``file:PATH.npz`` for your own arrays
+            (see :func:`infoplane.datasets.from_file`).
         hidden: widths of the hidden layers.
         activation: hidden nonlinearity, a key of ``infoplane.model.ACTIVATIONS``.
         loss: ``"sigmoid_bce"`` (the notebook: sigmoid cross-entropy on each output,
@@ -101,7 +103,12 @@ class Experiment:
             raise ValueError("give at least one estimator")
         specs = tuple(parse_estimator(e).spec for e in estimators)
         object.__setattr__(self, "estimators", specs)
-        load_task(self.task)  # raises ValueError naming the problem
+        if self.task.startswith("file:"):
+            # Checked when a run loads it: a saved result loads without its data.
+            if not self.task.removeprefix("file:").strip():
+                raise ValueError("task file: needs a path, e.g. file:mine.npz")
+        else:
+            load_task(self.task)  # raises ValueError naming the problem
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("loss", self.loss, LOSSES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
