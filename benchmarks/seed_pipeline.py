@@ -14,7 +14,8 @@ What one run measures, side by side:
    pass and the information by per-sample Python dictionary counting. Timed end to
    end in this process, its (small) JIT compilation included.
 2. ``ip.run(ip.preset("seed", seeds=1))`` in a fresh subprocess: the first call
-   (compilation included) and a second, compiled call.
+   (compilation included, with the time JAX reports tracing, lowering and compiling)
+   and a second, compiled call.
 3. ``ip.run(ip.preset("seed", seeds=50))`` in a fresh subprocess: the first call, and
    the subprocess's peak resident memory.
 4. The same with ``INFOPLANE_CPU_DEVICES=2``: JAX sees two CPU devices (infoplane's
@@ -215,10 +216,25 @@ import infoplane as ip
 import infoplane.training  # the package imports lazily; the reference's imports
                            # (JAX, Equinox, Optax) are not timed either
 import_s = time.perf_counter() - t0
+phases = {{"trace": 0.0, "lower": 0.0, "compile": 0.0}}  # of the first call
+events = {{
+    "/jax/core/compile/jaxpr_trace_duration": "trace",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration": "lower",
+    "/jax/core/compile/backend_compile_duration": "compile",
+}}
+
+
+def listen(event, seconds, **kwargs):
+    if event in events:
+        phases[events[event]] += seconds
+
+
+jax.monitoring.register_event_duration_secs_listener(listen)
 exp = ip.preset("seed", seeds={seeds})
 t = time.perf_counter()
 result = ip.run(exp)
 first = time.perf_counter() - t
+first_phases = dict(phases)
 second = None
 if {repeat}:
     t = time.perf_counter()
@@ -228,6 +244,7 @@ print(json.dumps({{
     "devices": len(jax.devices()),
     "import_seconds": import_s,
     "first_seconds": first,
+    "first_phases": first_phases,
     "second_seconds": second,
     "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "epochs": result.epochs.tolist(),
@@ -342,12 +359,18 @@ def main(argv=None) -> int:
     print(f"load average after: {os.getloadavg()}")
 
     compiled, first = one["second_seconds"], one["first_seconds"]
+    phases = ("trace", "lower", "compile")
     peak = max(r["maxrss_mib"] for r in (one, fifty, fifty2))
     ref_label = "extrapolated" if shortened else "measured"
     rows = [
         (f"reference, 3000 epochs ({ref_label})", f"{ref_time:8.2f} s", ""),
         ("infoplane seeds=1, compiled (2nd call)", f"{compiled:8.2f} s", ""),
         ("infoplane seeds=1, 1st call incl. compile", f"{first:8.2f} s", ""),
+        (
+            "  (of which tracing / lowering / XLA compiling)",
+            " / ".join(f"{one['first_phases'][k]:.2f}" for k in phases) + " s",
+            "",
+        ),
         (
             "  (fresh process: import / whole process)",
             f"{one['import_seconds']:.2f} / {one['process_seconds']:.2f} s",
