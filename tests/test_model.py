@@ -57,8 +57,8 @@ def test_layer_statistics_equal_a_layer_by_layer_computation():
     relu_layer = np.maximum(rng.normal(size=(50, 3)), 0).astype(np.float32)
     relu_layer[:, 0] = 0.0  # a dead relu unit
     weights = rng.integers(0, 3, 50).astype(np.float32)
-    stats = layer_statistics(
-        [tanh_layer, relu_layer], jnp.asarray(weights), [(-1.0, 1.0), None]
+    stats = layer_statistics(  # feature-major: units, then inputs
+        [tanh_layer.T, relu_layer.T], jnp.asarray(weights), [(-1.0, 1.0), None]
     )
     used = weights > 0
     near = (np.abs(tanh_layer) > 0.99).mean(axis=1)

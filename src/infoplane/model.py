@@ -31,13 +31,14 @@ BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "hardtanh": (-1.0, 1.0),
 
 
 def layer_statistics(
-    layers: list[Float[Array, "inputs units"]],
+    layers: list[Float[Array, "units inputs"]],
     weights: Float[Array, " inputs"],
     bounds: list[tuple[float, float] | None],
 ) -> dict[str, Float[Array, " layers"]]:
     """Per-layer summaries of activations on the inputs of positive weight.
 
-    Returns ``(layers,)`` float32 arrays:
+    ``layers`` are feature-major, as :meth:`MLP.features` gives them (units, then
+    inputs). Returns ``(layers,)`` float32 arrays:
 
     * ``saturation``: weighted fraction of values within 1% of the half-range of a
       bound (|a| > 0.99 for tanh); NaN for a layer whose ``bounds`` are None.
@@ -46,30 +47,29 @@ def layer_statistics(
       at ±1 counts too.
     * ``activation_min``, ``activation_max``: the extremes over units and inputs.
 
-    All layers are handled at once, side by side as one matrix of units, which
-    compiles to a few kernels instead of a few per layer.
+    All layers are handled at once, one matrix of all their units, which compiles
+    to a few operations instead of a few per layer.
     """
-    widths = np.array([a.shape[1] for a in layers])
+    widths = np.array([a.shape[0] for a in layers])
     member = np.arange(len(layers))[:, None] == np.repeat(
         np.arange(len(layers)), widths
     )
-    units = jnp.concatenate(layers, axis=1).astype(jnp.float32)
-    used = (weights > 0)[:, None]
-    high = jnp.max(jnp.where(used, units, -jnp.inf), axis=0)
-    low = jnp.min(jnp.where(used, units, jnp.inf), axis=0)
+    units = jnp.concatenate(layers, axis=0).astype(jnp.float32)
+    used = weights > 0
+    high = jnp.max(jnp.where(used, units, -jnp.inf), axis=1)
+    low = jnp.min(jnp.where(used, units, jnp.inf), axis=1)
     lows, highs = (
-        np.repeat([np.nan if b is None else b[i] for b in bounds], widths)
+        np.repeat([np.nan if b is None else b[i] for b in bounds], widths)[:, None]
         for i in (0, 1)
     )
     margin = 0.01 * (highs - lows) / 2
     near = (units < lows + margin) | (units > highs - margin)
     w = weights.astype(jnp.float32)
-    near_share = (w @ near.astype(jnp.float32)) / jnp.sum(w)
-    per_layer = member.astype(np.float32) / widths[:, None]
-    saturation = per_layer @ near_share
+    near_share = (near.astype(jnp.float32) @ w) / jnp.sum(w)
+    per_layer = (member / widths[:, None]).astype(np.float32)  # means over units
     unbounded = np.array([b is None for b in bounds])
     return {
-        "saturation": jnp.where(unbounded, jnp.nan, saturation),
+        "saturation": jnp.where(unbounded, jnp.nan, per_layer @ near_share),
         "dead_fraction": per_layer @ (high == low).astype(jnp.float32),
         "activation_min": jnp.min(jnp.where(member, low, jnp.inf), axis=1),
         "activation_max": jnp.max(jnp.where(member, high, -jnp.inf), axis=1),

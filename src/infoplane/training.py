@@ -264,17 +264,19 @@ def _epoch(exp, shared, seed_data, state: _State, collect: bool):
     return state, stats
 
 
-def _output_layer(exp, logits):
-    """The output layer as measured: class probabilities."""
+def _output_layer(exp, logits, axis: int = -1):
+    """The output layer as measured: class probabilities (classes along ``axis``)."""
     if exp.loss == "sigmoid_bce":
         return jax.nn.sigmoid(logits)
-    return jax.nn.softmax(logits, axis=-1)
+    return jax.nn.softmax(logits, axis=axis)
 
 
 def _measure(exp, estimators, shared, seed_data, model):
     p_y, p_y_exact = shared["p_y"], shared["p_y_exact"]
-    logits, hidden = model.batch(shared["x"])
-    layers = [*hidden, _output_layer(exp, logits)] if exp.measure_output else hidden
+    logits_t, layers_t = model.features(shared["x_t"])  # as training computes it
+    if exp.measure_output:
+        layers_t = [*layers_t, _output_layer(exp, logits_t, axis=0)]
+    logits, layers = logits_t.T, [a.T for a in layers_t]  # estimators: inputs first
     weights = seed_data["measure"]
     by_estimator = [e.measure_layers(layers, weights, p_y_exact) for e in estimators]
     measured = list(zip(*by_estimator, strict=True))  # [layer][estimator]
@@ -286,10 +288,10 @@ def _measure(exp, estimators, shared, seed_data, model):
         record[name] = jnp.array(
             [[m[2].get(name, jnp.nan) for m in row] for row in measured], jnp.float64
         )
-    bounds = [BOUNDS.get(exp.activation)] * len(hidden) + [(0.0, 1.0)] * (
-        len(layers) - len(hidden)
+    bounds = [BOUNDS.get(exp.activation)] * len(exp.hidden) + [(0.0, 1.0)] * (
+        len(layers) - len(exp.hidden)
     )
-    record |= layer_statistics(layers, weights, bounds)
+    record |= layer_statistics(layers_t, weights, bounds)
     # Loss and accuracy of both splits: one (split x input) by (input x 2) product.
     losses = _example_losses(exp.loss, logits, p_y)
     correct = (jnp.argmax(logits, -1) == jnp.argmax(p_y, -1)).astype(jnp.float32)
