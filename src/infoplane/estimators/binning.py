@@ -87,16 +87,18 @@ class AbstractBinning(AbstractEstimator):
             batched = jax.vmap(count)(values)
             for position, i in enumerate(members):
                 counts[i] = [r[position] for r in batched]
+        clipping = self.clipping(layers, weights)
         measured = []
-        for a, (h_t, h_y, h_ty, occupied) in zip(layers, counts, strict=True):
-            diagnostics = {"occupied_bins": occupied} | self.clipping(a, weights)
+        for (h_t, h_y, h_ty, occupied), clipped in zip(counts, clipping, strict=True):
+            diagnostics = {"occupied_bins": occupied} | clipped
             measured.append((h_t, h_t + h_y - h_ty, diagnostics))
         return measured
 
-    def clipping(self, activations, weights) -> dict[str, Array]:
-        """Diagnostics of a fixed range (none for ranges that follow the data)."""
-        del activations, weights
-        return {}
+    def clipping(self, layers, weights) -> list[dict[str, Array]]:
+        """Diagnostics of a fixed range, per layer (none for ranges that follow the
+        data)."""
+        del weights
+        return [{} for _ in layers]
 
 
 class Binning(AbstractBinning):
@@ -158,18 +160,24 @@ class Binning(AbstractBinning):
         width = (self.high - self.low) / self.bins
         return _digitize(a, self.low, width, edges)
 
-    def clipping(self, activations, weights):
-        """``clipped_fraction``: the weighted fraction of activation values (over units
-        and inputs) strictly outside [low, high], lumped into the end symbols with
-        values they differ from. A value exactly at ``high`` is not counted: tanh
-        saturated to 1.0 in float32 is the top of a bounded layer, not a clipped value.
-        Near 1 it means the range misses the layer (e.g. ReLU values above 1 on
-        [-1, 1]) and the layer is measured as nearly constant.
+    def clipping(self, layers, weights):
+        """``clipped_fraction`` of each layer: the weighted fraction of activation
+        values (over units and inputs) strictly outside [low, high], lumped into the
+        end symbols with values they differ from. A value exactly at ``high`` is not
+        counted: tanh saturated to 1.0 in float32 is the top of a bounded layer, not a
+        clipped value. Near 1 it means the range misses the layer (e.g. ReLU values
+        above 1 on [-1, 1]) and the layer is measured as nearly constant.
+
+        All layers at once: each unit's weighted share of values outside, then the
+        mean over each layer's units.
         """
-        a = jnp.asarray(activations, jnp.float64)
+        widths = np.array([a.shape[1] for a in layers])
+        mean = np.repeat(np.eye(len(layers)) / widths[:, None], widths, axis=1)
+        a = jnp.concatenate([jnp.asarray(x, jnp.float64) for x in layers], axis=1)
         w = jnp.asarray(weights, jnp.float64)
-        outside = ((a < self.low) | (a > self.high)).mean(axis=1)
-        return {"clipped_fraction": jnp.sum(w * outside) / jnp.sum(w)}
+        outside = ((a < self.low) | (a > self.high)).astype(jnp.float64)
+        fractions = mean @ (w @ outside) / jnp.sum(w)
+        return [{"clipped_fraction": f} for f in fractions]
 
 
 class FixedWidth(AbstractBinning):
