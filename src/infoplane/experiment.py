@@ -103,6 +103,8 @@ class Experiment:
             raise ValueError("give at least one estimator")
         specs = tuple(parse_estimator(e).spec for e in estimators)
         object.__setattr__(self, "estimators", specs)
+        if not isinstance(self.task, str):
+            raise ValueError(f"task must be a name or file:PATH, got {self.task!r}")
         if self.task.startswith("file:"):
             # Checked when a run loads it: a saved result loads without its data.
             if not self.task.removeprefix("file:").strip():
