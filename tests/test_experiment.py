@@ -45,6 +45,9 @@ def test_seed_preset_is_the_notebook_protocol():
         ({"activation": "swish"}, "activation must be one of"),
         ({"train_fraction": 1.0}, "train_fraction must be between 0 and 1"),
         ({"colour": "red"}, "unknown experiment field"),
+        ({"task": "seed11"}, "unknown task 'seed11'.*or file:PATH.npz"),
+        ({"task": 3}, "task must be a name or file:PATH"),
+        ({"task": "file:"}, "needs a path"),
     ],
 )
 def test_bad_configuration_names_the_problem(change, message):
