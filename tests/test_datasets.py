@@ -170,12 +170,15 @@ def test_own_data_errors_name_the_file_and_the_fix(tmp_path):
     (tmp_path / "junk.npz").write_text("not numpy")
     np.savez(tmp_path / "names.npz", x=np.zeros((3, 2)), y=np.zeros(3))
     np.savez(tmp_path / "short.npz", inputs=np.zeros((3, 2)), labels=np.zeros(2))
+    objects = np.array([[1, "a"], [2, "b"]], dtype=object)
+    np.savez(tmp_path / "objects.npz", inputs=objects, labels=np.zeros(2))
     cases = {
         "missing.npz": "does not exist",
         "one.npy": "not named arrays",
         "junk.npz": "cannot read",
         "names.npz": r"inputs and labels \(it has x, y\)",
         "short.npz": "labels must have shape",
+        "objects.npz": "cannot read",
     }
     for name, message in cases.items():
         with pytest.raises(ValueError, match=message):

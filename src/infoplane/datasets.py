@@ -9,7 +9,8 @@ exactly the gradient of the loss over all training samples (DESIGN decision 1).
   Shwartz-Ziv & Tishby). Samples are drawn from the population with replacement.
 * ``tishby12``: all 4096 patterns of 12 bits with the icosahedral rule of
   Shwartz-Ziv & Tishby (2017). A split partitions the patterns, stratified by label.
-* ``Dataset.from_arrays``: a user's own arrays, every row a distinct input.
+* ``Dataset.from_arrays``: a user's own arrays, every row a distinct input; as a task,
+  ``file:PATH.npz`` (:func:`from_file`).
 """
 
 import dataclasses
@@ -303,10 +304,11 @@ def from_file(path: str | Path, *, name: str | None = None) -> Dataset:
     """
     path = Path(path)
     how = "write it with numpy.savez(path, inputs=x, labels=y)"
+    unreadable = ValueError(f"cannot read {str(path)!r} as a .npz file; {how}")
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        raise ValueError(f"cannot read {str(path)!r} as a .npz file; {how}") from None
+        raise unreadable from None
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise ValueError(f"{str(path)!r} holds one array, not named arrays; {how}")
     with data:
@@ -316,7 +318,10 @@ def from_file(path: str | Path, *, name: str | None = None) -> Dataset:
                 f"{str(path)!r} must hold arrays named inputs and labels "
                 f"(it has {found}); {how}"
             )
-        inputs, labels = data["inputs"], data["labels"]
+        try:  # object arrays would need pickle, which a data file must not run
+            inputs, labels = data["inputs"], data["labels"]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+            raise unreadable from None
     try:
         return Dataset.from_arrays(inputs, labels, name=name or f"file:{path}")
     except (TypeError, ValueError) as error:

@@ -51,9 +51,9 @@ def layer_statistics(
     to a few operations instead of a few per layer.
     """
     widths = np.array([a.shape[0] for a in layers])
-    member = np.arange(len(layers))[:, None] == np.repeat(
-        np.arange(len(layers)), widths
-    )
+    # Row l of per_layer averages a vector over units into layer l's mean.
+    per_layer = np.repeat(np.eye(len(layers)) / widths[:, None], widths, axis=1)
+    per_layer, member = per_layer.astype(np.float32), per_layer > 0
     units = jnp.concatenate(layers, axis=0).astype(jnp.float32)
     used = weights > 0
     high = jnp.max(jnp.where(used, units, -jnp.inf), axis=1)
@@ -66,7 +66,6 @@ def layer_statistics(
     near = (units < lows + margin) | (units > highs - margin)
     w = weights.astype(jnp.float32)
     near_share = (near.astype(jnp.float32) @ w) / jnp.sum(w)
-    per_layer = (member / widths[:, None]).astype(np.float32)  # means over units
     unbounded = np.array([b is None for b in bounds])
     return {
         "saturation": jnp.where(unbounded, jnp.nan, per_layer @ near_share),
