@@ -131,23 +131,29 @@ def test_minibatches_gradient_statistics_and_output_layer():
 
 
 def test_several_devices_shard_the_seed_axis():
-    code = (
-        "import jax, infoplane as ip, numpy as np;"
-        "assert len(jax.devices()) == 2;"
-        "r = ip.run(ip.preset('seed', epochs=60, measure='every:20', seeds=4));"
-        "print(repr(r.i_xt[:, -1, :, 0].round(9).tolist()))"
-    )
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    sharded = np.array(eval(out.stdout))  # noqa: S307 (our own printed list)
-    local = ip.run(ip.preset("seed", epochs=60, measure="every:20", seeds=4))
-    np.testing.assert_allclose(sharded, local.i_xt[:, -1, :, 0], atol=1e-6)
+    # Both runs on the CPU (also on a machine with a GPU), one with two devices.
+    def final_i_xt(devices):
+        code = (
+            "import jax, infoplane as ip;"
+            f"assert len(jax.devices()) == {devices};"
+            "r = ip.run(ip.preset('seed', epochs=60, measure='every:20', seeds=4));"
+            "print(repr(r.i_xt[:, -1, :, 0].round(9).tolist()))"
+        )
+        env = dict(
+            os.environ,
+            JAX_PLATFORMS="cpu",
+            XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return np.array(eval(out.stdout))  # noqa: S307 (our own printed list)
+
+    np.testing.assert_allclose(final_i_xt(2), final_i_xt(1), atol=1e-6)
 
 
 def test_seed_protocol_reproduces_the_notebook():
