@@ -12,6 +12,7 @@ the reproduction notebook does (``every:20`` measures epochs 0, 20, ..., 2980).
 
 import dataclasses
 import functools
+import itertools
 import math
 from collections.abc import Callable
 
@@ -353,10 +354,14 @@ def _advance(state, shared, seed_data, targets, exp):
             # One float64 row per seed holds every record (exactly: every record is
             # float32, int or float64), so the loop writes one array per measurement
             # instead of one per record; _unpack restores names, shapes and dtypes.
-            layout[:] = [(k, v.shape[1:], v.dtype) for k, v in record.items()]
+            # Records of one dtype are joined before converting: one conversion each.
+            items = sorted(record.items(), key=lambda kv: str(kv[1].dtype))
+            layout[:] = [(k, v.shape[1:], v.dtype) for k, v in items]
             rows = [
-                v.reshape(v.shape[0], -1).astype(jnp.float64) for v in record.values()
+                jnp.concatenate([v.reshape(v.shape[0], -1) for _, v in group], axis=1)
+                for _, group in itertools.groupby(items, key=lambda kv: kv[1].dtype)
             ]
+            rows = [row.astype(jnp.float64) for row in rows]
             return state, jnp.concatenate(rows, axis=1)
 
         state, records = lax.scan(segment, state, targets)
