@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .estimators.discrete import float64
+
 __all__ = ["ACTIVATIONS", "BOUNDS", "MLP", "Dense", "layer_statistics"]
 
 # name -> (function, range of its values, shown in --help and the docs)
@@ -30,6 +32,7 @@ BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "hardtanh": (-1.0, 1.0),
           "softsign": (-1.0, 1.0)}  # fmt: skip
 
 
+@float64  # weights are summed in float64, as the estimators sum them
 def layer_statistics(
     layers: list[Float[Array, "units inputs"]],
     weights: Float[Array, " inputs"],
@@ -64,8 +67,9 @@ def layer_statistics(
     )
     margin = 0.01 * (highs - lows) / 2
     near = (units < lows + margin) | (units > highs - margin)
-    w = weights.astype(jnp.float32)
-    near_share = (near.astype(jnp.float32) @ w) / jnp.sum(w)
+    # In float64, as the estimators sum the same weights: XLA sums them once.
+    w = weights.astype(jnp.float64)
+    near_share = ((near.astype(jnp.float64) @ w) / jnp.sum(w)).astype(jnp.float32)
     unbounded = np.array([b is None for b in bounds])
     return {
         "saturation": jnp.where(unbounded, jnp.nan, per_layer @ near_share),
