@@ -32,7 +32,7 @@ BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "hardtanh": (-1.0, 1.0),
           "softsign": (-1.0, 1.0)}  # fmt: skip
 
 
-@float64  # weights are summed in float64, as the estimators sum them
+@float64
 def layer_statistics(
     layers: list[Float[Array, "units inputs"]],
     weights: Float[Array, " inputs"],
@@ -67,7 +67,8 @@ def layer_statistics(
     )
     margin = 0.01 * (highs - lows) / 2
     near = (units < lows + margin) | (units > highs - margin)
-    # In float64, as the estimators sum the same weights: XLA sums them once.
+    # Weighted in float64, as the estimators weigh the same inputs: XLA then sums
+    # the weights once for both.
     w = weights.astype(jnp.float64)
     near_share = ((near.astype(jnp.float64) @ w) / jnp.sum(w)).astype(jnp.float32)
     unbounded = np.array([b is None for b in bounds])
