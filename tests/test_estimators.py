@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import mutual_info_score
 
 import infoplane as ip
-from infoplane.estimators import Binning, parse_estimator
+from infoplane.estimators import Binning, Inputs, parse_estimator
 from infoplane.estimators.discrete import group_ids, pack_symbols
 
 EDGES = np.linspace(-1, 1, 31)
@@ -415,7 +415,9 @@ def test_family_measures_layers_of_several_widths_at_once(est):
     a, w, _, p_y = family_layer(8)
     wide = np.concatenate([a, family_layer(9)[0][:, :5]], axis=1)
     layers = [a, a[:, 4:], wide, wide[:, 1:]]
-    together = est.measure_layers(layers, w, p_y)
+    # Inputs built on the host with NumPy, as training does; measure builds them
+    # with JAX inside its compiled function.
+    together = est.measure_layers(layers, Inputs.of(w, p_y))
     for layer, (i_xt, i_ty, diagnostics) in zip(layers, together, strict=True):
         alone = est.measure(layer, w, p_y)
         assert float(i_xt) == pytest.approx(float(alone[0]), abs=1e-12)
@@ -442,7 +444,9 @@ def test_layers_counted_together_keep_their_own_word_widths():
     w, p_y = np.ones(4, np.float32), np.eye(2, dtype=np.float32)[[0, 1, 0, 1]]
     est = Binning()
     np.testing.assert_array_equal(np.asarray(est.symbols(layer_a)), symbols)
-    (i_xt, _, diagnostics), _ = est.measure_layers([layer_a, layer_b], w, p_y)
+    (i_xt, _, diagnostics), _ = est.measure_layers(
+        [layer_a, layer_b], Inputs.of(w, p_y)
+    )
     assert float(i_xt) == pytest.approx(math.log(4), abs=1e-12)
     assert float(diagnostics["occupied_bins"]) == 4
 

@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from infoplane.estimators.base import Inputs
 from infoplane.model import ACTIVATIONS, MLP, layer_statistics
 
 
@@ -58,7 +59,9 @@ def test_layer_statistics_equal_a_layer_by_layer_computation():
     relu_layer[:, 0] = 0.0  # a dead relu unit
     weights = rng.integers(0, 3, 50).astype(np.float32)
     stats = layer_statistics(  # feature-major: units, then inputs
-        [tanh_layer.T, relu_layer.T], jnp.asarray(weights), [(-1.0, 1.0), None]
+        [tanh_layer.T, relu_layer.T],
+        Inputs.of(weights, np.ones((50, 1))),
+        [(-1.0, 1.0), None],
     )
     used = weights > 0
     near = (np.abs(tanh_layer) > 0.99).mean(axis=1)

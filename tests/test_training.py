@@ -27,12 +27,13 @@ def test_weighted_full_batch_gradient_equals_gradient_over_all_samples():
     )
     model = MLP(10, exp.hidden, 2, key=jax.random.PRNGKey(1))
     x_t, p_y_t = jnp.asarray(data.inputs.T), jnp.asarray(data.p_y.T, jnp.float32)
+    # Training weighs each distinct input by its share of the training samples.
     weighted = jax.grad(training._weighted_loss)(
-        model, exp, x_t, p_y_t, train.astype(jnp.float32)
+        model, exp, x_t, p_y_t, (train / train.sum()).astype(np.float32)
     )
     rows = jnp.repeat(jnp.arange(1024), train, total_repeat_length=50_000)
     everything = jax.grad(training._weighted_loss)(
-        model, exp, x_t[:, rows], p_y_t[:, rows], jnp.ones(50_000)
+        model, exp, x_t[:, rows], p_y_t[:, rows], jnp.full(50_000, 1 / 50_000)
     )
     for a, b in zip(
         jax.tree.leaves(weighted), jax.tree.leaves(everything), strict=True
@@ -50,11 +51,12 @@ def test_closed_form_loss_gradient_equals_autodiff(loss):
     x_t = jax.random.normal(keys[0], (4, 50))
     p_y_t = jax.nn.softmax(jax.random.normal(keys[1], (3, 50)), axis=0)
     w = jax.random.uniform(keys[2], (50,))
+    w = w / jnp.sum(w)  # shares, as training passes them
 
     def plain(model):
         logits, _ = model.features(x_t)
         losses = training._example_losses(loss, logits, p_y_t, axis=0)
-        return jnp.sum(w * losses) / jnp.sum(w)
+        return jnp.sum(w * losses)
 
     value, grads = jax.value_and_grad(training._weighted_loss)(
         model, exp, x_t, p_y_t, w

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .estimators.base import Inputs
 from .estimators.discrete import float64
 
 __all__ = ["ACTIVATIONS", "BOUNDS", "MLP", "Dense", "layer_statistics"]
@@ -35,13 +36,14 @@ BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "hardtanh": (-1.0, 1.0),
 @float64
 def layer_statistics(
     layers: list[Float[Array, "units inputs"]],
-    weights: Float[Array, " inputs"],
+    inputs: Inputs,
     bounds: list[tuple[float, float] | None],
 ) -> dict[str, Float[Array, " layers"]]:
     """Per-layer summaries of activations on the inputs of positive weight.
 
     ``layers`` are feature-major, as :meth:`MLP.features` gives them (units, then
-    inputs). Returns ``(layers,)`` float32 arrays:
+    inputs), measured on ``inputs`` (:class:`~infoplane.estimators.base.Inputs`).
+    Returns ``(layers,)`` float32 arrays:
 
     * ``saturation``: weighted fraction of values within 1% of the half-range of a
       bound (|a| > 0.99 for tanh); NaN for a layer whose ``bounds`` are None.
@@ -58,19 +60,15 @@ def layer_statistics(
     per_layer = np.repeat(np.eye(len(layers)) / widths[:, None], widths, axis=1)
     per_layer, member = per_layer.astype(np.float32), per_layer > 0
     units = jnp.concatenate(layers, axis=0).astype(jnp.float32)
-    used = weights > 0
-    high = jnp.max(jnp.where(used, units, -jnp.inf), axis=1)
-    low = jnp.min(jnp.where(used, units, jnp.inf), axis=1)
+    high = jnp.max(jnp.where(inputs.used, units, -jnp.inf), axis=1)
+    low = jnp.min(jnp.where(inputs.used, units, jnp.inf), axis=1)
     lows, highs = (
         np.repeat([np.nan if b is None else b[i] for b in bounds], widths)[:, None]
         for i in (0, 1)
     )
     margin = 0.01 * (highs - lows) / 2
     near = (units < lows + margin) | (units > highs - margin)
-    # Weighted in float64, as the estimators weigh the same inputs: XLA then sums
-    # the weights once for both.
-    w = weights.astype(jnp.float64)
-    near_share = ((near.astype(jnp.float64) @ w) / jnp.sum(w)).astype(jnp.float32)
+    near_share = (near.astype(jnp.float64) @ inputs.share).astype(jnp.float32)
     unbounded = np.array([b is None for b in bounds])
     return {
         "saturation": jnp.where(unbounded, jnp.nan, per_layer @ near_share),

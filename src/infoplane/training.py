@@ -27,6 +27,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from . import _environment  # noqa: F401 (JAX devices and caches, before JAX starts)
 from .datasets import Dataset
 from .estimators import parse_estimator
+from .estimators.base import Inputs
 from .estimators.discrete import float64
 from .model import BOUNDS, MLP, layer_statistics
 
@@ -134,9 +135,10 @@ def _example_losses(loss: str, logits, p_y, axis: int = -1):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _mean_loss(loss, logits, p_y, w):
-    """The ``w``-weighted mean over examples of the loss named ``loss``; logits and
-    p_y are ``(classes, examples)``, as training lays them out."""
-    return jnp.sum(w * _example_losses(loss, logits, p_y, axis=0)) / jnp.sum(w)
+    """The mean over examples of the loss named ``loss``, weighted by ``w`` (which
+    sums to 1); logits and p_y are ``(classes, examples)``, as training lays them
+    out."""
+    return jnp.sum(w * _example_losses(loss, logits, p_y, axis=0))
 
 
 def _mean_loss_fwd(loss, logits, p_y, w):
@@ -153,7 +155,7 @@ def _mean_loss_bwd(loss, residuals, g):
         delta = (jax.nn.sigmoid(logits) - p_y) / logits.shape[0]
     else:
         delta = jax.nn.softmax(logits, axis=0) - p_y
-    return g * w / jnp.sum(w) * delta, None, None
+    return w * (g * delta), None, None
 
 
 _mean_loss.defvjp(_mean_loss_fwd, _mean_loss_bwd)
@@ -161,7 +163,8 @@ _mean_loss.defvjp(_mean_loss_fwd, _mean_loss_bwd)
 
 def _weighted_loss(model, exp, x_t, p_y_t, w):
     """The loss of ``model`` on inputs ``x_t`` ``(features, examples)`` with targets
-    ``p_y_t`` ``(classes, examples)``, weighted by ``w`` ``(examples,)``."""
+    ``p_y_t`` ``(classes, examples)``, weighted by ``w`` ``(examples,)``, which sums
+    to 1."""
     logits, _ = model.features(x_t)
     return _mean_loss(exp.loss, logits, p_y_t, w)
 
@@ -234,20 +237,22 @@ def _epoch(exp, shared, seed_data, state: _State, collect: bool):
     carry = (state, zeros, zeros) if collect else (state, [], [])
     if exp.batch_size == 0:
         n_batches = 1
-        carry, _ = step(carry, (x_t, p_y_t, seed_data["train"].astype(jnp.float32)))
+        carry, _ = step(carry, (x_t, p_y_t, seed_data["train_share"]))
     else:
         samples = seed_data["samples"]
         n_batches = math.ceil(samples.shape[0] / exp.batch_size)
         pad = n_batches * exp.batch_size - samples.shape[0]
         order = _shuffle(state.key, state.epoch, samples)
         order = jnp.concatenate([order, jnp.zeros(pad, samples.dtype)])
-        mask = (jnp.arange(order.shape[0]) < samples.shape[0]).astype(jnp.float32)
+        # Each batch's rows weigh 1 / its size; the padding rows weigh 0.
+        mask = np.arange(order.shape[0]).reshape(n_batches, -1) < samples.shape[0]
+        mask = (mask / mask.sum(axis=1, keepdims=True)).astype(np.float32)
 
         def minibatch(carry, batch):
             idx, w = batch
             return step(carry, (x_t[:, idx], p_y_t[:, idx], w))
 
-        batches = (order.reshape(n_batches, -1), mask.reshape(n_batches, -1))
+        batches = (order.reshape(n_batches, -1), mask)
         carry, _ = lax.scan(minibatch, carry, batches)
     state, total, square = carry
     state = dataclasses.replace(state, epoch=state.epoch + 1)
@@ -273,13 +278,12 @@ def _output_layer(exp, logits, axis: int = -1):
 
 
 def _measure(exp, estimators, shared, seed_data, model):
-    p_y, p_y_exact = shared["p_y"], shared["p_y_exact"]
+    p_y, inputs = shared["p_y"], seed_data["inputs"]
     logits_t, layers_t = model.features(shared["x_t"])  # as training computes it
     if exp.measure_output:
         layers_t = [*layers_t, _output_layer(exp, logits_t, axis=0)]
     logits, layers = logits_t.T, [a.T for a in layers_t]  # estimators: inputs first
-    weights = seed_data["measure"]
-    by_estimator = [e.measure_layers(layers, weights, p_y_exact) for e in estimators]
+    by_estimator = [e.measure_layers(layers, inputs) for e in estimators]
     measured = list(zip(*by_estimator, strict=True))  # [layer][estimator]
     record = {
         "i_xt": jnp.array([[m[0] for m in row] for row in measured]),
@@ -292,13 +296,12 @@ def _measure(exp, estimators, shared, seed_data, model):
     bounds = [BOUNDS.get(exp.activation)] * len(exp.hidden) + [(0.0, 1.0)] * (
         len(layers) - len(exp.hidden)
     )
-    record |= layer_statistics(layers_t, weights, bounds)
+    record |= layer_statistics(layers_t, inputs, bounds)
     # Loss and accuracy of both splits: one (split x input) by (input x 2) product.
     losses = _example_losses(exp.loss, logits, p_y)
-    correct = (jnp.argmax(logits, -1) == jnp.argmax(p_y, -1)).astype(jnp.float32)
-    counts = jnp.stack([seed_data["train"], seed_data["test"]]).astype(jnp.float32)
-    fit = counts @ jnp.stack([losses, correct], axis=1)
-    fit = fit / jnp.maximum(counts.sum(axis=1), 1.0)[:, None]
+    correct = (jnp.argmax(logits, -1) == shared["label"]).astype(jnp.float32)
+    fit = seed_data["fit_counts"] @ jnp.stack([losses, correct], axis=1)
+    fit = fit * seed_data["fit_scale"][:, None]
     for i, split in enumerate(("train", "test")):
         record[f"{split}_loss"], record[f"{split}_accuracy"] = fit[i, 0], fit[i, 1]
     return record
@@ -427,7 +430,18 @@ def _setup(exp, dataset: Dataset, n_networks: int):
         )
         networks.append((model, batch_seed.generate_state(2)))
         measure = {"train": train, "test": test, "full": dataset.p_x}[exp.measure_on]
-        data = {"train": train, "test": test, "measure": measure}
+        # What the compiled loop needs of the data, computed here once rather than
+        # compiled into it: the training weights as shares, the counts of each split
+        # and their reciprocal totals, and the measured inputs.
+        counts = np.stack([train, test]).astype(np.float32)
+        data = {
+            "train": train,
+            "test": test,
+            "train_share": (train / train.sum()).astype(np.float32),
+            "fit_counts": counts,
+            "fit_scale": 1 / np.maximum(counts.sum(axis=1), np.float32(1)),
+            "inputs": Inputs.of(measure, dataset.p_y),
+        }
         if exp.batch_size:  # the training multiset, as input indices
             data["samples"] = np.repeat(np.arange(len(train)), train).astype(np.int32)
         columns.append(data)
@@ -453,7 +467,8 @@ def _init_optimizer(exp, models):
 
 def _shared(exp, dataset: Dataset) -> dict[str, jax.Array]:
     """What every network reads: the inputs and labels (also feature-major, as
-    training lays them out) and the learning rate, on the device."""
+    training lays them out, and as the most likely class of each input) and the
+    learning rate, on the device."""
     x = np.asarray(dataset.inputs, np.float32)
     p_y = np.asarray(dataset.p_y, np.float32)
     return jax.device_put(
@@ -462,7 +477,7 @@ def _shared(exp, dataset: Dataset) -> dict[str, jax.Array]:
             "x_t": np.ascontiguousarray(x.T),
             "p_y": p_y,
             "p_y_t": np.ascontiguousarray(p_y.T),
-            "p_y_exact": np.asarray(dataset.p_y, np.float64),
+            "label": np.argmax(dataset.p_y, axis=1),  # int64, as jnp.argmax gives
             "lr": np.float32(exp.lr),
         }
     )

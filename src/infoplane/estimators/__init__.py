@@ -1,6 +1,6 @@
 """Estimators of I(X;T) and I(T;Y): one family, one call each (nats)."""
 
-from .base import AbstractEstimator
+from .base import AbstractEstimator, Inputs
 from .binning import AbstractBinning, Binning, EqualMass, FixedWidth, ObservedRange
 from .kernel import AbstractKernel, KDELower, KDEUpper
 from .measure import mutual_information
@@ -14,6 +14,7 @@ __all__ = [
     "Binning",
     "EqualMass",
     "FixedWidth",
+    "Inputs",
     "KDELower",
     "KDEUpper",
     "ObservedRange",

@@ -5,10 +5,12 @@ import math
 import numbers
 
 import equinox as eqx
+import jax
+import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
-__all__ = ["AbstractEstimator"]
+__all__ = ["AbstractEstimator", "Inputs"]
 
 
 def python_scalar(value):
@@ -46,6 +48,62 @@ def check_positive(name: str, field: str, value) -> None:
         or value <= 0
     ):
         raise ValueError(f"{name} needs a finite {field} > 0, got {field}={value!r}")
+
+
+class Inputs(eqx.Module):
+    """The distinct inputs a layer is measured on: p(x) and p(y | x), with what the
+    estimators derive from them.
+
+    Everything here depends on the data, not on the network, so the training loop
+    builds it once per network with NumPy (:meth:`of` on NumPy arrays) instead of
+    compiling it into every measurement; inside a traced function :meth:`of` builds
+    it with JAX. All arrays are float64.
+
+    Attributes:
+        weights: mass of each input (counts or probabilities), ``(inputs,)``.
+        p_y: p(y | x), ``(inputs, classes)``.
+        masses: ``weights * p_y`` column by column, then ``weights``:
+            ``(inputs, classes + 1)``, what the plug-in counting sums per symbol.
+        log_totals: the logarithms of the sums of the joint masses and of the
+            weights, ``(2,)``.
+        inverse_totals: the reciprocals of these sums.
+        h_y: H(Y) in nats.
+        share: p(x), the weights over their sum.
+        used: the inputs of positive weight.
+    """
+
+    weights: Float[Array, " inputs"]
+    p_y: Float[Array, "inputs classes"]
+    masses: Float[Array, "inputs classes_and_1"]
+    log_totals: Float[Array, "2"]
+    inverse_totals: Float[Array, "2"]
+    h_y: Float[Array, ""]
+    share: Float[Array, " inputs"]
+    used: Bool[Array, " inputs"]
+
+    @classmethod
+    def of(cls, weights, p_y) -> "Inputs":
+        """From input weights ``(inputs,)`` and p(y | x) ``(inputs, classes)``: NumPy
+        arrays give NumPy fields, computed on the host; JAX arrays (or tracers) give
+        JAX fields (64-bit types must be enabled)."""
+        xp = jnp if isinstance(weights, jax.Array) or isinstance(p_y, jax.Array) else np
+        w = xp.asarray(weights, xp.float64)
+        joint = w[:, None] * xp.asarray(p_y, xp.float64)
+        mass_y = joint.sum(axis=0)
+        totals = xp.stack([mass_y.sum(), w.sum()])
+        log_totals = xp.log(totals)
+        safe = xp.where(mass_y > 0, mass_y, 1.0)
+        h_y = log_totals[0] - xp.sum(mass_y * xp.log(safe)) / totals[0]
+        return cls(
+            weights=w,
+            p_y=xp.asarray(p_y, xp.float64),
+            masses=xp.concatenate([joint, w[:, None]], axis=1),
+            log_totals=log_totals,
+            inverse_totals=1 / totals,
+            h_y=h_y,
+            share=w / totals[1],
+            used=w > 0,
+        )
 
 
 class AbstractEstimator(eqx.Module):
@@ -94,18 +152,17 @@ class AbstractEstimator(eqx.Module):
         )
 
     def measure_layers(
-        self,
-        layers: list[Float[Array, "inputs units"]],
-        weights: Float[Array, " inputs"],
-        p_y: Float[Array, "inputs classes"],
+        self, layers: list[Float[Array, "inputs units"]], inputs: Inputs
     ) -> list[tuple[Float[Array, ""], Float[Array, ""], dict[str, Float[Array, ""]]]]:
-        """:meth:`measure` of every layer of a network, as the training loop calls it.
+        """:meth:`measure` of every layer of a network on the same ``inputs``, as the
+        training loop calls it.
 
         By default one layer after another; estimators that can measure several
-        layers in one batched computation override it, which gives the compiled loop
-        fewer operations to compile and run.
+        layers in one batched computation, or use what :class:`Inputs` holds
+        precomputed, override it, which gives the compiled loop fewer operations to
+        compile and run.
         """
-        return [self.measure(a, weights, p_y) for a in layers]
+        return [self.measure(a, inputs.weights, inputs.p_y) for a in layers]
 
     @property
     @abc.abstractmethod

@@ -10,6 +10,7 @@ from jaxtyping import Array, Float, Int
 
 from .base import (
     AbstractEstimator,
+    Inputs,
     check_integer,
     check_positive,
     format_number,
@@ -61,12 +62,14 @@ class AbstractBinning(AbstractEstimator):
 
     @compiled
     def measure(self, activations, weights, p_y):
-        return self.measure_layers([activations], weights, p_y)[0]
+        inputs = Inputs.of(weights, p_y)
+        return self.measure_layers([activations], inputs)[0]
 
     @compiled
-    def measure_layers(self, layers, weights, p_y):
+    def measure_layers(self, layers, inputs):
         """Layers whose symbols pack into the same number of words are counted in one
         batched computation (one sort of all their words, and so on)."""
+        weights = inputs.weights
         words = [pack_symbols(self.symbols(a, weights), self.n_symbols) for a in layers]
         groups: dict[int, list[int]] = {}
         for i, w in enumerate(words):
@@ -82,22 +85,22 @@ class AbstractBinning(AbstractEstimator):
 
             def count(values, bits=bits):
                 columns = list(zip(values, bits, strict=True))
-                return plugin_counts(columns, weights, p_y)
+                return plugin_counts(columns, inputs)
 
             batched = jax.vmap(count)(values)
             for position, i in enumerate(members):
                 counts[i] = [r[position] for r in batched]
-        clipping = self.clipping(layers, weights)
+        clipping = self.clipping(layers, inputs)
         measured = []
         for (h_t, h_y, h_ty, occupied), clipped in zip(counts, clipping, strict=True):
             diagnostics = {"occupied_bins": occupied} | clipped
             measured.append((h_t, h_t + h_y - h_ty, diagnostics))
         return measured
 
-    def clipping(self, layers, weights) -> list[dict[str, Array]]:
+    def clipping(self, layers, inputs: Inputs) -> list[dict[str, Array]]:
         """Diagnostics of a fixed range, per layer (none for ranges that follow the
         data)."""
-        del weights
+        del inputs
         return [{} for _ in layers]
 
 
@@ -160,7 +163,7 @@ class Binning(AbstractBinning):
         width = (self.high - self.low) / self.bins
         return _digitize(a, self.low, width, edges)
 
-    def clipping(self, layers, weights):
+    def clipping(self, layers, inputs):
         """``clipped_fraction`` of each layer: the weighted fraction of activation
         values (over units and inputs) strictly outside [low, high], lumped into the
         end symbols with values they differ from. A value exactly at ``high`` is not
@@ -174,9 +177,8 @@ class Binning(AbstractBinning):
         widths = np.array([a.shape[1] for a in layers])
         mean = np.repeat(np.eye(len(layers)) / widths[:, None], widths, axis=1)
         a = jnp.concatenate([jnp.asarray(x, jnp.float64) for x in layers], axis=1)
-        w = jnp.asarray(weights, jnp.float64)
         outside = ((a < self.low) | (a > self.high)).astype(jnp.float64)
-        fractions = mean @ (w @ outside) / jnp.sum(w)
+        fractions = mean @ (inputs.share @ outside)
         return [{"clipped_fraction": f} for f in fractions]
 
 

@@ -17,11 +17,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Int
+
+from .base import Inputs
 
 __all__ = [
     "compiled",
-    "entropy_from_masses",
     "float64",
     "group_ids",
     "pack_symbols",
@@ -54,17 +55,6 @@ def compiled(fn: Callable) -> Callable:
     return float64(eqx.filter_jit(fn))
 
 
-def entropy_from_masses(masses: Float[Array, "..."], axis=None) -> Float[Array, ""]:
-    """Entropy in nats of a distribution given by non-negative masses.
-
-    H = ln M - (1/M) sum_i m_i ln m_i with M = sum_i m_i and 0 ln 0 = 0. Masses need not
-    be normalised, so integer sample counts can be used directly.
-    """
-    total = jnp.sum(masses, axis=axis)
-    safe = jnp.where(masses > 0, masses, 1)
-    return jnp.log(total) - jnp.sum(masses * jnp.log(safe), axis=axis) / total
-
-
 def _index_bits(n: int) -> int:
     return max(1, math.ceil(math.log2(n)))
 
@@ -92,7 +82,10 @@ def pack_symbols(
     words = []
     for start in range(0, units, per_word):
         group = symbols[:, start : start + per_word].astype(jnp.uint64)
-        shifts = jnp.arange(group.shape[1], dtype=jnp.uint64) * jnp.uint64(bits)
+        # The first unit in the highest bits, so words sort as their rows do. (A
+        # NumPy constant: XLA would recompute jnp.arange(...) * bits on every call,
+        # and it recognises an ascending one as such even when given as a constant.)
+        shifts = np.arange(group.shape[1], dtype=np.uint64)[::-1] * np.uint64(bits)
         words.append(
             (jnp.sum(group << shifts, axis=1, dtype=jnp.uint64), bits * group.shape[1])
         )
@@ -169,50 +162,45 @@ def group_ids(columns: Sequence[tuple[Array, int]]) -> Int[Array, " rows"]:
 
 @float64
 def plugin_entropies(
-    columns: Sequence[tuple[Array, int]], weights: Array, p_y: Array
+    columns: Sequence[tuple[Array, int]], inputs: Inputs
 ) -> tuple[Array, Array, Array]:
     """Plug-in H(T), H(Y) and H(T, Y) in nats, in float64 (see
     :func:`plugin_counts`, which also counts the symbols that occur)."""
-    return plugin_counts(columns, weights, p_y)[:3]
+    return plugin_counts(columns, inputs)[:3]
 
 
 @float64
 def plugin_counts(
-    columns: Sequence[tuple[Array, int]], weights: Array, p_y: Array
+    columns: Sequence[tuple[Array, int]], inputs: Inputs
 ) -> tuple[Array, Array, Array, Array]:
     """Plug-in H(T), H(Y) and H(T, Y) in nats, in float64.
 
     Args:
         columns: the symbol T of each row, as ``(values, bits)`` pairs (e.g. from
             :func:`pack_symbols`); rows with equal values in every column are equal.
-        weights: non-negative mass of each row, shape ``(rows,)`` (counts or p(x)).
-        p_y: p(y | row), shape ``(rows, classes)``; one-hot rows for hard labels.
+        inputs: the rows' weights (counts or p(x)) and p(y | row), as
+            :class:`~infoplane.estimators.base.Inputs`.
 
     Returns:
         ``(H(T), H(Y), H(T,Y), n)`` as float64 scalars, where p(t, y) is proportional
         to the sum of ``weights * p_y`` over the rows with symbol t, and n is the number
         of distinct symbols among rows of positive weight.
     """
-    w = jnp.asarray(weights, jnp.float64)
-    joint = w[:, None] * jnp.asarray(p_y, jnp.float64)
     order, runs = _sorted_runs(columns)
     # Masses of each symbol t (row t; rows past the last symbol stay 0): p(t, y) in
     # the first columns, the total input weight in the last.
     masses = jax.ops.segment_sum(
-        jnp.concatenate([joint, w[:, None]], axis=1)[order],
-        runs,
-        num_segments=order.shape[0],
-        indices_are_sorted=True,
+        inputs.masses[order], runs, num_segments=order.shape[0], indices_are_sorted=True
     )
-    # H = ln M - (1/M) sum m ln m (see entropy_from_masses). One pass over the masses
-    # sums m ln m of every column and counts the occupied symbols; the totals M come
-    # from the unsorted rows, which every layer measured on these inputs shares.
+    # H = ln M - (1/M) sum m ln m over the masses m of a column, M their total
+    # (0 ln 0 = 0; masses need not be normalised). One pass over the masses
+    # sums m ln m of every column and counts the occupied symbols; the totals M are
+    # the inputs' own.
     safe = jnp.where(masses > 0, masses, 1)
     sums = jnp.sum(
         jnp.concatenate([masses * jnp.log(safe), masses[:, -1:] > 0], axis=1), axis=0
     )
-    mass_y, total_t = joint.sum(axis=0), w.sum()
-    total_ty = mass_y.sum()
-    h_t = jnp.log(total_t) - sums[-2] / total_t
-    h_ty = jnp.log(total_ty) - sums[:-2].sum() / total_ty
-    return h_t, entropy_from_masses(mass_y), h_ty, sums[-1]
+    h_ty, h_t = inputs.log_totals - jnp.stack([sums[:-2].sum(), sums[-2]]) * (
+        inputs.inverse_totals
+    )
+    return h_t, inputs.h_y, h_ty, sums[-1]
