@@ -112,7 +112,7 @@ class _State(eqx.Module):
 def _optimizer(exp, lr) -> optax.GradientTransformation:
     # Updating all parameters as one flat vector takes a few large operations instead
     # of many tiny ones per layer: twice as fast for these small networks.
-    return optax.flatten({"sgd": optax.sgd, "adam": optax.adam}[exp.optimizer](lr))
+    return {"sgd": optax.sgd, "adam": optax.adam}[exp.optimizer](lr)
 
 
 def _compiled_form(exp):
