@@ -110,8 +110,8 @@ class _State(eqx.Module):
 
 
 def _optimizer(exp, lr) -> optax.GradientTransformation:
-    # Updating all parameters as one flat vector takes a few large operations instead
-    # of many tiny ones per layer: twice as fast for these small networks.
+    # XLA fuses each array's update into one operation; optax.flatten (one update of
+    # a concatenated vector) compiles one more and runs no faster.
     return {"sgd": optax.sgd, "adam": optax.adam}[exp.optimizer](lr)
 
 
