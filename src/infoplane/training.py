@@ -106,7 +106,6 @@ class _State(eqx.Module):
     model: MLP
     opt_state: optax.OptState
     key: jax.Array
-    epoch: jax.Array
 
 
 def _optimizer(exp, lr) -> optax.GradientTransformation:
@@ -208,8 +207,9 @@ def _shuffle(key, epoch, values, rounds: int = 10):
     return values[order.astype(jnp.int32)]
 
 
-def _epoch(exp, shared, seed_data, state: _State, collect: bool):
-    """One epoch of updates; with ``collect``, also gradient mean and spread norms.
+def _epoch(exp, shared, seed_data, state: _State, epoch, collect: bool):
+    """Epoch number ``epoch`` of updates; with ``collect``, also gradient mean and
+    spread norms.
 
     Full batch is one update on the distinct inputs weighted by their training counts.
     Mini-batches are drawn from the training multiset in a fresh order each epoch (from
@@ -242,7 +242,7 @@ def _epoch(exp, shared, seed_data, state: _State, collect: bool):
         samples = seed_data["samples"]
         n_batches = math.ceil(samples.shape[0] / exp.batch_size)
         pad = n_batches * exp.batch_size - samples.shape[0]
-        order = _shuffle(state.key, state.epoch, samples)
+        order = _shuffle(state.key, epoch, samples)
         order = jnp.concatenate([order, jnp.zeros(pad, samples.dtype)])
         # Each batch's rows weigh 1 / its size; the padding rows weigh 0.
         mask = np.arange(order.shape[0]).reshape(n_batches, -1) < samples.shape[0]
@@ -255,7 +255,6 @@ def _epoch(exp, shared, seed_data, state: _State, collect: bool):
         batches = (order.reshape(n_batches, -1), mask)
         carry, _ = lax.scan(minibatch, carry, batches)
     state, total, square = carry
-    state = dataclasses.replace(state, epoch=state.epoch + 1)
     if not collect:
         return state, None
     mean = [t / n_batches for t in total]
@@ -311,8 +310,9 @@ TRACES = {"advance": 0}  # how often the chunk function was traced; tests read i
 
 
 @eqx.filter_jit
-def _advance(state, shared, seed_data, targets, exp):
-    """Run each seed to each epoch in ``targets`` and measure there."""
+def _advance(state, shared, seed_data, start, targets, exp):
+    """Run each seed from epoch ``start`` to each epoch in ``targets`` (increasing)
+    and measure there."""
     TRACES["advance"] += 1
     estimators = [parse_estimator(e) for e in exp.estimators]
 
@@ -326,29 +326,32 @@ def _advance(state, shared, seed_data, targets, exp):
             return jax.tree.map(lambda a: a[None], fn(*squeeze))
         return jax.vmap(fn)(*args)
 
-    def epoch(state, seed_data, collect):
+    def epoch(state, seed_data, number, collect):
         return per_seed(
-            lambda s, d: _epoch(exp, shared, d, s, collect), state, seed_data
+            lambda s, d: _epoch(exp, shared, d, s, number, collect), state, seed_data
         )
 
     def all_seeds(state, seed_data):
-        def segment(state, target):
+        def segment(carry, target):
             # Epochs up to the target, inclusive; a repeated target (padding) runs none.
-            done = state.epoch[0]
+            # ``done`` counts the epochs run so far.
+            state, done = carry
             last = target if exp.grad_stats else target + 1
             state = lax.fori_loop(
-                done, last, lambda _, s: epoch(s, seed_data, False)[0], state
+                done, last, lambda e, s: epoch(s, seed_data, e, False)[0], state
             )
+            done = jnp.maximum(done, last)
             record = {}
             if exp.grad_stats:
                 n = len(state.model.layers)
-                blank = jnp.full((state.epoch.shape[0], n), jnp.nan, jnp.float32)
+                blank = jnp.full((len(state.key), n), jnp.nan, jnp.float32)
                 state, record = lax.cond(
-                    state.epoch[0] <= target,
-                    lambda s: epoch(s, seed_data, True),
+                    done <= target,
+                    lambda s: epoch(s, seed_data, done, True),
                     lambda s: (s, {"grad_mean_norm": blank, "grad_std_norm": blank}),
                     state,
                 )
+                done = jnp.maximum(done, target + 1)
             record |= per_seed(
                 lambda d, m: _measure(exp, estimators, shared, d, m),
                 seed_data,
@@ -365,9 +368,9 @@ def _advance(state, shared, seed_data, targets, exp):
                 for _, group in itertools.groupby(items, key=lambda kv: kv[1].dtype)
             ]
             rows = [row.astype(jnp.float64) for row in rows]
-            return state, jnp.concatenate(rows, axis=1)
+            return (state, done), jnp.concatenate(rows, axis=1)
 
-        state, records = lax.scan(segment, state, targets)
+        (state, _), records = lax.scan(segment, (state, start), targets)
         return state, jnp.swapaxes(records, 0, 1)
 
     layout = []
@@ -450,8 +453,7 @@ def _setup(exp, dataset: Dataset, n_networks: int):
     models, keys = jax.tree.map(stack, *networks)
     seed_data = jax.tree.map(stack, *columns)
     opt_state = _init_optimizer(exp, models)
-    epoch = jax.device_put(np.zeros(n_networks, np.int32))
-    return _State(models, opt_state, keys, epoch), seed_data
+    return _State(models, opt_state, keys), seed_data
 
 
 def _init_optimizer(exp, models):
@@ -526,8 +528,9 @@ def train(
     for start in range(0, len(epochs), size):
         targets = epochs[start : start + size]
         padded = np.pad(targets, (0, size - len(targets)), mode="edge")
+        done = np.int32(0 if start == 0 else epochs[start - 1] + 1)
         state, packed, layout = _advance(
-            state, shared, seed_data, padded.astype(np.int32), static
+            state, shared, seed_data, done, padded.astype(np.int32), static
         )
         chunk = _unpack(np.asarray(packed)[: exp.seeds, : len(targets)], layout)
         bad = ~(chunk["train_loss"] <= DIVERGED_LOSS)  # NaN compares False
