@@ -58,7 +58,7 @@ def layer_statistics(
     widths = np.array([a.shape[0] for a in layers])
     # Row l of per_layer averages a vector over units into layer l's mean.
     per_layer = np.repeat(np.eye(len(layers)) / widths[:, None], widths, axis=1)
-    per_layer, member = per_layer.astype(np.float32), per_layer > 0
+    member = per_layer > 0
     units = jnp.concatenate(layers, axis=0).astype(jnp.float32)
     high = jnp.max(jnp.where(inputs.used, units, -jnp.inf), axis=1)
     low = jnp.min(jnp.where(inputs.used, units, jnp.inf), axis=1)
@@ -68,11 +68,14 @@ def layer_statistics(
     )
     margin = 0.01 * (highs - lows) / 2
     near = (units < lows + margin) | (units > highs - margin)
-    near_share = (near.astype(jnp.float64) @ inputs.share).astype(jnp.float32)
+    # Per unit: the weighted share of its values near a bound, and whether it is
+    # constant; then the mean of each over every layer's units, in one product.
+    per_unit = [near.astype(jnp.float64) @ inputs.share, high == low]
+    saturation, dead = (per_layer @ jnp.stack(per_unit, axis=1)).T.astype(jnp.float32)
     unbounded = np.array([b is None for b in bounds])
     return {
-        "saturation": jnp.where(unbounded, jnp.nan, per_layer @ near_share),
-        "dead_fraction": per_layer @ (high == low).astype(jnp.float32),
+        "saturation": jnp.where(unbounded, jnp.nan, saturation),
+        "dead_fraction": dead,
         "activation_min": jnp.min(jnp.where(member, low, jnp.inf), axis=1),
         "activation_max": jnp.max(jnp.where(member, high, -jnp.inf), axis=1),
     }

@@ -333,25 +333,24 @@ def _advance(state, shared, seed_data, start, targets, exp):
 
     def all_seeds(state, seed_data):
         def segment(carry, target):
-            # Epochs up to the target, inclusive; a repeated target (padding) runs none.
-            # ``done`` counts the epochs run so far.
+            # Epochs from ``done`` (the number run so far) up to the target, inclusive;
+            # a repeated target (padding) runs none. With grad_stats, the last epoch
+            # is run apart, collecting the gradient statistics.
             state, done = carry
             last = target if exp.grad_stats else target + 1
             state = lax.fori_loop(
                 done, last, lambda e, s: epoch(s, seed_data, e, False)[0], state
             )
-            done = jnp.maximum(done, last)
             record = {}
             if exp.grad_stats:
                 n = len(state.model.layers)
                 blank = jnp.full((len(state.key), n), jnp.nan, jnp.float32)
                 state, record = lax.cond(
                     done <= target,
-                    lambda s: epoch(s, seed_data, done, True),
+                    lambda s: epoch(s, seed_data, target, True),
                     lambda s: (s, {"grad_mean_norm": blank, "grad_std_norm": blank}),
                     state,
                 )
-                done = jnp.maximum(done, target + 1)
             record |= per_seed(
                 lambda d, m: _measure(exp, estimators, shared, d, m),
                 seed_data,
@@ -368,7 +367,7 @@ def _advance(state, shared, seed_data, start, targets, exp):
                 for _, group in itertools.groupby(items, key=lambda kv: kv[1].dtype)
             ]
             rows = [row.astype(jnp.float64) for row in rows]
-            return (state, done), jnp.concatenate(rows, axis=1)
+            return (state, target + 1), jnp.concatenate(rows, axis=1)
 
         (state, _), records = lax.scan(segment, (state, start), targets)
         return state, jnp.swapaxes(records, 0, 1)
