@@ -1,6 +1,7 @@
 import math
 from collections import Counter
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -48,8 +49,6 @@ def test_agrees_with_per_sample_counting_on_random_activations(units):
 
 def test_agrees_with_per_sample_counting_on_trained_activations():
     # Activations of a trained seed network on 50,000 drawn samples.
-    import jax
-
     exp = ip.preset("seed", epochs=300)
     data = ip.load_task("seed10")
     model = ip.model.MLP(10, exp.hidden, 2, key=jax.random.PRNGKey(0))
@@ -61,6 +60,21 @@ def test_agrees_with_per_sample_counting_on_trained_activations():
         got = ip.mutual_information(a, data.labels[ids], inputs=ids)
         want = counting_reference(a, data.labels[ids], ids)
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+
+
+def test_inputs_built_on_the_host_equal_those_built_by_jax():
+    rng = np.random.default_rng(3)
+    w = rng.integers(0, 5, 40).astype(float)
+    p_y = rng.dirichlet(np.ones(3), 40)  # soft labels
+    host = Inputs.of(w, p_y)
+    with jax.enable_x64(True):
+        traced = jax.jit(Inputs.of)(jnp.asarray(w), jnp.asarray(p_y))
+    for name, value in vars(host).items():
+        np.testing.assert_allclose(value, getattr(traced, name), rtol=1e-14)
+    p = (w[:, None] * p_y).sum(axis=0) / w.sum()
+    assert float(host.h_y) == pytest.approx(-np.sum(p * np.log(p)), rel=1e-14)
+    np.testing.assert_allclose(host.share, w / w.sum(), rtol=1e-15)
+    np.testing.assert_array_equal(host.used, w > 0)
 
 
 def test_agrees_with_scikit_learn_on_random_symbols():
