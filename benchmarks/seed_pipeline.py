@@ -433,14 +433,16 @@ def main(argv=None) -> int:
         f"{'ip50 mean I(T;Y)':>18}"
     )
     for layer in range(len(HIDDEN)):
-        mean_xt = mean_ty = float("nan")
+        # The 50 networks' means are at epoch 2980: not comparable to a shortened run.
+        means = ["n/a", "n/a"]
         if not shortened:
-            mean_xt = fifty["mean_final_i_xt"][layer]
-            mean_ty = fifty["mean_final_i_ty"][layer]
+            means = [
+                f"{fifty['mean_final_' + name][layer]:.4f}" for name in ("i_xt", "i_ty")
+            ]
         print(
             f"{layer + 1:<8}{ref['i_xt'][layer]:>12.4f}{one['i_xt'][k][layer]:>12.4f}"
             f"{ref['i_ty'][layer]:>12.4f}{one['i_ty'][k][layer]:>12.4f}"
-            f"{mean_xt:>18.4f}{mean_ty:>18.4f}"
+            f"{means[0]:>18}{means[1]:>18}"
         )
     print(
         f"{'test acc':<8}{ref['test_accuracy']:>12.4f}"
