@@ -215,7 +215,8 @@ def _epoch(exp, shared, seed_data, state: _State, epoch, collect: bool):
     """Epoch number ``epoch`` of updates; with ``collect``, also gradient mean and
     spread norms.
 
-    Full batch is one update on the distinct inputs weighted by their training counts.
+    Full batch is one update on the distinct inputs weighted by their share of the
+    training samples.
     Mini-batches are drawn from the training multiset in a fresh order each epoch (from
     the seed's key and the epoch number); the last, partial batch is a smaller batch.
     """
