@@ -215,10 +215,10 @@ def _epoch(exp, shared, seed_data, state: _State, epoch, collect: bool):
     """Epoch number ``epoch`` of updates; with ``collect``, also gradient mean and
     spread norms.
 
-    Full batch is one update on the distinct inputs weighted by their share of the
-    training samples.
-    Mini-batches are drawn from the training multiset in a fresh order each epoch (from
-    the seed's key and the epoch number); the last, partial batch is a smaller batch.
+    Full batch is one update on the distinct inputs, each weighted by its share of the
+    training samples. Mini-batches are drawn from the training multiset in a fresh
+    order each epoch (from the seed's key and the epoch number); the last, partial
+    batch is a smaller batch.
     """
     x_t, p_y_t, lr = shared["x_t"], shared["p_y_t"], shared["lr"]
     grad_fn = jax.grad(_weighted_loss)
