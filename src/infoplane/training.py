@@ -472,14 +472,13 @@ def _init_optimizer(exp, models):
 
 
 def _shared(exp, dataset: Dataset) -> dict[str, jax.Array]:
-    """What every network reads: the inputs and labels (also feature-major, as
-    training lays them out, and as the most likely class of each input) and the
+    """What every network reads: the inputs feature-major, as training lays them out;
+    the labels both ways and as the most likely class of each input; and the
     learning rate, on the device."""
     x = np.asarray(dataset.inputs, np.float32)
     p_y = np.asarray(dataset.p_y, np.float32)
     return jax.device_put(
         {
-            "x": x,
             "x_t": np.ascontiguousarray(x.T),
             "p_y": p_y,
             "p_y_t": np.ascontiguousarray(p_y.T),
