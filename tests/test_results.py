@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import infoplane as ip
-from infoplane.results import atomic_directory
+from infoplane.output import atomic_directory
 
 
 def test_result_shapes_and_summary(small_result):
@@ -71,13 +71,15 @@ def test_writes_are_atomic(tmp_path):
         interrupted_write()
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+    meta = '{"format": 1, "experiment": {}, "layers": []}'
     with atomic_directory(target) as tmp:
-        (tmp / "a.txt").write_text("1")
+        (tmp / "result.json").write_text(meta)
+        (tmp / "curves.png").write_text("1")
     with pytest.raises(FileExistsError, match="--force"), atomic_directory(target):
         pass
     with atomic_directory(target, overwrite=True) as tmp:
-        (tmp / "b.txt").write_text("2")
-    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+        (tmp / "result.json").write_text(meta)
+    assert sorted(p.name for p in target.iterdir()) == ["result.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -112,3 +114,17 @@ def test_diagnostics_are_recorded_per_layer(small_result):
     # tanh stays inside [-1, 1]: nothing clipped, no warning.
     assert np.all(arrays["clipped_fraction"] == 0)
     assert small_result.info["warnings"] == []
+
+
+def test_bins_wider_than_the_activations_warn():
+    exp = ip.preset(
+        "seed",
+        activation="relu",  # values in [0, 1000): all in bin 0
+        epochs=40,
+        measure="every:20",
+        estimators=("binning-width:width=1000", "binning-width:width=0.07"),
+    )
+    with pytest.warns(ip.ClippingWarning, match="width=1000 put every input in one"):
+        result = ip.run(exp)
+    assert len(result.info["warnings"]) == 1
+    np.testing.assert_allclose(result.i_xt[..., 0], 0, atol=1e-12)

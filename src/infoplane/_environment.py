@@ -6,9 +6,14 @@ alone where the user already chose one.
 
 import contextlib
 import os
+import warnings
 from pathlib import Path
 
 import jax
+
+
+class CacheWarning(UserWarning):
+    """A cache on disk could not be read or written; the value was computed anew."""
 
 
 def cache_dir() -> Path:
@@ -48,7 +53,21 @@ def compilation_cache() -> None:
         return
     if jax.config.jax_compilation_cache_dir:
         return
-    jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax"))
+    folder = cache_dir() / "jax"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK | os.X_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        warnings.warn(
+            f"cannot use {folder} for compiled programs; every run compiles anew "
+            "(set INFOPLANE_CACHE to a writable folder, or INFOPLANE_JAX_CACHE=0)",
+            CacheWarning,
+            stacklevel=2,
+        )
+        return
+    jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 

@@ -5,7 +5,10 @@ fast.
 """
 
 import argparse
+import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -114,7 +117,9 @@ def _parser() -> argparse.ArgumentParser:
         "--no-video", action="store_true", help="skip plane.gif and plane.mp4"
     )
     run.add_argument(
-        "--force", action="store_true", help="overwrite a non-empty --out directory"
+        "--force",
+        action="store_true",
+        help="replace an earlier infoplane run in --out (never other files)",
     )
     run.add_argument(
         "--quiet", action="store_true", help="no progress bar, log lines or summary"
@@ -136,6 +141,9 @@ def _parser() -> argparse.ArgumentParser:
     bound.add_argument("task", metavar="TASK", help="e.g. tishby12:gamma=2, seed10")
     bound.add_argument("--out", type=Path, required=True, help="CSV file to write")
     bound.add_argument("--units", choices=("nats", "bits"), default="bits")
+    bound.add_argument(
+        "--force", action="store_true", help="replace a CSV that infoplane wrote"
+    )
 
     sweep = commands.add_parser(
         "sweep",
@@ -170,7 +178,11 @@ def _parser() -> argparse.ArgumentParser:
         help="training loss that counts as converged in depth.png (default 0.1)",
     )
     sweep.add_argument("--video", action="store_true", help="animate every point too")
-    sweep.add_argument("--force", action="store_true", help="overwrite --out")
+    sweep.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an earlier infoplane sweep in --out (never other files)",
+    )
     sweep.add_argument("--quiet", action="store_true", help="no progress or summary")
 
     summary = commands.add_parser(
@@ -408,33 +420,42 @@ def _run_points(base, settings: list[str], args) -> int:
 def _bound(args) -> int:
     import csv
 
+    import numpy as np
+
     from infoplane.datasets import load_task
     from infoplane.ib import task_curve
+    from infoplane.output import check_output_file
     from infoplane.plotting import plot_ib_curve
     from infoplane.units import from_nats
 
+    header = ["beta", "i_xt", "i_ty"]
+    picture = args.out.with_suffix(".png")
+    check_output_file(
+        args.out, suffix=".csv", overwrite=args.force, first_line=",".join(header)
+    )
+    if picture.exists() and not args.force:
+        raise FileExistsError(f"{picture} already exists; replace it with --force")
     dataset = load_task(args.task)
     curve = task_curve(dataset)
-    if args.out.suffix != ".csv":
-        raise ValueError(f"--out must name a .csv file, got {args.out}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["beta", "i_xt", "i_ty"])
-        for b, x, y in zip(curve.beta, curve.i_xt, curve.i_ty, strict=True):
-            writer.writerow(
-                [
-                    repr(float(b)),
-                    repr(float(from_nats(x, args.units))),
-                    repr(float(from_nats(y, args.units))),
-                ]
-            )
-    tmp.replace(args.out)
-    picture = args.out.with_suffix(".png")
-    plot_ib_curve(curve, units=args.units, title=dataset.name).figure.savefig(
-        picture, dpi=150
-    )
+    tmp = args.out.with_name(f".{args.out.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            for b, x, y in zip(curve.beta, curve.i_xt, curve.i_ty, strict=True):
+                writer.writerow(
+                    [
+                        repr(float(v))
+                        for v in (b, *from_nats(np.array([x, y]), args.units))
+                    ]
+                )
+        figure = plot_ib_curve(curve, units=args.units, title=dataset.name).figure
+        figure.savefig(tmp.with_suffix(".png"), dpi=150)
+        tmp.replace(args.out)
+        tmp.with_suffix(".png").replace(picture)
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_suffix(".png").unlink(missing_ok=True)
     i_xy = from_nats(curve.i_xy, args.units)
     print(f"{dataset.name}: I(X;Y) = {i_xy:.6f} {args.units}, {len(curve.i_xt)} points")
     print(f"wrote {args.out} and {picture}")
@@ -487,6 +508,18 @@ def _summary(args) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, batch schedulers, ``docker stop``), handled as Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"infoplane: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``infoplane`` command; returns the exit code."""
     parser = _parser()
@@ -494,32 +527,57 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return USAGE_ERROR
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "presets":
-            return _presets()
-        if args.command == "sweep":
-            return _sweep(args)
-        if args.command == "bound":
-            return _bound(args)
-        return _summary(args)
-    except KeyboardInterrupt:
-        print("infoplane: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _command(args)
+    except KeyboardInterrupt as interrupt:
+        what = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
+        print(f"infoplane: {what}; nothing was written", file=sys.stderr)
+        return 143 if isinstance(interrupt, Terminated) else 130
     except Exception as error:  # one clear line, unless --debug
         if args.debug:
             raise
-        from infoplane.training import TrainingDiverged
-
-        if isinstance(error, ValueError | FileExistsError):
-            code, hint = USAGE_ERROR, ""
-        elif isinstance(error, TrainingDiverged):
-            code, hint = RUNTIME_ERROR, ""
-        else:
-            code, hint = RUNTIME_ERROR, " (run with --debug for the traceback)"
-        print(f"infoplane: error: {error}{hint}", file=sys.stderr)
+        code, message = _error(error)
+        print(f"infoplane: error: {message}", file=sys.stderr)
         return code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _command(args) -> int:
+    if args.command == "run":
+        return _run(args)
+    if args.command == "presets":
+        return _presets()
+    if args.command == "sweep":
+        return _sweep(args)
+    if args.command == "bound":
+        return _bound(args)
+    return _summary(args)
+
+
+def _error(error: Exception) -> tuple[int, str]:
+    """The exit code and one-line message of an error that ends a command."""
+    from infoplane.training import TrainingDiverged
+
+    if isinstance(error, ValueError | FileExistsError):
+        return USAGE_ERROR, str(error)
+    if isinstance(error, TrainingDiverged):
+        return RUNTIME_ERROR, str(error)
+    if isinstance(error, MemoryError):
+        return USAGE_ERROR, (
+            "not enough memory for these sizes; use fewer seeds, epochs, samples "
+            "or narrower layers"
+        )
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return USAGE_ERROR, f"{error.strerror}{where}"
+    return RUNTIME_ERROR, f"{error} (run with --debug for the traceback)"
 
 
 if __name__ == "__main__":

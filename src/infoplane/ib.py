@@ -29,9 +29,11 @@ converged or found the global optimum; solver failures can only make the result
 a looser, lower estimate, never an overestimate.
 """
 
+import contextlib
 import hashlib
 import math
 import os
+import warnings
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
@@ -41,9 +43,9 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from ._environment import cache_dir
+from ._environment import CacheWarning, cache_dir
 
-__all__ = ["IBCurve", "distance_below", "ib_curve", "task_curve"]
+__all__ = ["CacheWarning", "IBCurve", "distance_below", "ib_curve", "task_curve"]
 
 _SUM_TOL = 1e-6
 # Below this mass a cluster is treated as dead: its slot is freed for a split.
@@ -485,17 +487,10 @@ def task_curve(dataset, *, cache: bool = True) -> IBCurve:
         b"ib-task-curve-v1" + p_x.tobytes() + p_y.tobytes() + str(p_y.shape).encode()
     ).hexdigest()[:24]
     path = cache_dir() / f"ib-{key}.npz"
-    if cache and path.exists():
-        with np.load(path) as stored:
-            return IBCurve(
-                beta=_frozen(stored["beta"]),
-                i_xt=_frozen(stored["i_xt"]),
-                i_ty=_frozen(stored["i_ty"]),
-                n_iter=_frozen(stored["n_iter"]),
-                i_xy=float(stored["i_xy"]),
-                h_x=float(stored["h_x"]),
-                max_clusters=int(stored["max_clusters"]),
-            )
+    if cache:
+        stored = _read_cached_curve(path)
+        if stored is not None:
+            return stored
     keep = p_x > 0
     rows, group = np.unique(p_y[keep].round(12), axis=0, return_inverse=True)
     merged = np.bincount(group.ravel(), weights=p_x[keep], minlength=len(rows))
@@ -510,8 +505,42 @@ def task_curve(dataset, *, cache: bool = True) -> IBCurve:
         h_x=h_x,
     )
     if cache:
+        _write_cached_curve(path, curve)
+    return curve
+
+
+def _read_cached_curve(path) -> "IBCurve | None":
+    """A curve stored by :func:`_write_cached_curve`, or None (a warning if damaged)."""
+    if not path.exists():
+        return None
+    try:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as stored:
+            return IBCurve(
+                beta=_frozen(stored["beta"]),
+                i_xt=_frozen(stored["i_xt"]),
+                i_ty=_frozen(stored["i_ty"]),
+                n_iter=_frozen(stored["n_iter"]),
+                i_xy=float(stored["i_xy"]),
+                h_x=float(stored["h_x"]),
+                max_clusters=int(stored["max_clusters"]),
+            )
+    except Exception as error:  # any damage: the cache is only a shortcut
+        warnings.warn(
+            f"ignoring a damaged cache entry {path} ({type(error).__name__}); "
+            "computing the curve again",
+            CacheWarning,
+            stacklevel=3,
+        )
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+
+
+def _write_cached_curve(path, curve: "IBCurve") -> None:
+    """Store a curve atomically; a cache that cannot be written only warns."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
         np.savez(
             tmp,
             beta=curve.beta,
@@ -523,7 +552,15 @@ def task_curve(dataset, *, cache: bool = True) -> IBCurve:
             max_clusters=curve.max_clusters,
         )
         os.replace(tmp, path)
-    return curve
+    except OSError as error:
+        warnings.warn(
+            f"cannot write the cache {path} ({error.strerror}); the curve is not "
+            "kept for next time (set INFOPLANE_CACHE to a writable folder)",
+            CacheWarning,
+            stacklevel=3,
+        )
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def distance_below(curve: IBCurve, i_xt, i_ty) -> np.ndarray:

@@ -12,10 +12,7 @@ import csv
 import dataclasses
 import html
 import json
-import os
 import platform
-import shutil
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -23,9 +20,10 @@ import numpy as np
 
 from .datasets import Dataset
 from .experiment import Experiment
+from .output import atomic_directory
 from .units import from_nats
 
-__all__ = ["AXES", "Result", "atomic_directory"]
+__all__ = ["AXES", "Result"]
 
 # The axes of every array a Result may hold.
 AXES = {
@@ -60,46 +58,25 @@ SUMMARY_COLUMNS = (
 )
 
 
-@contextlib.contextmanager
-def atomic_directory(path: "str | Path", *, overwrite: bool = False):
-    """Yield a temporary directory that becomes ``path`` only if the block succeeds.
-
-    Raises:
-        FileExistsError: ``path`` exists, is not empty, and ``overwrite`` is False.
-    """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise FileExistsError(f"{path} exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"{path} already exists and is not empty; choose another directory "
-            "or overwrite it (--force)"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the result private
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if path.exists():
-        old = path.with_name(tmp.name + ".old")
-        path.rename(old)
-    tmp.rename(path)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _clipping_warnings(arrays, layers, estimators) -> list[str]:
-    """One line per estimator whose fixed range clipped activations."""
+    """One line per estimator whose fixed range clipped activations, and one per
+    estimator whose bins put a layer's every input in one bin at every measurement
+    (e.g. a width far above the activations' spread)."""
+    lines = []
+    occupied = arrays.get("occupied_bins")
+    if occupied is not None:
+        for e, estimator in enumerate(estimators):
+            counts = np.nan_to_num(occupied[..., e], nan=2.0)  # (seed, epoch, layer)
+            one = [layers[i] for i in np.flatnonzero(counts.max(axis=(0, 1)) == 1)]
+            if one:
+                lines.append(
+                    f"{estimator} put every input in one bin in {', '.join(one)} at "
+                    "every measurement, so I(X;T) and I(T;Y) are 0 there; use "
+                    "smaller bins"
+                )
     clipped = arrays.get("clipped_fraction")
     if clipped is None:
-        return []
-    lines = []
+        return lines
     for e, estimator in enumerate(estimators):
         values = np.nan_to_num(clipped[..., e], nan=0.0)  # (seed, epoch, layer)
         if values.max() <= 0:

@@ -38,7 +38,14 @@ def grid(base: Experiment, settings: Sequence[str]) -> list[Experiment]:
     fields = [axis[0][0] for axis in axes]
     if len(set(fields)) != len(fields):
         raise ValueError(f"each field may be swept once, got {', '.join(fields)}")
-    return [base.replace(**dict(combo)) for combo in itertools.product(*axes)]
+    points = [base.replace(**dict(combo)) for combo in itertools.product(*axes)]
+    names = [point_name(p, settings) for p in points]
+    for i, point in enumerate(points):
+        if point in points[:i] or names[i] in names[:i]:
+            raise ValueError(
+                f"the sweep repeats a point ({names[i]}); give each value once"
+            )
+    return points
 
 
 def point_name(exp: Experiment, settings: Sequence[str]) -> str:

@@ -1,0 +1,252 @@
+"""Output directories that never destroy what infoplane did not write.
+
+A run or sweep directory is written under a hidden temporary name beside its target,
+``.NAME.infoplane~HOST~PID~XXXX``, and appears by one ``rename``: a rename onto a
+directory that is not empty fails, so two runs into the same ``--out`` cannot both
+land, and nothing half-written is ever visible. Overwriting (``--force``) replaces only
+a directory that infoplane recognises as its own: a run directory (``result.json`` of
+an infoplane result and the files a run writes) or a sweep directory (the files a sweep
+writes and run directories). Temporary folders of processes that died (SIGKILL, a
+power cut) are removed by the next run into the same parent folder.
+"""
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+__all__ = [
+    "atomic_directory",
+    "check_output_dir",
+    "check_output_file",
+    "is_run_directory",
+    "is_sweep_directory",
+]
+
+# Every file a run directory may hold, and every file a sweep directory may hold
+# beside its run directories.
+RUN_FILES = frozenset(
+    {
+        "result.json",
+        "arrays.npz",
+        "information.csv",
+        "plane.png",
+        "plane.gif",
+        "plane.mp4",
+        "curves.png",
+        "snr.png",
+        "ib_distance.csv",
+        "ib_bound.csv",
+    }
+)
+SWEEP_FILES = frozenset(
+    {"sweep.json", "sweep.png", "summary.csv", "verdict.txt", "depth.png"}
+)
+
+_HOST = socket.gethostname().replace("~", "-") or "host"
+_TAG = f"infoplane~{_HOST}~{os.getpid()}~"
+_TEMPORARY = re.compile(r"\.infoplane~(?P<host>[^~]+)~(?P<pid>\d+)~[^~/]*$")
+
+
+def is_run_directory(path: "str | Path") -> bool:
+    """Whether ``path`` is a run directory infoplane wrote, and holds nothing else."""
+    path = Path(path)
+    try:
+        names = {entry.name for entry in path.iterdir()}
+        meta = json.loads((path / "result.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(meta, dict)
+        and {"format", "experiment", "layers"} <= set(meta)
+        and names <= RUN_FILES
+        and all((path / name).is_file() for name in names)
+    )
+
+
+def is_sweep_directory(path: "str | Path") -> bool:
+    """Whether ``path`` is a sweep directory infoplane wrote: its files and runs."""
+    path = Path(path)
+    try:
+        entries = list(path.iterdir())
+    except OSError:
+        return False
+    runs = [e for e in entries if e.is_dir() and not e.is_symlink()]
+    files = [e for e in entries if e not in runs]
+    return (
+        bool(runs)
+        and all(is_run_directory(run) for run in runs)
+        and all(f.name in SWEEP_FILES and f.is_file() for f in files)
+    )
+
+
+def _refuse_special(path: Path, option: str) -> Path:
+    """``path`` made absolute; refuses '', '.', '..' and folders holding the cwd."""
+    if not str(path).strip() or path.name in ("", ".", ".."):
+        raise ValueError(
+            f"{option} {str(path)!r} names no new folder or file; give one, "
+            "e.g. runs/NAME"
+        )
+    resolved = path.expanduser().resolve()
+    cwd, home = Path.cwd().resolve(), Path.home().resolve()
+    if resolved in (cwd, home, *cwd.parents, *home.parents):
+        raise ValueError(
+            f"{option} {str(path)!r} is the current, home or a parent folder; "
+            "infoplane writes into a folder of its own, e.g. runs/NAME"
+        )
+    return resolved
+
+
+def check_output_dir(
+    path: "str | Path", *, overwrite: bool = False, option: str = "--out"
+) -> Path:
+    """Check, before any work, that a run or sweep can be written to ``path``.
+
+    Creates the parent folder if needed. Returns the path, made absolute.
+
+    Raises:
+        ValueError: ``path`` is empty, ``.``, ``..``, or holds the current or home
+            folder.
+        FileExistsError: ``path`` is a file; or a non-empty directory and
+            ``overwrite`` is False; or, with ``overwrite``, a directory infoplane
+            did not write.
+        OSError: the parent folder cannot be created or written.
+    """
+    path = Path(path)
+    resolved = _refuse_special(path, option)
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise FileExistsError(f"{path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise FileExistsError(
+                f"{path} already exists and is not empty; choose another directory, "
+                "or replace an earlier infoplane run there with --force"
+            )
+        if not (is_run_directory(path) or is_sweep_directory(path)):
+            raise FileExistsError(
+                f"{path} holds files that infoplane did not write; --force replaces "
+                "only an infoplane run or sweep directory, so choose another directory"
+            )
+    resolved.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(resolved.parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write into {resolved.parent}")
+    return resolved
+
+
+def check_output_file(
+    path: "str | Path",
+    *,
+    suffix: str,
+    overwrite: bool = False,
+    first_line: str = "",
+    option: str = "--out",
+) -> Path:
+    """Check, before any work, that a file infoplane writes can be written to ``path``.
+
+    With ``overwrite``, an existing file is replaced only when it starts with
+    ``first_line`` (the header infoplane writes); without it, never.
+
+    Raises:
+        ValueError: the wrong suffix, or a path like '' or '.'.
+        FileExistsError: ``path`` exists and may not be replaced.
+    """
+    path = Path(path)
+    resolved = _refuse_special(path, option)
+    if path.suffix != suffix:
+        raise ValueError(f"{option} must name a {suffix} file, got {str(path)!r}")
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise FileExistsError(
+                f"{path} already exists; choose another name or replace it with --force"
+            )
+        try:
+            with open(path) as f:
+                ours = path.is_file() and f.readline().rstrip("\n") == first_line
+        except (OSError, UnicodeDecodeError):
+            ours = False
+        if not ours:
+            raise FileExistsError(
+                f"{path} was not written by infoplane; --force replaces only a file "
+                "infoplane wrote, so choose another name"
+            )
+    resolved.parent.mkdir(parents=True, exist_ok=True)
+    return resolved
+
+
+def remove_stale_temporaries(folder: "str | Path") -> None:
+    """Remove the temporary folders of dead infoplane processes of this host."""
+    with contextlib.suppress(OSError):
+        for entry in Path(folder).iterdir():
+            match = _TEMPORARY.search(entry.name)
+            if not (match and entry.name.startswith(".")):
+                continue
+            if match["host"] != _HOST or _alive(int(match["pid"])):
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def atomic_directory(path: "str | Path", *, overwrite: bool = False):
+    """Yield a temporary directory that becomes ``path`` only if the block succeeds.
+
+    ``path`` is checked first (:func:`check_output_dir`), so a problem that can be
+    known before the work is reported before it. The result appears by one rename,
+    which fails if another process created a non-empty ``path`` meanwhile. With
+    ``overwrite``, a directory infoplane wrote is replaced (and only such a one).
+
+    Raises:
+        FileExistsError: ``path`` exists and may not be replaced, or appeared while
+            the block ran.
+    """
+    path = check_output_dir(path, overwrite=overwrite)
+    remove_stale_temporaries(path.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_TAG}", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the result private
+    try:
+        yield tmp
+        _publish(tmp, path, overwrite=overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _publish(tmp: Path, path: Path, *, overwrite: bool) -> None:
+    """Rename ``tmp`` to ``path``; with ``overwrite``, first set aside our old run."""
+    try:
+        os.rename(tmp, path)  # onto a non-empty directory: fails, atomically
+        return
+    except OSError as error:
+        taken = error
+    replaceable = overwrite and (is_run_directory(path) or is_sweep_directory(path))
+    if not replaceable:
+        raise FileExistsError(
+            f"{path} already exists (written while this run ran?): {taken.strerror}; "
+            "nothing was written"
+        )
+    old = path.with_name(tmp.name + ".old")
+    os.rename(path, old)
+    try:
+        os.rename(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.rename(old, path)
+        raise FileExistsError(
+            f"{path} was written by another process meanwhile; nothing was written"
+        ) from None
+    shutil.rmtree(old, ignore_errors=True)
