@@ -106,9 +106,9 @@ def test_run_in_process_with_quiet_and_no_video(tmp_path, capsys):
     ("args", "message"),
     [
         (["run", "sed"], "unknown preset 'sed'"),
-        (["run", "seed", "--hidden", "8,0,4"], "hidden layer widths must be positive"),
-        (["run", "seed", "--epochs", "0"], "epochs must be a positive integer"),
-        (["run", "seed", "--seeds", "0"], "seeds must be a positive integer"),
+        (["run", "seed", "--hidden", "8,0,4"], "hidden must be layer widths"),
+        (["run", "seed", "--epochs", "0"], "epochs must be an integer from 1"),
+        (["run", "seed", "--seeds", "0"], "seeds must be an integer from 1"),
         (["run", "seed", "--estimator", "binning:bins=1"], "bins >= 2"),
         (
             ["run", "seed", "--epochs", "10", "--measure-every", "20"],
@@ -153,9 +153,9 @@ def test_existing_output_needs_force(tmp_path):
     assert "--force" in out.stderr
     assert "Traceback" not in out.stderr
     assert (tmp_path / "r" / "keep.txt").read_text() == "mine"
-    cli(*args, "--force", "--quiet")
-    assert not (tmp_path / "r" / "keep.txt").exists()
-    assert (tmp_path / "r" / "result.json").exists()
+    out = cli(*args, "--force", "--quiet", check=False)
+    assert out.returncode == 2  # --force never replaces what infoplane did not write
+    assert (tmp_path / "r" / "keep.txt").read_text() == "mine"
 
 
 def test_divergence_exits_1_and_writes_nothing(tmp_path):

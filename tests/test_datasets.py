@@ -1,4 +1,5 @@
 import hashlib
+import os
 
 import numpy as np
 import pytest
@@ -182,4 +183,35 @@ def test_own_data_errors_name_the_file_and_the_fix(tmp_path):
     }
     for name, message in cases.items():
         with pytest.raises(ValueError, match=message):
+            ip.load_task(f"file:{tmp_path / name}")
+
+
+@pytest.mark.parametrize(
+    ("inputs", "labels", "message"),
+    [
+        (np.zeros((4, 2)) + 1j, [0, 1, 0, 1], "complex"),
+        (np.zeros((4, 0)), [0, 1, 0, 1], "at least 1 feature"),
+        (np.zeros((1, 3)), [0], "at least 2 samples"),
+        (np.zeros((4, 2)), [0, 1, np.nan, 1], "labels must be integer classes"),
+        (np.zeros((4, 2)), [0, 0.5, 1, 1], r"labels must be integer classes.*0\.5"),
+        (np.zeros((4, 2)), ["a", "b", "a", "b"], "labels must be integer classes"),
+        (np.zeros((20_001, 1)), np.arange(20_001), "20,001 classes"),
+    ],
+)
+def test_bad_data_is_a_clear_error(inputs, labels, message):
+    with pytest.raises(ValueError, match=message):
+        ip.Dataset.from_arrays(inputs, labels)
+
+
+def test_images_and_integral_float_labels_are_accepted():
+    d = ip.Dataset.from_arrays(np.zeros((4, 3, 2)), [1.0, 2.0, 1.0, 2.0])
+    assert d.inputs.shape == (4, 6)
+    assert d.p_y.shape == (4, 2)
+
+
+def test_a_fifo_or_folder_named_as_the_data_file_is_refused(tmp_path):
+    os.mkfifo(tmp_path / "pipe.npz")
+    (tmp_path / "dir.npz").mkdir()
+    for name in ("pipe.npz", "dir.npz"):
+        with pytest.raises(ValueError, match="is not a regular file"):
             ip.load_task(f"file:{tmp_path / name}")

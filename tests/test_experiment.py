@@ -34,11 +34,31 @@ def test_seed_preset_is_the_notebook_protocol():
     [
         (
             {"hidden": (8, 0, 4)},
-            r"hidden layer widths must be positive integers, got \[8, 0, 4\]",
+            r"widths from 1 to 16,384, e.g. 8,6,4; got \(8, 0, 4\)",
         ),
-        ({"epochs": 0}, "epochs must be a positive integer, got 0"),
-        ({"seeds": -1}, "seeds must be a positive integer"),
-        ({"lr": float("nan")}, "lr must be a positive number"),
+        ({"hidden": (100_000,)}, "hidden must be layer widths from 1 to 16,384"),
+        ({"hidden": (8, True)}, "hidden must be layer widths"),
+        ({"epochs": 0}, "epochs must be an integer from 1 to 10,000,000, got 0"),
+        ({"epochs": 10**12}, "epochs must be an integer from 1 to 10,000,000"),
+        ({"epochs": 3.0}, "epochs must be an integer, got 3.0"),
+        ({"seeds": -1}, "seeds must be an integer from 1 to 10,000"),
+        ({"seeds": 1_000_000}, "seeds must be an integer from 1 to 10,000"),
+        ({"seed": True}, "seed must be an integer, got True"),
+        ({"batch_size": -1}, "batch_size must be an integer from 0"),
+        ({"lr": float("nan")}, "lr must be a finite number"),
+        ({"lr": True}, "lr must be a finite number, got True"),
+        ({"lr": "0.1"}, "lr must be a finite number, got '0.1'"),
+        ({"lr": -0.1}, "lr must be a positive number"),
+        ({"grad_stats": "no"}, "grad_stats must be true or false, got 'no'"),
+        ({"measure_output": 1}, "measure_output must be true or false"),
+        ({"measure": 20}, "measure must be text, got 20"),
+        ({"name": 5}, "name must be text"),
+        ({"train_fraction": "0.5"}, "train_fraction must be a finite number"),
+        ({"estimators": (3,)}, "estimators must be estimator names"),
+        (
+            {"epochs": 10_000_000, "measure": "every:1"},
+            "takes 10,000,000 measurements over 10,000,000 epochs; at most 100,000",
+        ),
         ({"estimators": ("binning:bins=1",)}, "bins >= 2"),
         ({"measure": "every:5000"}, "longer than the run"),
         ({"units": "bans"}, "units must be one of nats, bits"),
@@ -46,7 +66,7 @@ def test_seed_preset_is_the_notebook_protocol():
         ({"train_fraction": 1.0}, "train_fraction must be between 0 and 1"),
         ({"colour": "red"}, "unknown experiment field"),
         ({"task": "seed11"}, "unknown task 'seed11'.*or file:PATH.npz"),
-        ({"task": 3}, "task must be a name or file:PATH"),
+        ({"task": 3}, "task must be text"),
         ({"task": "file:"}, "needs a path"),
     ],
 )
@@ -72,3 +92,43 @@ def test_dict_and_toml_round_trip(tmp_path):
     path.write_text("hidden = [5, 3\n")
     with pytest.raises(ValueError, match="cannot read experiment file"):
         ip.load_experiment(path)
+
+
+def test_toml_preset_with_a_name_and_strict_types(tmp_path):
+    path = tmp_path / "exp.toml"
+    path.write_text('preset = "seed"\nname = "mine"\nepochs = 40\n')
+    assert ip.load_experiment(path).name == "mine"
+    for line, message in [
+        ('grad_stats = "no"', "grad_stats must be true or false"),
+        ("lr = true", "lr must be a finite number, got True"),
+        ("measure = 20", "measure must be text"),
+        ('train_fraction = "0.5"', "train_fraction must be a finite number"),
+        ("epochs = 1e12", "epochs must be an integer"),
+        ('hidden = ["8"]', "hidden must be layer widths"),
+    ]:
+        path.write_text(f'preset = "seed"\n{line}\n')
+        with pytest.raises(ValueError, match=message):
+            ip.load_experiment(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"batch_size": 60_000}, "batch_size=60000 is larger than the training set"),
+        (
+            {"task": "tishby12", "train_fraction": 0.0001},
+            "leaves the training set of tishby12 empty",
+        ),
+        (
+            {"task": "tishby12", "train_fraction": 0.9999},
+            "leaves the test set of tishby12 empty",
+        ),
+    ],
+)
+def test_sizes_the_data_cannot_give_fail_before_training(change, message, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking sizes")
+
+    monkeypatch.setattr("infoplane.experiment.train", no_training)
+    with pytest.raises(ValueError, match=message):
+        ip.run(ip.preset("seed", **change))

@@ -35,8 +35,10 @@ def test_grid_is_the_product_of_settings():
     assert sweeps.point_name(points[0], settings) == "lr=0.1,hidden=4"
     with pytest.raises(ValueError, match="FIELD=VALUES"):
         sweeps.grid(base, ["lr"])
-    with pytest.raises(ValueError, match="hidden layer widths"):
+    with pytest.raises(ValueError, match="hidden must be layer widths"):
         sweeps.grid(base, ["hidden=4;0"])
+    with pytest.raises(ValueError, match=r"repeats a point \(lr=0.1\)"):
+        sweeps.grid(base, ["lr=0.1,0.10"])
 
 
 def test_epochs_to_compression_and_to_a_loss():

@@ -363,7 +363,9 @@ def animate(
         anim.frame(len(anim) - 1)
         figure.canvas.draw()
         figure.set_layout_engine("none")
-        drawn.ax.set_title(drawn.ax.get_title(), y=drawn.ax.title.get_position()[1])
+        drawn.ax.set_title(
+            drawn.ax.get_title(), y=drawn.ax.title.get_position()[1], parse_math=False
+        )
         # Where "best" put the legend with every point drawn, for every frame.
         corner = drawn.legend.get_window_extent().transformed(
             drawn.ax.transAxes.inverted()

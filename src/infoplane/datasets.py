@@ -76,18 +76,25 @@ class Dataset:
             labels: ``(samples,)`` class of each sample, any integer values.
             name: a name for results and pictures.
         """
-        x = np.asarray(inputs, np.float32)
+        if np.iscomplexobj(inputs):
+            raise ValueError("inputs are complex numbers; give real numbers")
+        try:
+            x = np.asarray(inputs, np.float32)
+        except (TypeError, ValueError):
+            raise ValueError("inputs must be an array of numbers") from None
         if x.ndim == 1:
             x = x[:, None]
-        y = np.asarray(labels)
-        if y.shape != (x.shape[0],):
+        x = x.reshape(len(x), -1)  # images and other shapes: one row per sample
+        if x.shape[0] < 2 or x.shape[1] == 0:
             raise ValueError(
-                f"labels must have shape ({x.shape[0]},) to match inputs, got {y.shape}"
+                f"inputs must hold at least 2 samples of at least 1 feature, got "
+                f"shape {np.shape(inputs)}"
             )
         if not np.all(np.isfinite(x)):
             raise ValueError("inputs contain NaN or infinite values")
-        _, codes = np.unique(y, return_inverse=True)
-        p_y = np.eye(codes.max() + 1)[codes]
+        codes, classes = _class_codes(labels, len(x))
+        p_y = np.zeros((len(x), classes))
+        p_y[np.arange(len(x)), codes] = 1.0
         p_x = np.full(len(x), 1.0 / len(x))
         return cls(name, x, p_y, p_x, population=False)
 
@@ -155,6 +162,37 @@ class Dataset:
         if self.population:
             return train_samples
         return int(np.round(train_fraction * np.bincount(self.labels)).sum())
+
+
+# At most this many classes, and this many bytes for the table of p(y | x).
+MAX_CLASSES = 10_000
+MAX_LABEL_TABLE_BYTES = 2**31
+
+
+def _class_codes(labels, n: int) -> tuple[np.ndarray, int]:
+    """Each sample's class as 0..classes-1 (sorted label values), and the count."""
+    y = np.asarray(labels)
+    if y.shape != (n,):
+        raise ValueError(
+            f"labels must have shape ({n},) to match inputs, got {y.shape}"
+        )
+    if y.dtype.kind == "b":
+        y = y.astype(np.int64)
+    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    if y.dtype.kind not in "iu":
+        raise ValueError(
+            "labels must be integer classes (one per sample), got values like "
+            f"{y[:3].tolist()}"
+        )
+    values, codes = np.unique(y, return_inverse=True)
+    if len(values) > MAX_CLASSES or n * len(values) * 8 > MAX_LABEL_TABLE_BYTES:
+        raise ValueError(
+            f"{len(values):,} classes over {n:,} samples is too many (at most "
+            f"{MAX_CLASSES:,} classes, and samples x classes at most "
+            f"{MAX_LABEL_TABLE_BYTES // 8:,})"
+        )
+    return codes.ravel(), len(values)
 
 
 def _entropy(p: np.ndarray) -> float:
@@ -258,6 +296,8 @@ def load_task(spec: str) -> Dataset:
             stat = path.stat()
         except OSError:
             raise ValueError(f"data file {str(path)!r} does not exist") from None
+        if not path.is_file():
+            raise ValueError(f"data file {str(path)!r} is not a regular file")
         return _file_task(spec, path.resolve(), stat.st_mtime_ns, stat.st_size)
     return _builtin_task(spec)
 
@@ -306,22 +346,26 @@ def from_file(path: str | Path, *, name: str | None = None) -> Dataset:
     how = "write it with numpy.savez(path, inputs=x, labels=y)"
     unreadable = ValueError(f"cannot read {str(path)!r} as a .npz file; {how}")
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        raise unreadable from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"{str(path)!r} holds one array, not named arrays; {how}")
-    with data:
-        if not {"inputs", "labels"} <= set(data.files):
-            found = ", ".join(data.files) or "none"
-            raise ValueError(
-                f"{str(path)!r} must hold arrays named inputs and labels "
-                f"(it has {found}); {how}"
-            )
-        try:  # object arrays would need pickle, which a data file must not run
+        with open(path, "rb") as f:
+            data = np.load(f, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError(
+                    f"{str(path)!r} holds one array, not named arrays; {how}"
+                )
+            if not {"inputs", "labels"} <= set(data.files):
+                found = ", ".join(data.files) or "none"
+                raise ValueError(
+                    f"{str(path)!r} must hold arrays named inputs and labels "
+                    f"(it has {found}); {how}"
+                )
+            # Object arrays would need pickle, which a data file must not run.
             inputs, labels = data["inputs"], data["labels"]
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-            raise unreadable from None
+    except (OSError, EOFError, zipfile.BadZipFile):
+        raise unreadable from None
+    except ValueError as error:
+        if str(path) in str(error):
+            raise
+        raise unreadable from None
     try:
         return Dataset.from_arrays(inputs, labels, name=name or f"file:{path}")
     except (TypeError, ValueError) as error:

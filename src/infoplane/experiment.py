@@ -28,6 +28,17 @@ __all__ = [
 ]
 
 LOSSES = ("sigmoid_bce", "softmax_ce")
+# Stated limits on sizes, checked before anything is allocated.
+MAX_WIDTH = 16_384
+MAX_MEASUREMENTS = 100_000
+LIMITS = {
+    "epochs": (1, 10_000_000),
+    "seeds": (1, 10_000),
+    "seed": (0, 2**32 - 1),
+    "batch_size": (0, 10_000_000),
+    "train_samples": (1, 10_000_000),
+    "test_samples": (1, 10_000_000),
+}
 OPTIMIZERS = ("sgd", "adam")
 MEASURE_ON = ("train", "test", "full")
 
@@ -85,26 +96,32 @@ class Experiment:
 
     def __post_init__(self):
         hidden = self.hidden
-        if isinstance(hidden, int):
+        if _is_int(hidden):
             hidden = (hidden,)
         if not (
-            hidden
-            and all(isinstance(w, int) and not isinstance(w, bool) for w in hidden)
-            and all(w > 0 for w in hidden)
+            isinstance(hidden, tuple | list)
+            and hidden
+            and all(_is_int(w) and 0 < w <= MAX_WIDTH for w in hidden)
         ):
             raise ValueError(
-                f"hidden layer widths must be positive integers, got {list(hidden)}"
+                f"hidden must be layer widths from 1 to {MAX_WIDTH:,}, e.g. 8,6,4; "
+                f"got {hidden!r}"
             )
         object.__setattr__(self, "hidden", tuple(hidden))
         estimators = self.estimators
         if isinstance(estimators, str):
             estimators = (estimators,)
+        if not isinstance(estimators, tuple | list) or not all(
+            isinstance(e, str) for e in estimators
+        ):
+            raise ValueError(
+                f"estimators must be estimator names, e.g. binning, got {estimators!r}"
+            )
         if not estimators:
             raise ValueError("give at least one estimator")
+        _check_types(self)
         specs = tuple(parse_estimator(e).spec for e in estimators)
         object.__setattr__(self, "estimators", specs)
-        if not isinstance(self.task, str):
-            raise ValueError(f"task must be a name or file:PATH, got {self.task!r}")
         if self.task.startswith("file:"):
             # Checked when a run loads it: a saved result loads without its data.
             if not self.task.removeprefix("file:").strip():
@@ -116,20 +133,25 @@ class Experiment:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("measure_on", self.measure_on, MEASURE_ON)
         check_units(self.units)
-        for field in ("epochs", "seeds", "train_samples", "test_samples"):
-            _positive_int(field, getattr(self, field))
-        _positive_int("batch_size", self.batch_size, allow_zero=True)
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr)) or (
-            self.lr <= 0
-        ):
+        for field, (low, high) in LIMITS.items():
+            value = getattr(self, field)
+            if not low <= value <= high:
+                raise ValueError(
+                    f"{field} must be an integer from {low:,} to {high:,}, "
+                    f"got {value!r}"
+                )
+        if self.lr <= 0:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if not 0 < self.train_fraction < 1:
             raise ValueError(
                 f"train_fraction must be between 0 and 1, got {self.train_fraction!r}"
             )
-        parse_schedule(self.measure).epochs(self.epochs)
+        measured = len(parse_schedule(self.measure).epochs(self.epochs))
+        if measured > MAX_MEASUREMENTS:
+            raise ValueError(
+                f"measure={self.measure!r} takes {measured:,} measurements over "
+                f"{self.epochs:,} epochs; at most {MAX_MEASUREMENTS:,} are allowed"
+            )
 
     def replace(self, **changes) -> "Experiment":
         """A copy with some fields changed (validated again)."""
@@ -201,16 +223,33 @@ def parse_values(field: str, text: str) -> list:
         raise ValueError(f"cannot read {field}={text!r}: {error}") from None
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_types(exp: Experiment) -> None:
+    """Every scalar field has its declared type: bools are bools, numbers are finite
+    numbers of the right kind, strings are strings."""
+    for field in dataclasses.fields(exp):
+        value, kind = getattr(exp, field.name), field.type
+        if kind is bool:
+            ok, what = isinstance(value, bool), "true or false"
+        elif kind is int:
+            ok, what = _is_int(value), "an integer"
+        elif kind is float:
+            ok = (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+            what = "a finite number"
+        elif kind is str:
+            ok, what = isinstance(value, str), "text"
+        else:
+            continue
+        if not ok:
+            raise ValueError(f"{field.name} must be {what}, got {value!r}")
+
+
 def _choice(field: str, value, allowed) -> None:
     if value not in allowed:
         raise ValueError(f"{field} must be one of {', '.join(allowed)}, got {value!r}")
-
-
-def _positive_int(field: str, value, *, allow_zero: bool = False) -> None:
-    low = 0 if allow_zero else 1
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        kind = "a non-negative" if allow_zero else "a positive"
-        raise ValueError(f"{field} must be {kind} integer, got {value!r}")
 
 
 class Preset(NamedTuple):
@@ -273,7 +312,7 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def preset(name: str, **overrides) -> Experiment:
+def preset(name: str, /, **overrides) -> Experiment:
     """A named experiment, with fields overridden by keyword.
 
     Examples:
@@ -331,6 +370,7 @@ def run(
     from .results import Result
 
     dataset = load_task(experiment.task)
+    check_sizes(experiment, dataset)
     bar = tqdm(
         total=experiment.epochs,
         unit="epoch",
@@ -353,6 +393,32 @@ def run(
     for line in result.info["warnings"]:
         warnings.warn(line, ClippingWarning, stacklevel=2)
     return result
+
+
+def check_sizes(experiment: Experiment, dataset) -> None:
+    """Refuse, before any work, sizes that the data set cannot give.
+
+    Raises:
+        ValueError: an empty training or test set, or a batch larger than the
+            training set.
+    """
+    train = dataset.train_size(
+        train_samples=experiment.train_samples,
+        train_fraction=experiment.train_fraction,
+    )
+    test = experiment.test_samples if dataset.population else len(dataset.p_x) - train
+    if train == 0 or test == 0:
+        which = "training" if train == 0 else "test"
+        raise ValueError(
+            f"train_fraction={experiment.train_fraction} leaves the {which} set of "
+            f"{dataset.name} empty ({len(dataset.p_x)} samples); choose a fraction "
+            "that keeps samples on both sides"
+        )
+    if experiment.batch_size > train:
+        raise ValueError(
+            f"batch_size={experiment.batch_size} is larger than the training set "
+            f"({train} samples); use at most {train}, or 0 for full batch"
+        )
 
 
 def _resolve_run_ranges(experiment: Experiment, dataset) -> Experiment:

@@ -364,7 +364,7 @@ def _draw_plane(
     ax.set_ylim(ylim)
     ax.set_xlabel(f"I(X;T) [{result.units}]")
     ax.set_ylabel(f"I(T;Y) [{result.units}]")
-    ax.set_title(_plane_title(result, estimator))
+    ax.set_title(_plane_title(result, estimator), parse_math=False)
     title = f"mean of {plane.n_seeds} seeds" if spread else None
     legend = ax.legend(handles=handles, loc="best", title=title)
     return PlaneArtists(
@@ -534,7 +534,9 @@ def plot_curves(
             panel.legend()
         if ax is None:
             spread = f", mean and range of {n_seeds} seeds" if n_seeds > 1 else ""
-            figure.suptitle(f"{result.experiment.name}: training{spread}")
+            figure.suptitle(
+                f"{result.experiment.name}: training{spread}", parse_math=False
+            )
     return CurveArtists(figure, axes, lines, bands)
 
 
@@ -643,7 +645,10 @@ def plot_snr(result: Result, *, ax: Axes | None = None) -> SNRArtists:
         ax.set_ylabel("gradient norm")
         seeds = mean.shape[0]
         over = f", mean of {seeds} seeds" if seeds > 1 else ""
-        ax.set_title(f"{result.experiment.name}: gradient mean and spread{over}")
+        ax.set_title(
+            f"{result.experiment.name}: gradient mean and spread{over}",
+            parse_math=False,
+        )
         ax.legend(handles=handles, ncols=2)
     return SNRArtists(
         ax.figure, ax, tuple(mean_lines), tuple(std_lines), transition, line
@@ -689,7 +694,8 @@ def plot_sweep(results: Sequence[Result], labels: Sequence[str]) -> Figure:
                     ib_curve=None,
                 )
                 ax.set_title(
-                    f"{label}\n{estimators[e]}" if len(estimators) > 1 else label
+                    f"{label}\n{estimators[e]}" if len(estimators) > 1 else label,
+                    parse_math=False,
                 )
         figure.colorbar(
             ScalarMappable(norm=norm, cmap="viridis"),
@@ -768,7 +774,7 @@ def plot_ib_curve(
         ax.set_ylim(0, 1.1 * max(y.max(), 1e-12))
         ax.set_xlabel(f"I(X;T) [{units}]")
         ax.set_ylabel(f"I(T;Y) [{units}]")
-        ax.set_title(title)
+        ax.set_title(title, parse_math=False)
         ax.legend(loc="lower right")
     return ax
 
