@@ -13,7 +13,6 @@ import infoplane as ip
 from infoplane import training
 from infoplane.experiment import OPTIMIZERS
 from infoplane.model import MLP
-from infoplane.training import Every, LogSpaced, parse_schedule
 
 
 def test_weighted_full_batch_gradient_equals_gradient_over_all_samples():
@@ -65,23 +64,6 @@ def test_closed_form_loss_gradient_equals_autodiff(loss):
     assert value == pytest.approx(float(expected_value), rel=1e-6)
     for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(expected), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
-
-
-def test_schedules():
-    np.testing.assert_array_equal(Every(20).epochs(3000), np.arange(0, 3000, 20))
-    assert len(Every(20).epochs(3000)) == 150
-    log = LogSpaced(300).epochs(10_000)
-    assert log[0] == 0
-    assert log[-1] == 9999
-    assert np.all(np.diff(log) > 0)
-    assert 150 < len(log) <= 300
-    assert parse_schedule("log:50") == LogSpaced(50)
-    with pytest.raises(ValueError, match="longer than the run"):
-        Every(500).epochs(100)
-    with pytest.raises(ValueError, match="every:K or log:N"):
-        parse_schedule("sometimes")
-    with pytest.raises(ValueError, match="positive integer"):
-        parse_schedule("every:0")
 
 
 def test_same_seed_same_bits_and_no_retracing():
@@ -159,8 +141,8 @@ def test_several_devices_shard_the_seed_axis():
 
 
 def test_seed_protocol_reproduces_the_notebook():
-    # REFERENCE §1: layer 1 keeps everything (I(T;Y) = ln 2 within 0.01, I(X;T) near
-    # ln 1024); the deepest layer fits, then compresses.
+    # The notebook's run: layer 1 keeps everything (I(T;Y) = ln 2 within 0.01, I(X;T)
+    # near ln 1024); the deepest layer fits, then compresses.
     result = ip.run(ip.preset("seed"))
     assert len(result.epochs) == 150
     assert result.epochs[-1] == 2980

@@ -30,8 +30,9 @@ from .estimators import parse_estimator
 from .estimators.base import Inputs
 from .estimators.discrete import float64
 from .model import BOUNDS, MLP, layer_statistics
+from .schedules import parse_schedule
 
-__all__ = ["Every", "LogSpaced", "TrainingDiverged", "parse_schedule", "train"]
+__all__ = ["TrainingDiverged", "train"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -41,65 +42,6 @@ class TrainingDiverged(RuntimeError):
 # A mean cross-entropy above this (the true class predicted with probability e^-100)
 # only happens to a run that diverged.
 DIVERGED_LOSS = 100.0
-
-
-@dataclasses.dataclass(frozen=True)
-class Every:
-    """Measure every ``interval`` epochs: 0, interval, 2 * interval, ..."""
-
-    interval: int
-
-    def __post_init__(self):
-        if not isinstance(self.interval, int) or self.interval < 1:
-            raise ValueError(
-                "measurement interval must be a positive integer, "
-                f"got {self.interval!r}"
-            )
-
-    def epochs(self, n_epochs: int) -> np.ndarray:
-        if self.interval > n_epochs:
-            raise ValueError(
-                f"measurement interval {self.interval} is longer than the run "
-                f"({n_epochs} epochs); use a smaller interval or more epochs"
-            )
-        return np.arange(0, n_epochs, self.interval)
-
-    @property
-    def spec(self) -> str:
-        return f"every:{self.interval}"
-
-
-@dataclasses.dataclass(frozen=True)
-class LogSpaced:
-    """About ``count`` epochs spaced geometrically from 0 to the last, both included."""
-
-    count: int
-
-    def __post_init__(self):
-        if not isinstance(self.count, int) or self.count < 2:
-            raise ValueError(
-                f"a log-spaced schedule needs at least 2 points, got {self.count!r}"
-            )
-
-    def epochs(self, n_epochs: int) -> np.ndarray:
-        return (
-            np.unique(np.round(np.geomspace(1, n_epochs, self.count))).astype(int) - 1
-        )
-
-    @property
-    def spec(self) -> str:
-        return f"log:{self.count}"
-
-
-def parse_schedule(spec: str) -> Every | LogSpaced:
-    """``"every:20"`` or ``"log:300"`` to a schedule."""
-    kind, _, value = spec.partition(":")
-    kinds = {"every": Every, "log": LogSpaced}
-    if kind not in kinds or not value.strip().isdigit():
-        raise ValueError(
-            f"measurement schedule must be every:K or log:N with integers, got {spec!r}"
-        )
-    return kinds[kind](int(value))
 
 
 class _State(eqx.Module):
@@ -113,8 +55,9 @@ def _optimizer(exp, lr) -> optax.GradientTransformation:
         # XLA fuses each array's update into one operation; a flat vector would only
         # add its concatenation to compile.
         return optax.sgd(lr)
-    # Adam updates its moments as one flat vector: a few operations instead of a few
-    # per array, about 4% faster per mini-batch step of the paper's protocol.
+    # Adam updates its moments as one flat vector: a few operations per step instead
+    # of a few per parameter array, which matters for the many small steps of
+    # mini-batch training.
     return optax.flatten(optax.adam(lr))
 
 
@@ -189,8 +132,8 @@ def _shuffle(key, epoch, values, rounds: int = 10):
     0..n-1. The round keys hash the network's 64-bit key (two uint32 words) with the
     epoch. Ten rounds give positions indistinguishable from uniform in chi-square
     tests, over keys and over epochs (tests/test_training.py). This costs a few
-    vector operations where a sort of random keys costs a fifth of a mini-batch epoch
-    of these small networks.
+    vector operations per epoch; sorting random keys, the usual way to shuffle, costs
+    a sort, which is expensive next to the updates of these small networks.
     """
     n = values.shape[0]
     half = max(1, math.ceil(math.ceil(math.log2(max(n, 2))) / 2))
@@ -324,8 +267,8 @@ def _advance(state, shared, seed_data, start, targets, exp):
     # The epoch loop is outside the vmap over seeds (they move in step), so its bounds
     # and the grad-stats branch are plain scalars rather than per-seed predicates.
     def per_seed(fn, *args):
-        # A seed axis of one is dropped rather than vmapped: batched matrix products
-        # of one run slower on XLA:CPU than plain ones (50 vs 36 us per epoch).
+        # A seed axis of one is dropped rather than vmapped: on XLA:CPU a batched
+        # matrix product with a batch of one runs slower than a plain one.
         if jax.tree.leaves(args)[0].shape[0] == 1:
             squeeze = jax.tree.map(lambda a: a[0], args)
             return jax.tree.map(lambda a: a[None], fn(*squeeze))
