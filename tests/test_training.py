@@ -79,6 +79,48 @@ def test_same_seed_same_bits_and_no_retracing():
     assert not np.array_equal(first.i_xt, other.i_xt[:, : len(first.epochs)])
 
 
+@pytest.mark.parametrize("batch_size", [0, 15_000])
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_every_epoch_trains_whatever_the_schedule(batch_size, seeds):
+    # Measuring every epoch runs each of the 10 updates and measures after the last;
+    # every other schedule must end in that same state after epoch 9. Epoch 8's loss
+    # differs, so a run one update short would fail.
+    exp = ip.preset(
+        "seed",
+        hidden=(4, 3),
+        epochs=10,
+        seeds=seeds,
+        batch_size=batch_size,
+        optimizer="adam",
+        lr=0.01,
+        measure="every:1",
+    )
+    reference = ip.run(exp).arrays
+    last = reference["train_loss"][:, -1]
+    assert not np.allclose(reference["train_loss"][:, -2], last, rtol=1e-4)
+    for name in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+        assert reference[f"final_{name}"].shape == (seeds,)
+        np.testing.assert_array_equal(
+            reference[f"final_{name}"], reference[name][:, -1]
+        )
+    for measure, measured in [
+        ("every:5", [0, 5]),  # divides 10: epochs 6 to 9 run after the last one
+        ("every:4", [0, 4, 8]),  # does not divide: epoch 9 runs after it
+        ("every:3", [0, 3, 6, 9]),  # measures the last epoch itself
+        ("log:4", [0, 1, 4, 9]),
+    ]:
+        result = ip.run(exp.replace(measure=measure)).arrays
+        np.testing.assert_array_equal(result["epochs"], measured)
+        assert result["train_loss"].shape == (seeds, len(measured))
+        np.testing.assert_allclose(
+            result["train_loss"], reference["train_loss"][:, measured], rtol=1e-6
+        )
+        for name in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+            np.testing.assert_allclose(
+                result[f"final_{name}"], reference[name][:, -1], rtol=1e-6
+            )
+
+
 def test_network_i_does_not_depend_on_how_many_train_together():
     one = ip.run(ip.preset("seed", epochs=100, measure="every:50", seeds=1))
     three = ip.run(ip.preset("seed", epochs=100, measure="every:50", seeds=3))

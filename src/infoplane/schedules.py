@@ -1,7 +1,9 @@
 """When a run measures: schedules of epochs.
 
 Epochs count from 0; a measurement at epoch e is taken after that epoch's update, as
-the reproduction notebook does.
+the reproduction notebook does. A schedule only chooses which epochs are measured:
+a run always trains every one of its epochs, and records the loss and accuracy after
+the last one (``final_*`` arrays) whether or not the schedule measures it.
 """
 
 import dataclasses
@@ -13,7 +15,12 @@ __all__ = ["Every", "LogSpaced", "parse_schedule"]
 
 @dataclasses.dataclass(frozen=True)
 class Every:
-    """Measure every ``interval`` epochs: 0, interval, 2 * interval, ..."""
+    """Measure every ``interval`` epochs: 0, interval, 2 * interval, ...
+
+    The last epoch is measured only when it falls on this grid: ``every:20`` over
+    3000 epochs measures 0, 20, ..., 2980 (150 points, as the notebook does), and
+    epochs 2981 to 2999 still train after the last measurement.
+    """
 
     interval: int
 
@@ -39,7 +46,10 @@ class Every:
 
 @dataclasses.dataclass(frozen=True)
 class LogSpaced:
-    """About ``count`` epochs spaced geometrically from 0 to the last, both included."""
+    """About ``count`` epochs spaced geometrically from 0 to the last, both included.
+
+    Rounding merges some of the first points, so there may be fewer than ``count``.
+    """
 
     count: int
 

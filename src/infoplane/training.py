@@ -7,7 +7,9 @@ progress, checks for divergence and logs. Every seed's network trains in the sam
 program under ``vmap``; with several devices the seed axis is sharded across them.
 
 Epochs count from 0. A measurement at epoch e is taken after that epoch's update, as
-the reproduction notebook does (``every:20`` measures epochs 0, 20, ..., 2980).
+the reproduction notebook does (``every:20`` measures epochs 0, 20, ..., 2980). Every
+epoch of the run trains: when the schedule stops short of the last epoch, a final
+segment runs the rest (2981 to 2999 here) and records the final loss and accuracy.
 """
 
 import dataclasses
@@ -450,7 +452,9 @@ def train(
         Host arrays in nats: ``epochs (epoch,)``, ``i_xt`` and ``i_ty``
         ``(seed, epoch, layer, estimator)``, ``{train,test}_{loss,accuracy}``
         ``(seed, epoch)``, ``grad_{mean,std}_norm (seed, epoch, layer)`` when
-        ``exp.grad_stats``, and ``train_size`` / ``test_size`` ``(seed,)``.
+        ``exp.grad_stats``, ``train_size`` / ``test_size`` ``(seed,)``, and
+        ``final_{train,test}_{loss,accuracy} (seed,)``: the state after the last
+        epoch, ``exp.epochs - 1``, whether or not the schedule measures it.
 
     Raises:
         TrainingDiverged: the loss of some network became NaN or infinite.
@@ -468,13 +472,19 @@ def train(
         sharding = NamedSharding(mesh, PartitionSpec("seeds"))
         state, seed_data = jax.device_put((state, seed_data), sharding)
 
+    # Every epoch trains. When the schedule does not measure the last epoch, one more
+    # target runs the remaining epochs after the last measurement; its record gives
+    # the final loss and accuracy and is not a measurement of the schedule.
+    targets_all = epochs
+    if epochs[-1] != exp.epochs - 1:
+        targets_all = np.append(epochs, exp.epochs - 1)
     # About 25 chunks, of a power-of-two size so that similar runs share a program.
     size = 1 << max(0, math.ceil(math.log2(math.ceil(len(epochs) / 25))))
     records: list[dict] = []
-    for start in range(0, len(epochs), size):
-        targets = epochs[start : start + size]
+    for start in range(0, len(targets_all), size):
+        targets = targets_all[start : start + size]
         padded = np.pad(targets, (0, size - len(targets)), mode="edge")
-        done = np.int32(0 if start == 0 else epochs[start - 1] + 1)
+        done = np.int32(0 if start == 0 else targets_all[start - 1] + 1)
         state, packed, layout = _advance(
             state, shared, seed_data, done, padded.astype(np.int32), static
         )
@@ -487,10 +497,15 @@ def train(
                 f"{chunk['train_loss'][seed, at]} by epoch {targets[at]}; "
                 f"lower the learning rate (lr={exp.lr:g})"
             )
+        final = {k: v[:, -1] for k, v in chunk.items()}
+        measured = min(len(targets), len(epochs) - start)
+        chunk = {k: v[:, :measured] for k, v in chunk.items()}
         records.append(chunk)
-        if on_chunk is not None:
-            on_chunk(targets, chunk)
+        if on_chunk is not None and measured:
+            on_chunk(targets[:measured], chunk)
     out = {k: np.concatenate([r[k] for r in records], axis=1) for k in records[0]}
+    for name in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+        out[f"final_{name}"] = final[name]
     out["epochs"] = epochs
     train, test = (np.asarray(seed_data[k])[: exp.seeds] for k in ("train", "test"))
     out["train_size"], out["test_size"] = train.sum(1), test.sum(1)
