@@ -13,6 +13,7 @@ import infoplane as ip
 from infoplane import training
 from infoplane.experiment import OPTIMIZERS
 from infoplane.model import MLP
+from infoplane.results import AXES
 
 
 def test_weighted_full_batch_gradient_equals_gradient_over_all_samples():
@@ -134,6 +135,86 @@ def test_network_i_does_not_depend_on_how_many_train_together():
 def test_divergence_is_reported():
     with pytest.raises(ip.TrainingDiverged, match="lower the learning rate"):
         ip.run(ip.preset("seed", epochs=100, measure="every:10", lr=1e6))
+
+
+def test_a_run_raises_when_every_network_diverged():
+    exp = ip.preset("seed", hidden=(4, 3), epochs=20, measure="every:10", seeds=3)
+    with pytest.raises(ip.TrainingDiverged, match=r"3 of 3 networks .*seed 2 by epoch"):
+        ip.run(exp.replace(lr=1e6))
+
+
+def test_divergence_is_found_and_masked_per_network():
+    loss = np.array(
+        [[0.5, 0.4, np.nan, np.nan], [0.5, 200, 0.3, 0.2], [0.5, 0.4, 0.3, np.inf]]
+    )
+    targets = np.array([0, 10, 20, 30])
+    diverged = training._find_divergence(loss, targets, np.array([-1, -1, -1]))
+    np.testing.assert_array_equal(diverged, [20, 10, 30])
+    # A network that diverged earlier keeps its epoch.
+    again = training._find_divergence(loss, targets, np.array([-1, 5, -1]))
+    np.testing.assert_array_equal(again, [20, 5, 30])
+    records = {
+        "train_loss": loss.astype(np.float32),
+        "i_xt": np.ones((3, 4, 2, 1)),
+    }
+    masked = training._mask_diverged(records, targets, np.array([20, -1, 30]))
+    assert masked["train_loss"].dtype == np.float32
+    expected = np.array([[1, 1, 0, 0], [1, 1, 1, 1], [1, 1, 1, 0]], bool)
+    np.testing.assert_array_equal(~np.isnan(masked["i_xt"][..., 0, 0]), expected)
+    kept = records["train_loss"][expected]
+    np.testing.assert_array_equal(masked["train_loss"][expected], kept)
+
+
+def _poison_network_1(monkeypatch):
+    """Make network 1 of a run start from NaN weights: it diverges at once."""
+    setup = training._setup
+
+    def poisoned(exp, dataset, n_networks):
+        state, seed_data = setup(exp, dataset, n_networks)
+        weight = state.model.layers[0].weight
+        state = eqx.tree_at(
+            lambda s: s.model.layers[0].weight, state, weight.at[1].set(jnp.nan)
+        )
+        return state, seed_data
+
+    monkeypatch.setattr(training, "_setup", poisoned)
+
+
+def test_one_diverged_network_keeps_the_others(monkeypatch):
+    exp = ip.preset(
+        "seed",
+        hidden=(4, 3),
+        epochs=20,
+        measure="every:8",
+        seeds=3,
+        batch_size=20_000,
+        estimators=("binning:bins=30,range=-1:1", "kde-upper:var=0.1"),
+        grad_stats=True,
+        measure_output=True,
+    )
+    clean = ip.run(exp).arrays
+    assert (clean["diverged_epoch"] == -1).all()
+    _poison_network_1(monkeypatch)
+    with pytest.warns(training.DivergenceWarning, match="1 of 3 networks"):
+        result = ip.run(exp)
+    arrays = result.arrays
+    np.testing.assert_array_equal(arrays["diverged_epoch"], [-1, 0, -1])
+    for name, values in clean.items():
+        if AXES[name][0] != "seed" or name == "diverged_epoch":
+            continue
+        # The others are bit for bit what they are without a diverged neighbour.
+        np.testing.assert_array_equal(arrays[name][[0, 2]], values[[0, 2]])
+        if "epoch" in AXES[name] or name.startswith("final_"):
+            assert np.isnan(arrays[name][1]).all(), name
+
+
+def test_strict_raises_when_any_network_diverged(monkeypatch):
+    exp = ip.preset("seed", hidden=(4, 3), epochs=20, measure="every:8", seeds=3)
+    _poison_network_1(monkeypatch)
+    with pytest.raises(
+        ip.TrainingDiverged, match=r"1 of 3 networks .*\(seed 1 by epoch 0\)"
+    ):
+        training.train(exp, ip.load_task(exp.task), strict=True)
 
 
 def test_minibatches_gradient_statistics_and_output_layer():

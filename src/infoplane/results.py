@@ -52,6 +52,7 @@ AXES = {
     "final_test_loss": ("seed",),
     "final_train_accuracy": ("seed",),
     "final_test_accuracy": ("seed",),
+    "diverged_epoch": ("seed",),
 }
 FORMAT_VERSION = 1
 # Summary columns shown in tables: (key of Result.summary rows, heading).

@@ -3,8 +3,9 @@
 The run is a sequence of segments: the optimiser steps from one measurement epoch to
 the next, then a measurement (every estimator on every layer, loss and accuracy). A
 chunk of segments is one call of a compiled function; between chunks the host reports
-progress, checks for divergence and logs. Every seed's network trains in the same
-program under ``vmap``; with several devices the seed axis is sharded across them.
+progress, checks each network for divergence and logs. Every seed's network trains in
+the same program under ``vmap``; with several devices the seed axis is sharded across
+them.
 
 Epochs count from 0. A measurement at epoch e is taken after that epoch's update, as
 the reproduction notebook does (``every:20`` measures epochs 0, 20, ..., 2980). Every
@@ -16,6 +17,7 @@ import dataclasses
 import functools
 import itertools
 import math
+import warnings
 from collections.abc import Callable
 
 import equinox as eqx
@@ -34,11 +36,16 @@ from .estimators.discrete import float64
 from .model import BOUNDS, MLP, layer_statistics
 from .schedules import parse_schedule
 
-__all__ = ["TrainingDiverged", "train"]
+__all__ = ["DivergenceWarning", "TrainingDiverged", "train"]
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN, infinite, or absurdly large."""
+    """The loss of every network (or, when strict, of any) became NaN, infinite, or
+    absurdly large."""
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Some networks of a run diverged; their values from then on are NaN."""
 
 
 # A mean cross-entropy above this (the true class predicted with probability e^-100)
@@ -335,6 +342,47 @@ def _advance(state, shared, seed_data, start, targets, exp):
     return state, records, tuple(layout)
 
 
+def _find_divergence(
+    train_loss: np.ndarray, targets: np.ndarray, diverged: np.ndarray
+) -> np.ndarray:
+    """``diverged`` (the epoch of divergence of each network, -1 for none) updated
+    with a chunk's training losses ``(seed, target)`` at epochs ``targets``."""
+    bad = ~(train_loss <= DIVERGED_LOSS)  # NaN compares False
+    first = np.where(bad.any(axis=1), targets[bad.argmax(axis=1)], -1)
+    return np.where(diverged >= 0, diverged, first)
+
+
+def _mask_diverged(
+    records: dict[str, np.ndarray], targets: np.ndarray, diverged: np.ndarray
+) -> dict[str, np.ndarray]:
+    """``records`` ``(seed, target, ...)`` with every value of a network at and after
+    its epoch of divergence set to NaN."""
+    after = (diverged[:, None] >= 0) & (targets[None, :] >= diverged[:, None])
+    if not after.any():
+        return records
+    masked = {}
+    for name, values in records.items():
+        values = values.astype(np.result_type(values.dtype, np.float32))
+        where = after.reshape(after.shape + (1,) * (values.ndim - 2))
+        masked[name] = np.where(where, np.nan, values).astype(values.dtype)
+    return masked
+
+
+def _divergence_message(exp, diverged: np.ndarray) -> str:
+    seeds = np.flatnonzero(diverged >= 0)
+    if exp.seeds == 1:
+        what, when = "the network", f" by epoch {diverged[0]}"
+    else:
+        listed = ", ".join(f"seed {s} by epoch {diverged[s]}" for s in seeds[:10])
+        if len(seeds) > 10:
+            listed += f", and {len(seeds) - 10} more"
+        what, when = f"{len(seeds)} of {exp.seeds} networks", f" ({listed})"
+    return (
+        f"training diverged: the loss of {what} became NaN, infinite or above "
+        f"{DIVERGED_LOSS:g}{when}; lower the learning rate (lr={exp.lr:g})"
+    )
+
+
 def _unpack(records: np.ndarray, layout) -> dict[str, np.ndarray]:
     """The records of :func:`_advance` as named arrays ``(seed, epoch, ...)``."""
     out, start = {}, 0
@@ -439,6 +487,7 @@ def train(
     dataset: Dataset,
     *,
     on_chunk: Callable[[np.ndarray, dict], None] | None = None,
+    strict: bool = False,
 ) -> dict[str, np.ndarray]:
     """Train ``exp.seeds`` networks on ``dataset`` and measure them on the schedule.
 
@@ -447,6 +496,7 @@ def train(
         dataset: the data set it names.
         on_chunk: called after each compiled chunk with the epochs it measured and its
             records (host arrays with axes seed, epoch, ...).
+        strict: raise when any network diverges, rather than only when all do.
 
     Returns:
         Host arrays in nats: ``epochs (epoch,)``, ``i_xt`` and ``i_ty``
@@ -455,9 +505,21 @@ def train(
         ``exp.grad_stats``, ``train_size`` / ``test_size`` ``(seed,)``, and
         ``final_{train,test}_{loss,accuracy} (seed,)``: the state after the last
         epoch, ``exp.epochs - 1``, whether or not the schedule measures it.
+        ``diverged_epoch (seed,)``: -1 for a network that trained to the end, else
+        the first checked epoch (a measured one, or the last epoch) at which its
+        training loss was NaN, infinite or above ``DIVERGED_LOSS``; every value of
+        that network from that epoch on, and its ``final_*`` values, are NaN.
+
+    Divergence is checked per network at each measurement and after the last epoch.
+    The networks are independent (vmapped), so one that diverged does not change the
+    others; it keeps training on NaN parameters and its records are masked.
 
     Raises:
-        TrainingDiverged: the loss of some network became NaN or infinite.
+        TrainingDiverged: every network diverged (one network alone: it diverged),
+            or, with ``strict``, any did. The run stops at that check.
+
+    Warns:
+        DivergenceWarning: some networks, not all, diverged.
     """
     epochs = parse_schedule(exp.measure).epochs(exp.epochs)
     shared = _shared(exp, dataset)
@@ -481,6 +543,7 @@ def train(
     # About 25 chunks, of a power-of-two size so that similar runs share a program.
     size = 1 << max(0, math.ceil(math.log2(math.ceil(len(epochs) / 25))))
     records: list[dict] = []
+    diverged = np.full(exp.seeds, -1)
     for start in range(0, len(targets_all), size):
         targets = targets_all[start : start + size]
         padded = np.pad(targets, (0, size - len(targets)), mode="edge")
@@ -489,14 +552,10 @@ def train(
             state, shared, seed_data, done, padded.astype(np.int32), static
         )
         chunk = _unpack(np.asarray(packed)[: exp.seeds, : len(targets)], layout)
-        bad = ~(chunk["train_loss"] <= DIVERGED_LOSS)  # NaN compares False
-        if bad.any():
-            seed, at = np.argwhere(bad)[0]
-            raise TrainingDiverged(
-                f"training diverged: the loss of seed {seed} became "
-                f"{chunk['train_loss'][seed, at]} by epoch {targets[at]}; "
-                f"lower the learning rate (lr={exp.lr:g})"
-            )
+        diverged = _find_divergence(chunk["train_loss"], targets, diverged)
+        chunk = _mask_diverged(chunk, targets, diverged)
+        if (diverged >= 0).all() or (strict and (diverged >= 0).any()):
+            raise TrainingDiverged(_divergence_message(exp, diverged))
         final = {k: v[:, -1] for k, v in chunk.items()}
         measured = min(len(targets), len(epochs) - start)
         chunk = {k: v[:, :measured] for k, v in chunk.items()}
@@ -506,6 +565,9 @@ def train(
     out = {k: np.concatenate([r[k] for r in records], axis=1) for k in records[0]}
     for name in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
         out[f"final_{name}"] = final[name]
+    out["diverged_epoch"] = diverged
+    if (diverged >= 0).any():
+        warnings.warn(_divergence_message(exp, diverged), DivergenceWarning, 2)
     out["epochs"] = epochs
     train, test = (np.asarray(seed_data[k])[: exp.seeds] for k in ("train", "test"))
     out["train_size"], out["test_size"] = train.sum(1), test.sum(1)
