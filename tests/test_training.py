@@ -29,11 +29,11 @@ def test_weighted_full_batch_gradient_equals_gradient_over_all_samples():
     x_t, p_y_t = jnp.asarray(data.inputs.T), jnp.asarray(data.p_y.T, jnp.float32)
     # Training weighs each distinct input by its share of the training samples.
     weighted = jax.grad(training._weighted_loss)(
-        model, exp, x_t, p_y_t, (train / train.sum()).astype(np.float32)
+        model, exp.loss, x_t, p_y_t, (train / train.sum()).astype(np.float32)
     )
     rows = jnp.repeat(jnp.arange(1024), train, total_repeat_length=50_000)
     everything = jax.grad(training._weighted_loss)(
-        model, exp, x_t[:, rows], p_y_t[:, rows], jnp.full(50_000, 1 / 50_000)
+        model, exp.loss, x_t[:, rows], p_y_t[:, rows], jnp.full(50_000, 1 / 50_000)
     )
     for a, b in zip(
         jax.tree.leaves(weighted), jax.tree.leaves(everything), strict=True
@@ -59,7 +59,7 @@ def test_closed_form_loss_gradient_equals_autodiff(loss):
         return jnp.sum(w * losses)
 
     value, grads = jax.value_and_grad(training._weighted_loss)(
-        model, exp, x_t, p_y_t, w
+        model, loss, x_t, p_y_t, w
     )
     expected_value, expected = jax.value_and_grad(plain)(model)
     assert value == pytest.approx(float(expected_value), rel=1e-6)
@@ -67,17 +67,45 @@ def test_closed_form_loss_gradient_equals_autodiff(loss):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+def _traces():
+    return eqx.debug.get_num_traces(training._advance)
+
+
 def test_same_seed_same_bits_and_no_retracing():
     exp = ip.preset("seed", epochs=200, measure="every:50", seeds=2, seed=5)
     first = ip.run(exp)
-    traces = training.TRACES["advance"]
+    traces = _traces()
     second = ip.run(exp)
-    assert training.TRACES["advance"] == traces  # compiled once, reused
+    assert _traces() == traces  # compiled once, reused
     for name, value in first.arrays.items():
         np.testing.assert_array_equal(value, second.arrays[name])
     other = ip.run(exp.replace(seed=6, lr=0.05, epochs=300))
-    assert training.TRACES["advance"] == traces  # seed, lr, epochs are not compiled in
+    assert _traces() == traces  # seed, lr, epochs are not compiled in
     assert not np.array_equal(first.i_xt, other.i_xt[:, : len(first.epochs)])
+
+
+@pytest.mark.parametrize("task", ["seed10", "tishby12"])
+def test_what_only_changes_values_reuses_the_compiled_program(task):
+    exp = ip.preset(
+        "seed", task=task, hidden=(4, 3), epochs=30, measure="every:10", seeds=2
+    )
+    ip.run(exp)
+    traces = _traces()
+    for change in [
+        dict(train_fraction=0.5),
+        dict(measure_on="test"),
+        dict(measure_on="full"),
+        dict(lr=0.3),
+        dict(seed=3),
+        dict(epochs=45),  # measured 0, 10, ..., 40, then a final segment
+        dict(measure="log:5"),
+        dict(train_samples=20_000, test_samples=5_000),
+        dict(name="other", units="bits"),
+    ]:
+        ip.run(exp.replace(**change))
+        assert _traces() == traces, change
+    ip.run(exp.replace(loss="softmax_ce"))  # a different program
+    assert _traces() == traces + 1
 
 
 @pytest.mark.parametrize("batch_size", [0, 15_000])
@@ -283,7 +311,7 @@ def test_seed_protocol_reproduces_the_notebook():
 def test_optimizer_state_is_optax_init(optimizer):
     exp = ip.preset("seed", optimizer=optimizer)
     state, _ = training._setup(exp, ip.load_task("seed10"), 2)
-    init = training._optimizer(exp, 1.0).init
+    init = training._optimizer(optimizer, 1.0).init
     expected = jax.vmap(lambda m: init(eqx.filter(m, eqx.is_array)))(state.model)
     assert jax.tree.structure(state.opt_state) == jax.tree.structure(expected)
     for a, b in zip(

@@ -59,8 +59,10 @@ class _State(eqx.Module):
     key: jax.Array
 
 
-def _optimizer(exp, lr) -> optax.GradientTransformation:
-    if exp.optimizer == "sgd":
+def _optimizer(kind: str, lr) -> optax.GradientTransformation:
+    """The optimiser named ``kind`` (``"sgd"`` or ``"adam"``), with learning rate
+    ``lr`` (a traced value inside the compiled program)."""
+    if kind == "sgd":
         # XLA fuses each array's update into one operation; a flat vector would only
         # add its concatenation to compile.
         return optax.sgd(lr)
@@ -70,15 +72,46 @@ def _optimizer(exp, lr) -> optax.GradientTransformation:
     return optax.flatten(optax.adam(lr))
 
 
-def _compiled_form(exp):
-    """The experiment with the fields that don't shape the program blanked out.
+@dataclasses.dataclass(frozen=True)
+class ProgramShape:
+    """What the compiled training program is specialised on, and nothing else.
 
-    The learning rate and the seed travel as traced values, and epochs and the schedule
-    as the targets of each chunk, so changing them reuses the compiled programs.
+    The chunk function is compiled once per distinct value of this (and of the shapes
+    and dtypes of its arrays: data set size, training samples when mini-batching,
+    measurements per chunk). Everything else about an experiment reaches the program
+    as array values, so changing it reuses the compiled program: the learning rate
+    (a traced scalar), the seed (the initial parameters, data split and shuffling
+    keys), the epochs and the schedule (each chunk's target epochs), train_fraction,
+    train_samples and test_samples with full batch (the per-input sample counts),
+    measure_on (the measured inputs' weights), the name and the units.
+
+    A run-wide binning range (``binning-observed:scope=run``) is part of its
+    estimator's spec, so each resolved range compiles its own program.
     """
-    return dataclasses.replace(
-        exp, name="", lr=1.0, seed=0, epochs=1, measure="every:1", units="nats"
-    )
+
+    hidden: tuple[int, ...]
+    activation: str
+    loss: str
+    optimizer: str
+    batch_size: int
+    estimators: tuple[str, ...]
+    measure_output: bool
+    grad_stats: bool
+    networks: int  # how many networks train together: the seeds, padded for devices
+
+    @classmethod
+    def of(cls, exp, networks: int) -> "ProgramShape":
+        return cls(
+            hidden=exp.hidden,
+            activation=exp.activation,
+            loss=exp.loss,
+            optimizer=exp.optimizer,
+            batch_size=exp.batch_size,
+            estimators=exp.estimators,
+            measure_output=exp.measure_output,
+            grad_stats=exp.grad_stats,
+            networks=networks,
+        )
 
 
 def _example_losses(loss: str, logits, p_y, axis: int = -1):
@@ -116,12 +149,12 @@ def _mean_loss_bwd(loss, residuals, g):
 _mean_loss.defvjp(_mean_loss_fwd, _mean_loss_bwd)
 
 
-def _weighted_loss(model, exp, x_t, p_y_t, w):
+def _weighted_loss(model, loss: str, x_t, p_y_t, w):
     """The loss of ``model`` on inputs ``x_t`` ``(features, examples)`` with targets
     ``p_y_t`` ``(classes, examples)``, weighted by ``w`` ``(examples,)``, which sums
     to 1."""
     logits, _ = model.features(x_t)
-    return _mean_loss(exp.loss, logits, p_y_t, w)
+    return _mean_loss(loss, logits, p_y_t, w)
 
 
 def _mix(x, key):
@@ -163,7 +196,7 @@ def _shuffle(key, epoch, values, rounds: int = 10):
     return values[order.astype(jnp.int32)]
 
 
-def _epoch(exp, shared, seed_data, state: _State, epoch, collect: bool):
+def _epoch(program, shared, seed_data, state: _State, epoch, collect: bool):
     """Epoch number ``epoch`` of updates; with ``collect``, also gradient mean and
     spread norms.
 
@@ -174,12 +207,12 @@ def _epoch(exp, shared, seed_data, state: _State, epoch, collect: bool):
     """
     x_t, p_y_t, lr = shared["x_t"], shared["p_y_t"], shared["lr"]
     grad_fn = jax.grad(_weighted_loss)
-    opt = _optimizer(exp, lr)
+    opt = _optimizer(program.optimizer, lr)
 
     def step(carry, batch):
         state, total, square = carry
         x, p, w = batch
-        grads = grad_fn(state.model, exp, x, p, w)
+        grads = grad_fn(state.model, program.loss, x, p, w)
         params = eqx.filter(state.model, eqx.is_array)
         updates, opt_state = opt.update(grads, state.opt_state, params)
         model = eqx.apply_updates(state.model, updates)
@@ -192,13 +225,13 @@ def _epoch(exp, shared, seed_data, state: _State, epoch, collect: bool):
 
     zeros = [jnp.zeros_like(layer.weight) for layer in state.model.layers]
     carry = (state, zeros, zeros) if collect else (state, [], [])
-    if exp.batch_size == 0:
+    if program.batch_size == 0:
         n_batches = 1
         carry, _ = step(carry, (x_t, p_y_t, seed_data["train_share"]))
     else:
         samples = seed_data["samples"]
-        n_batches = math.ceil(samples.shape[0] / exp.batch_size)
-        pad = n_batches * exp.batch_size - samples.shape[0]
+        n_batches = math.ceil(samples.shape[0] / program.batch_size)
+        pad = n_batches * program.batch_size - samples.shape[0]
         order = _shuffle(state.key, epoch, samples)
         order = jnp.concatenate([order, jnp.zeros(pad, samples.dtype)])
         # Each batch's rows weigh 1 / its size; the padding rows weigh 0.
@@ -226,18 +259,18 @@ def _epoch(exp, shared, seed_data, state: _State, epoch, collect: bool):
     return state, stats
 
 
-def _output_layer(exp, logits, axis: int = -1):
+def _output_layer(loss: str, logits, axis: int = -1):
     """The output layer as measured: class probabilities (classes along ``axis``)."""
-    if exp.loss == "sigmoid_bce":
+    if loss == "sigmoid_bce":
         return jax.nn.sigmoid(logits)
     return jax.nn.softmax(logits, axis=axis)
 
 
-def _measure(exp, estimators, shared, seed_data, model):
+def _measure(program, estimators, shared, seed_data, model):
     p_y, inputs = shared["p_y"], seed_data["inputs"]
     logits_t, layers_t = model.features(shared["x_t"])  # as training computes it
-    if exp.measure_output:
-        layers_t = [*layers_t, _output_layer(exp, logits_t, axis=0)]
+    if program.measure_output:
+        layers_t = [*layers_t, _output_layer(program.loss, logits_t, axis=0)]
     logits, layers = logits_t.T, [a.T for a in layers_t]  # estimators: inputs first
     by_estimator = [e.measure_layers(layers, inputs) for e in estimators]
     measured = list(zip(*by_estimator, strict=True))  # [layer][estimator]
@@ -249,12 +282,12 @@ def _measure(exp, estimators, shared, seed_data, model):
         record[name] = jnp.array(
             [[m[2].get(name, jnp.nan) for m in row] for row in measured], jnp.float64
         )
-    bounds = [BOUNDS.get(exp.activation)] * len(exp.hidden) + [(0.0, 1.0)] * (
-        len(layers) - len(exp.hidden)
-    )
+    hidden = len(program.hidden)
+    bounds = [BOUNDS.get(program.activation)] * hidden
+    bounds += [(0.0, 1.0)] * (len(layers) - hidden)  # the output layer's probabilities
     record |= layer_statistics(layers_t, inputs, bounds)
     # Loss and accuracy of both splits: one (split x input) by (input x 2) product.
-    losses = _example_losses(exp.loss, logits, p_y)
+    losses = _example_losses(program.loss, logits, p_y)
     correct = (jnp.argmax(logits, -1) == shared["label"]).astype(jnp.float32)
     fit = seed_data["fit_counts"] @ jnp.stack([losses, correct], axis=1)
     fit = fit * seed_data["fit_scale"][:, None]
@@ -263,15 +296,12 @@ def _measure(exp, estimators, shared, seed_data, model):
     return record
 
 
-TRACES = {"advance": 0}  # how often the chunk function was traced; tests read it
-
-
 @eqx.filter_jit
-def _advance(state, shared, seed_data, start, targets, exp):
+@eqx.debug.assert_max_traces(max_traces=None)  # counts traces: eqx.debug.get_num_traces
+def _advance(state, shared, seed_data, start, targets, program: ProgramShape):
     """Run each seed from epoch ``start`` to each epoch in ``targets`` (increasing)
     and measure there."""
-    TRACES["advance"] += 1
-    estimators = [parse_estimator(e) for e in exp.estimators]
+    estimators = [parse_estimator(e) for e in program.estimators]
 
     # The epoch loop is outside the vmap over seeds (they move in step), so its bounds
     # and the grad-stats branch are plain scalars rather than per-seed predicates.
@@ -285,7 +315,9 @@ def _advance(state, shared, seed_data, start, targets, exp):
 
     def epoch(state, seed_data, number, collect):
         return per_seed(
-            lambda s, d: _epoch(exp, shared, d, s, number, collect), state, seed_data
+            lambda s, d: _epoch(program, shared, d, s, number, collect),
+            state,
+            seed_data,
         )
 
     def all_seeds(state, seed_data):
@@ -294,12 +326,12 @@ def _advance(state, shared, seed_data, start, targets, exp):
             # a repeated target (padding) runs none. With grad_stats, the last epoch
             # is run apart, collecting the gradient statistics.
             state, done = carry
-            last = target if exp.grad_stats else target + 1
+            last = target if program.grad_stats else target + 1
             state = lax.fori_loop(
                 done, last, lambda e, s: epoch(s, seed_data, e, False)[0], state
             )
             record = {}
-            if exp.grad_stats:
+            if program.grad_stats:
                 n = len(state.model.layers)
                 blank = jnp.full((len(state.key), n), jnp.nan, jnp.float32)
                 state, record = lax.cond(
@@ -309,7 +341,7 @@ def _advance(state, shared, seed_data, start, targets, exp):
                     state,
                 )
             record |= per_seed(
-                lambda d, m: _measure(exp, estimators, shared, d, m),
+                lambda d, m: _measure(program, estimators, shared, d, m),
                 seed_data,
                 state.model,
             )
@@ -330,7 +362,7 @@ def _advance(state, shared, seed_data, start, targets, exp):
         return state, jnp.swapaxes(records, 0, 1)
 
     layout = []
-    mesh = _seed_mesh(exp.seeds)
+    mesh = _seed_mesh(program.networks)
     if mesh is None:
         state, records = all_seeds(state, seed_data)
     else:
@@ -449,15 +481,15 @@ def _setup(exp, dataset: Dataset, n_networks: int):
     stack = lambda *leaves: jax.device_put(np.stack(leaves))  # noqa: E731
     models, keys = jax.tree.map(stack, *networks)
     seed_data = jax.tree.map(stack, *columns)
-    opt_state = _init_optimizer(exp, models)
+    opt_state = _init_optimizer(exp.optimizer, models)
     return _State(models, opt_state, keys), seed_data
 
 
-def _init_optimizer(exp, models):
+def _init_optimizer(kind: str, models):
     """The optimiser state of every network: zeros of the shapes optax's ``init``
     gives (SGD has none; Adam's moments and step count start at zero), built on the
     host so that nothing is compiled (tests check it against ``init``)."""
-    init = _optimizer(exp, 1.0).init
+    init = _optimizer(kind, 1.0).init
     shapes = jax.eval_shape(
         jax.vmap(lambda m: init(eqx.filter(m, eqx.is_array))), models
     )
@@ -528,7 +560,7 @@ def train(
     mesh = _seed_mesh(exp.seeds)
     n_devices = 1 if mesh is None else mesh.size
     n_networks = -(-exp.seeds // n_devices) * n_devices
-    static = _compiled_form(exp)
+    program = ProgramShape.of(exp, n_networks)
     state, seed_data = _setup(exp, dataset, n_networks)
     if mesh is not None:
         sharding = NamedSharding(mesh, PartitionSpec("seeds"))
@@ -549,7 +581,7 @@ def train(
         padded = np.pad(targets, (0, size - len(targets)), mode="edge")
         done = np.int32(0 if start == 0 else targets_all[start - 1] + 1)
         state, packed, layout = _advance(
-            state, shared, seed_data, done, padded.astype(np.int32), static
+            state, shared, seed_data, done, padded.astype(np.int32), program
         )
         chunk = _unpack(np.asarray(packed)[: exp.seeds, : len(targets)], layout)
         diverged = _find_divergence(chunk["train_loss"], targets, diverged)
