@@ -544,7 +544,8 @@ def train(
 
     Divergence is checked per network at each measurement and after the last epoch.
     The networks are independent (vmapped), so one that diverged does not change the
-    others; it keeps training on NaN parameters and its records are masked.
+    others; it keeps training on whatever parameters it has (often NaN), and its
+    records are masked.
 
     Raises:
         TrainingDiverged: every network diverged (one network alone: it diverged),
