@@ -600,7 +600,8 @@ def train(
         out[f"final_{name}"] = final[name]
     out["diverged_epoch"] = diverged
     if (diverged >= 0).any():
-        warnings.warn(_divergence_message(exp, diverged), DivergenceWarning, 2)
+        # Level 3: past train and its float64 wrapper, at whoever called train.
+        warnings.warn(_divergence_message(exp, diverged), DivergenceWarning, 3)
     out["epochs"] = epochs
     train, test = (np.asarray(seed_data[k])[: exp.seeds] for k in ("train", "test"))
     out["train_size"], out["test_size"] = train.sum(1), test.sum(1)
