@@ -13,7 +13,7 @@ import infoplane as ip
 from infoplane import training
 from infoplane.experiment import OPTIMIZERS
 from infoplane.model import MLP
-from infoplane.training import Every, LogSpaced, parse_schedule
+from infoplane.results import AXES
 
 
 def test_weighted_full_batch_gradient_equals_gradient_over_all_samples():
@@ -29,11 +29,11 @@ def test_weighted_full_batch_gradient_equals_gradient_over_all_samples():
     x_t, p_y_t = jnp.asarray(data.inputs.T), jnp.asarray(data.p_y.T, jnp.float32)
     # Training weighs each distinct input by its share of the training samples.
     weighted = jax.grad(training._weighted_loss)(
-        model, exp, x_t, p_y_t, (train / train.sum()).astype(np.float32)
+        model, exp.loss, x_t, p_y_t, (train / train.sum()).astype(np.float32)
     )
     rows = jnp.repeat(jnp.arange(1024), train, total_repeat_length=50_000)
     everything = jax.grad(training._weighted_loss)(
-        model, exp, x_t[:, rows], p_y_t[:, rows], jnp.full(50_000, 1 / 50_000)
+        model, exp.loss, x_t[:, rows], p_y_t[:, rows], jnp.full(50_000, 1 / 50_000)
     )
     for a, b in zip(
         jax.tree.leaves(weighted), jax.tree.leaves(everything), strict=True
@@ -59,7 +59,7 @@ def test_closed_form_loss_gradient_equals_autodiff(loss):
         return jnp.sum(w * losses)
 
     value, grads = jax.value_and_grad(training._weighted_loss)(
-        model, exp, x_t, p_y_t, w
+        model, loss, x_t, p_y_t, w
     )
     expected_value, expected = jax.value_and_grad(plain)(model)
     assert value == pytest.approx(float(expected_value), rel=1e-6)
@@ -67,34 +67,87 @@ def test_closed_form_loss_gradient_equals_autodiff(loss):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
-def test_schedules():
-    np.testing.assert_array_equal(Every(20).epochs(3000), np.arange(0, 3000, 20))
-    assert len(Every(20).epochs(3000)) == 150
-    log = LogSpaced(300).epochs(10_000)
-    assert log[0] == 0
-    assert log[-1] == 9999
-    assert np.all(np.diff(log) > 0)
-    assert 150 < len(log) <= 300
-    assert parse_schedule("log:50") == LogSpaced(50)
-    with pytest.raises(ValueError, match="longer than the run"):
-        Every(500).epochs(100)
-    with pytest.raises(ValueError, match="every:K or log:N"):
-        parse_schedule("sometimes")
-    with pytest.raises(ValueError, match="positive integer"):
-        parse_schedule("every:0")
+def _traces():
+    return eqx.debug.get_num_traces(training._advance)
 
 
 def test_same_seed_same_bits_and_no_retracing():
     exp = ip.preset("seed", epochs=200, measure="every:50", seeds=2, seed=5)
     first = ip.run(exp)
-    traces = training.TRACES["advance"]
+    traces = _traces()
     second = ip.run(exp)
-    assert training.TRACES["advance"] == traces  # compiled once, reused
+    assert _traces() == traces  # compiled once, reused
     for name, value in first.arrays.items():
         np.testing.assert_array_equal(value, second.arrays[name])
     other = ip.run(exp.replace(seed=6, lr=0.05, epochs=300))
-    assert training.TRACES["advance"] == traces  # seed, lr, epochs are not compiled in
+    assert _traces() == traces  # seed, lr, epochs are not compiled in
     assert not np.array_equal(first.i_xt, other.i_xt[:, : len(first.epochs)])
+
+
+@pytest.mark.parametrize("task", ["seed10", "tishby12"])
+def test_what_only_changes_values_reuses_the_compiled_program(task):
+    exp = ip.preset(
+        "seed", task=task, hidden=(4, 3), epochs=30, measure="every:10", seeds=2
+    )
+    ip.run(exp)
+    traces = _traces()
+    for change in [
+        dict(train_fraction=0.5),
+        dict(measure_on="test"),
+        dict(measure_on="full"),
+        dict(lr=0.3),
+        dict(seed=3),
+        dict(epochs=45),  # measured 0, 10, ..., 40, then a final segment
+        dict(measure="log:5"),
+        dict(train_samples=20_000, test_samples=5_000),
+        dict(name="other", units="bits"),
+    ]:
+        ip.run(exp.replace(**change))
+        assert _traces() == traces, change
+    ip.run(exp.replace(loss="softmax_ce"))  # a different program
+    assert _traces() == traces + 1
+
+
+@pytest.mark.parametrize("batch_size", [0, 15_000])
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_every_epoch_trains_whatever_the_schedule(batch_size, seeds):
+    # Measuring every epoch runs each of the 10 updates and measures after the last;
+    # every other schedule must end in that same state after epoch 9. Epoch 8's loss
+    # differs, so a run one update short would fail.
+    exp = ip.preset(
+        "seed",
+        hidden=(4, 3),
+        epochs=10,
+        seeds=seeds,
+        batch_size=batch_size,
+        optimizer="adam",
+        lr=0.01,
+        measure="every:1",
+    )
+    reference = ip.run(exp).arrays
+    last = reference["train_loss"][:, -1]
+    assert not np.allclose(reference["train_loss"][:, -2], last, rtol=1e-4)
+    for name in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+        assert reference[f"final_{name}"].shape == (seeds,)
+        np.testing.assert_array_equal(
+            reference[f"final_{name}"], reference[name][:, -1]
+        )
+    for measure, measured in [
+        ("every:5", [0, 5]),  # divides 10: epochs 6 to 9 run after the last one
+        ("every:4", [0, 4, 8]),  # does not divide: epoch 9 runs after it
+        ("every:3", [0, 3, 6, 9]),  # measures the last epoch itself
+        ("log:4", [0, 1, 4, 9]),
+    ]:
+        result = ip.run(exp.replace(measure=measure)).arrays
+        np.testing.assert_array_equal(result["epochs"], measured)
+        assert result["train_loss"].shape == (seeds, len(measured))
+        np.testing.assert_allclose(
+            result["train_loss"], reference["train_loss"][:, measured], rtol=1e-6
+        )
+        for name in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+            np.testing.assert_allclose(
+                result[f"final_{name}"], reference[name][:, -1], rtol=1e-6
+            )
 
 
 def test_network_i_does_not_depend_on_how_many_train_together():
@@ -110,6 +163,86 @@ def test_network_i_does_not_depend_on_how_many_train_together():
 def test_divergence_is_reported():
     with pytest.raises(ip.TrainingDiverged, match="lower the learning rate"):
         ip.run(ip.preset("seed", epochs=100, measure="every:10", lr=1e6))
+
+
+def test_a_run_raises_when_every_network_diverged():
+    exp = ip.preset("seed", hidden=(4, 3), epochs=20, measure="every:10", seeds=3)
+    with pytest.raises(ip.TrainingDiverged, match=r"3 of 3 networks .*seed 2 by epoch"):
+        ip.run(exp.replace(lr=1e6))
+
+
+def test_divergence_is_found_and_masked_per_network():
+    loss = np.array(
+        [[0.5, 0.4, np.nan, np.nan], [0.5, 200, 0.3, 0.2], [0.5, 0.4, 0.3, np.inf]]
+    )
+    targets = np.array([0, 10, 20, 30])
+    diverged = training._find_divergence(loss, targets, np.array([-1, -1, -1]))
+    np.testing.assert_array_equal(diverged, [20, 10, 30])
+    # A network that diverged earlier keeps its epoch.
+    again = training._find_divergence(loss, targets, np.array([-1, 5, -1]))
+    np.testing.assert_array_equal(again, [20, 5, 30])
+    records = {
+        "train_loss": loss.astype(np.float32),
+        "i_xt": np.ones((3, 4, 2, 1)),
+    }
+    masked = training._mask_diverged(records, targets, np.array([20, -1, 30]))
+    assert masked["train_loss"].dtype == np.float32
+    expected = np.array([[1, 1, 0, 0], [1, 1, 1, 1], [1, 1, 1, 0]], bool)
+    np.testing.assert_array_equal(~np.isnan(masked["i_xt"][..., 0, 0]), expected)
+    kept = records["train_loss"][expected]
+    np.testing.assert_array_equal(masked["train_loss"][expected], kept)
+
+
+def _poison_network_1(monkeypatch):
+    """Make network 1 of a run start from NaN weights: it diverges at once."""
+    setup = training._setup
+
+    def poisoned(exp, dataset, n_networks):
+        state, seed_data = setup(exp, dataset, n_networks)
+        weight = state.model.layers[0].weight
+        state = eqx.tree_at(
+            lambda s: s.model.layers[0].weight, state, weight.at[1].set(jnp.nan)
+        )
+        return state, seed_data
+
+    monkeypatch.setattr(training, "_setup", poisoned)
+
+
+def test_one_diverged_network_keeps_the_others(monkeypatch):
+    exp = ip.preset(
+        "seed",
+        hidden=(4, 3),
+        epochs=20,
+        measure="every:8",
+        seeds=3,
+        batch_size=20_000,
+        estimators=("binning:bins=30,range=-1:1", "kde-upper:var=0.1"),
+        grad_stats=True,
+        measure_output=True,
+    )
+    clean = ip.run(exp).arrays
+    assert (clean["diverged_epoch"] == -1).all()
+    _poison_network_1(monkeypatch)
+    with pytest.warns(training.DivergenceWarning, match="1 of 3 networks"):
+        result = ip.run(exp)
+    arrays = result.arrays
+    np.testing.assert_array_equal(arrays["diverged_epoch"], [-1, 0, -1])
+    for name, values in clean.items():
+        if AXES[name][0] != "seed" or name == "diverged_epoch":
+            continue
+        # The others are bit for bit what they are without a diverged neighbour.
+        np.testing.assert_array_equal(arrays[name][[0, 2]], values[[0, 2]])
+        if "epoch" in AXES[name] or name.startswith("final_"):
+            assert np.isnan(arrays[name][1]).all(), name
+
+
+def test_strict_raises_when_any_network_diverged(monkeypatch):
+    exp = ip.preset("seed", hidden=(4, 3), epochs=20, measure="every:8", seeds=3)
+    _poison_network_1(monkeypatch)
+    with pytest.raises(
+        ip.TrainingDiverged, match=r"1 of 3 networks .*\(seed 1 by epoch 0\)"
+    ):
+        training.train(exp, ip.load_task(exp.task), strict=True)
 
 
 def test_minibatches_gradient_statistics_and_output_layer():
@@ -159,8 +292,8 @@ def test_several_devices_shard_the_seed_axis():
 
 
 def test_seed_protocol_reproduces_the_notebook():
-    # REFERENCE §1: layer 1 keeps everything (I(T;Y) = ln 2 within 0.01, I(X;T) near
-    # ln 1024); the deepest layer fits, then compresses.
+    # The notebook's run: layer 1 keeps everything (I(T;Y) = ln 2 within 0.01, I(X;T)
+    # near ln 1024); the deepest layer fits, then compresses.
     result = ip.run(ip.preset("seed"))
     assert len(result.epochs) == 150
     assert result.epochs[-1] == 2980
@@ -178,7 +311,7 @@ def test_seed_protocol_reproduces_the_notebook():
 def test_optimizer_state_is_optax_init(optimizer):
     exp = ip.preset("seed", optimizer=optimizer)
     state, _ = training._setup(exp, ip.load_task("seed10"), 2)
-    init = training._optimizer(exp, 1.0).init
+    init = training._optimizer(optimizer, 1.0).init
     expected = jax.vmap(lambda m: init(eqx.filter(m, eqx.is_array)))(state.model)
     assert jax.tree.structure(state.opt_state) == jax.tree.structure(expected)
     for a, b in zip(

@@ -13,7 +13,8 @@ import numpy as np
 from .datasets import load_task
 from .estimators import parse_estimator
 from .model import ACTIVATIONS
-from .training import parse_schedule, train
+from .schedules import parse_schedule
+from .training import train
 from .units import check_units
 
 __all__ = [

@@ -46,6 +46,11 @@ AXES = {
     "test_size": ("seed",),
     "train_class_share": ("seed", "class"),
     "test_class_share": ("seed", "class"),
+    "final_train_loss": ("seed",),
+    "final_test_loss": ("seed",),
+    "final_train_accuracy": ("seed",),
+    "final_test_accuracy": ("seed",),
+    "diverged_epoch": ("seed",),
 }
 FORMAT_VERSION = 1
 # Summary columns shown in tables: (key of Result.summary rows, heading).

@@ -3,17 +3,21 @@
 The run is a sequence of segments: the optimiser steps from one measurement epoch to
 the next, then a measurement (every estimator on every layer, loss and accuracy). A
 chunk of segments is one call of a compiled function; between chunks the host reports
-progress, checks for divergence and logs. Every seed's network trains in the same
-program under ``vmap``; with several devices the seed axis is sharded across them.
+progress, checks each network for divergence and logs. Every seed's network trains in
+the same program under ``vmap``; with several devices the seed axis is sharded across
+them.
 
 Epochs count from 0. A measurement at epoch e is taken after that epoch's update, as
-the reproduction notebook does (``every:20`` measures epochs 0, 20, ..., 2980).
+the reproduction notebook does (``every:20`` measures epochs 0, 20, ..., 2980). Every
+epoch of the run trains: when the schedule stops short of the last epoch, a final
+segment runs the rest (2981 to 2999 here) and records the final loss and accuracy.
 """
 
 import dataclasses
 import functools
 import itertools
 import math
+import warnings
 from collections.abc import Callable
 
 import equinox as eqx
@@ -30,76 +34,23 @@ from .estimators import parse_estimator
 from .estimators.base import Inputs
 from .estimators.discrete import float64
 from .model import BOUNDS, MLP, layer_statistics
+from .schedules import parse_schedule
 
-__all__ = ["Every", "LogSpaced", "TrainingDiverged", "parse_schedule", "train"]
+__all__ = ["DivergenceWarning", "TrainingDiverged", "train"]
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN, infinite, or absurdly large."""
+    """The loss of every network (or, when strict, of any) became NaN, infinite, or
+    absurdly large."""
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Some networks of a run diverged; their values from then on are NaN."""
 
 
 # A mean cross-entropy above this (the true class predicted with probability e^-100)
 # only happens to a run that diverged.
 DIVERGED_LOSS = 100.0
-
-
-@dataclasses.dataclass(frozen=True)
-class Every:
-    """Measure every ``interval`` epochs: 0, interval, 2 * interval, ..."""
-
-    interval: int
-
-    def __post_init__(self):
-        if not isinstance(self.interval, int) or self.interval < 1:
-            raise ValueError(
-                "measurement interval must be a positive integer, "
-                f"got {self.interval!r}"
-            )
-
-    def epochs(self, n_epochs: int) -> np.ndarray:
-        if self.interval > n_epochs:
-            raise ValueError(
-                f"measurement interval {self.interval} is longer than the run "
-                f"({n_epochs} epochs); use a smaller interval or more epochs"
-            )
-        return np.arange(0, n_epochs, self.interval)
-
-    @property
-    def spec(self) -> str:
-        return f"every:{self.interval}"
-
-
-@dataclasses.dataclass(frozen=True)
-class LogSpaced:
-    """About ``count`` epochs spaced geometrically from 0 to the last, both included."""
-
-    count: int
-
-    def __post_init__(self):
-        if not isinstance(self.count, int) or self.count < 2:
-            raise ValueError(
-                f"a log-spaced schedule needs at least 2 points, got {self.count!r}"
-            )
-
-    def epochs(self, n_epochs: int) -> np.ndarray:
-        return (
-            np.unique(np.round(np.geomspace(1, n_epochs, self.count))).astype(int) - 1
-        )
-
-    @property
-    def spec(self) -> str:
-        return f"log:{self.count}"
-
-
-def parse_schedule(spec: str) -> Every | LogSpaced:
-    """``"every:20"`` or ``"log:300"`` to a schedule."""
-    kind, _, value = spec.partition(":")
-    kinds = {"every": Every, "log": LogSpaced}
-    if kind not in kinds or not value.strip().isdigit():
-        raise ValueError(
-            f"measurement schedule must be every:K or log:N with integers, got {spec!r}"
-        )
-    return kinds[kind](int(value))
 
 
 class _State(eqx.Module):
@@ -108,25 +59,59 @@ class _State(eqx.Module):
     key: jax.Array
 
 
-def _optimizer(exp, lr) -> optax.GradientTransformation:
-    if exp.optimizer == "sgd":
+def _optimizer(kind: str, lr) -> optax.GradientTransformation:
+    """The optimiser named ``kind`` (``"sgd"`` or ``"adam"``), with learning rate
+    ``lr`` (a traced value inside the compiled program)."""
+    if kind == "sgd":
         # XLA fuses each array's update into one operation; a flat vector would only
         # add its concatenation to compile.
         return optax.sgd(lr)
-    # Adam updates its moments as one flat vector: a few operations instead of a few
-    # per array, about 4% faster per mini-batch step of the paper's protocol.
+    # Adam updates its moments as one flat vector: a few operations per step instead
+    # of a few per parameter array, which matters for the many small steps of
+    # mini-batch training.
     return optax.flatten(optax.adam(lr))
 
 
-def _compiled_form(exp):
-    """The experiment with the fields that don't shape the program blanked out.
+@dataclasses.dataclass(frozen=True)
+class ProgramShape:
+    """What the compiled training program is specialised on, and nothing else.
 
-    The learning rate and the seed travel as traced values, and epochs and the schedule
-    as the targets of each chunk, so changing them reuses the compiled programs.
+    The chunk function is compiled once per distinct value of this (and of the shapes
+    and dtypes of its arrays: data set size, training samples when mini-batching,
+    measurements per chunk). Everything else about an experiment reaches the program
+    as array values, so changing it reuses the compiled program: the learning rate
+    (a traced scalar), the seed (the initial parameters, data split and shuffling
+    keys), the epochs and the schedule (each chunk's target epochs), train_fraction,
+    train_samples and test_samples with full batch (the per-input sample counts),
+    measure_on (the measured inputs' weights), the name and the units.
+
+    A run-wide binning range (``binning-observed:scope=run``) is part of its
+    estimator's spec, so each resolved range compiles its own program.
     """
-    return dataclasses.replace(
-        exp, name="", lr=1.0, seed=0, epochs=1, measure="every:1", units="nats"
-    )
+
+    hidden: tuple[int, ...]
+    activation: str
+    loss: str
+    optimizer: str
+    batch_size: int
+    estimators: tuple[str, ...]
+    measure_output: bool
+    grad_stats: bool
+    networks: int  # how many networks train together: the seeds, padded for devices
+
+    @classmethod
+    def of(cls, exp, networks: int) -> "ProgramShape":
+        return cls(
+            hidden=exp.hidden,
+            activation=exp.activation,
+            loss=exp.loss,
+            optimizer=exp.optimizer,
+            batch_size=exp.batch_size,
+            estimators=exp.estimators,
+            measure_output=exp.measure_output,
+            grad_stats=exp.grad_stats,
+            networks=networks,
+        )
 
 
 def _example_losses(loss: str, logits, p_y, axis: int = -1):
@@ -164,12 +149,12 @@ def _mean_loss_bwd(loss, residuals, g):
 _mean_loss.defvjp(_mean_loss_fwd, _mean_loss_bwd)
 
 
-def _weighted_loss(model, exp, x_t, p_y_t, w):
+def _weighted_loss(model, loss: str, x_t, p_y_t, w):
     """The loss of ``model`` on inputs ``x_t`` ``(features, examples)`` with targets
     ``p_y_t`` ``(classes, examples)``, weighted by ``w`` ``(examples,)``, which sums
     to 1."""
     logits, _ = model.features(x_t)
-    return _mean_loss(exp.loss, logits, p_y_t, w)
+    return _mean_loss(loss, logits, p_y_t, w)
 
 
 def _mix(x, key):
@@ -189,8 +174,8 @@ def _shuffle(key, epoch, values, rounds: int = 10):
     0..n-1. The round keys hash the network's 64-bit key (two uint32 words) with the
     epoch. Ten rounds give positions indistinguishable from uniform in chi-square
     tests, over keys and over epochs (tests/test_training.py). This costs a few
-    vector operations where a sort of random keys costs a fifth of a mini-batch epoch
-    of these small networks.
+    vector operations per epoch; sorting random keys, the usual way to shuffle, costs
+    a sort, which is expensive next to the updates of these small networks.
     """
     n = values.shape[0]
     half = max(1, math.ceil(math.ceil(math.log2(max(n, 2))) / 2))
@@ -211,7 +196,7 @@ def _shuffle(key, epoch, values, rounds: int = 10):
     return values[order.astype(jnp.int32)]
 
 
-def _epoch(exp, shared, seed_data, state: _State, epoch, collect: bool):
+def _epoch(program, shared, seed_data, state: _State, epoch, collect: bool):
     """Epoch number ``epoch`` of updates; with ``collect``, also gradient mean and
     spread norms.
 
@@ -222,12 +207,12 @@ def _epoch(exp, shared, seed_data, state: _State, epoch, collect: bool):
     """
     x_t, p_y_t, lr = shared["x_t"], shared["p_y_t"], shared["lr"]
     grad_fn = jax.grad(_weighted_loss)
-    opt = _optimizer(exp, lr)
+    opt = _optimizer(program.optimizer, lr)
 
     def step(carry, batch):
         state, total, square = carry
         x, p, w = batch
-        grads = grad_fn(state.model, exp, x, p, w)
+        grads = grad_fn(state.model, program.loss, x, p, w)
         params = eqx.filter(state.model, eqx.is_array)
         updates, opt_state = opt.update(grads, state.opt_state, params)
         model = eqx.apply_updates(state.model, updates)
@@ -240,13 +225,13 @@ def _epoch(exp, shared, seed_data, state: _State, epoch, collect: bool):
 
     zeros = [jnp.zeros_like(layer.weight) for layer in state.model.layers]
     carry = (state, zeros, zeros) if collect else (state, [], [])
-    if exp.batch_size == 0:
+    if program.batch_size == 0:
         n_batches = 1
         carry, _ = step(carry, (x_t, p_y_t, seed_data["train_share"]))
     else:
         samples = seed_data["samples"]
-        n_batches = math.ceil(samples.shape[0] / exp.batch_size)
-        pad = n_batches * exp.batch_size - samples.shape[0]
+        n_batches = math.ceil(samples.shape[0] / program.batch_size)
+        pad = n_batches * program.batch_size - samples.shape[0]
         order = _shuffle(state.key, epoch, samples)
         order = jnp.concatenate([order, jnp.zeros(pad, samples.dtype)])
         # Each batch's rows weigh 1 / its size; the padding rows weigh 0.
@@ -274,18 +259,18 @@ def _epoch(exp, shared, seed_data, state: _State, epoch, collect: bool):
     return state, stats
 
 
-def _output_layer(exp, logits, axis: int = -1):
+def _output_layer(loss: str, logits, axis: int = -1):
     """The output layer as measured: class probabilities (classes along ``axis``)."""
-    if exp.loss == "sigmoid_bce":
+    if loss == "sigmoid_bce":
         return jax.nn.sigmoid(logits)
     return jax.nn.softmax(logits, axis=axis)
 
 
-def _measure(exp, estimators, shared, seed_data, model):
+def _measure(program, estimators, shared, seed_data, model):
     p_y, inputs = shared["p_y"], seed_data["inputs"]
     logits_t, layers_t = model.features(shared["x_t"])  # as training computes it
-    if exp.measure_output:
-        layers_t = [*layers_t, _output_layer(exp, logits_t, axis=0)]
+    if program.measure_output:
+        layers_t = [*layers_t, _output_layer(program.loss, logits_t, axis=0)]
     logits, layers = logits_t.T, [a.T for a in layers_t]  # estimators: inputs first
     by_estimator = [e.measure_layers(layers, inputs) for e in estimators]
     measured = list(zip(*by_estimator, strict=True))  # [layer][estimator]
@@ -297,12 +282,12 @@ def _measure(exp, estimators, shared, seed_data, model):
         record[name] = jnp.array(
             [[m[2].get(name, jnp.nan) for m in row] for row in measured], jnp.float64
         )
-    bounds = [BOUNDS.get(exp.activation)] * len(exp.hidden) + [(0.0, 1.0)] * (
-        len(layers) - len(exp.hidden)
-    )
+    hidden = len(program.hidden)
+    bounds = [BOUNDS.get(program.activation)] * hidden
+    bounds += [(0.0, 1.0)] * (len(layers) - hidden)  # the output layer's probabilities
     record |= layer_statistics(layers_t, inputs, bounds)
     # Loss and accuracy of both splits: one (split x input) by (input x 2) product.
-    losses = _example_losses(exp.loss, logits, p_y)
+    losses = _example_losses(program.loss, logits, p_y)
     correct = (jnp.argmax(logits, -1) == shared["label"]).astype(jnp.float32)
     fit = seed_data["fit_counts"] @ jnp.stack([losses, correct], axis=1)
     fit = fit * seed_data["fit_scale"][:, None]
@@ -311,21 +296,18 @@ def _measure(exp, estimators, shared, seed_data, model):
     return record
 
 
-TRACES = {"advance": 0}  # how often the chunk function was traced; tests read it
-
-
 @eqx.filter_jit
-def _advance(state, shared, seed_data, start, targets, exp):
+@eqx.debug.assert_max_traces(max_traces=None)  # counts traces: eqx.debug.get_num_traces
+def _advance(state, shared, seed_data, start, targets, program: ProgramShape):
     """Run each seed from epoch ``start`` to each epoch in ``targets`` (increasing)
     and measure there."""
-    TRACES["advance"] += 1
-    estimators = [parse_estimator(e) for e in exp.estimators]
+    estimators = [parse_estimator(e) for e in program.estimators]
 
     # The epoch loop is outside the vmap over seeds (they move in step), so its bounds
     # and the grad-stats branch are plain scalars rather than per-seed predicates.
     def per_seed(fn, *args):
-        # A seed axis of one is dropped rather than vmapped: batched matrix products
-        # of one run slower on XLA:CPU than plain ones (50 vs 36 us per epoch).
+        # A seed axis of one is dropped rather than vmapped: on XLA:CPU a batched
+        # matrix product with a batch of one runs slower than a plain one.
         if jax.tree.leaves(args)[0].shape[0] == 1:
             squeeze = jax.tree.map(lambda a: a[0], args)
             return jax.tree.map(lambda a: a[None], fn(*squeeze))
@@ -333,7 +315,9 @@ def _advance(state, shared, seed_data, start, targets, exp):
 
     def epoch(state, seed_data, number, collect):
         return per_seed(
-            lambda s, d: _epoch(exp, shared, d, s, number, collect), state, seed_data
+            lambda s, d: _epoch(program, shared, d, s, number, collect),
+            state,
+            seed_data,
         )
 
     def all_seeds(state, seed_data):
@@ -342,12 +326,12 @@ def _advance(state, shared, seed_data, start, targets, exp):
             # a repeated target (padding) runs none. With grad_stats, the last epoch
             # is run apart, collecting the gradient statistics.
             state, done = carry
-            last = target if exp.grad_stats else target + 1
+            last = target if program.grad_stats else target + 1
             state = lax.fori_loop(
                 done, last, lambda e, s: epoch(s, seed_data, e, False)[0], state
             )
             record = {}
-            if exp.grad_stats:
+            if program.grad_stats:
                 n = len(state.model.layers)
                 blank = jnp.full((len(state.key), n), jnp.nan, jnp.float32)
                 state, record = lax.cond(
@@ -357,7 +341,7 @@ def _advance(state, shared, seed_data, start, targets, exp):
                     state,
                 )
             record |= per_seed(
-                lambda d, m: _measure(exp, estimators, shared, d, m),
+                lambda d, m: _measure(program, estimators, shared, d, m),
                 seed_data,
                 state.model,
             )
@@ -378,7 +362,7 @@ def _advance(state, shared, seed_data, start, targets, exp):
         return state, jnp.swapaxes(records, 0, 1)
 
     layout = []
-    mesh = _seed_mesh(exp.seeds)
+    mesh = _seed_mesh(program.networks)
     if mesh is None:
         state, records = all_seeds(state, seed_data)
     else:
@@ -388,6 +372,47 @@ def _advance(state, shared, seed_data, start, targets, exp):
             all_seeds, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False
         )(state, seed_data)
     return state, records, tuple(layout)
+
+
+def _find_divergence(
+    train_loss: np.ndarray, targets: np.ndarray, diverged: np.ndarray
+) -> np.ndarray:
+    """``diverged`` (the epoch of divergence of each network, -1 for none) updated
+    with a chunk's training losses ``(seed, target)`` at epochs ``targets``."""
+    bad = ~(train_loss <= DIVERGED_LOSS)  # NaN compares False
+    first = np.where(bad.any(axis=1), targets[bad.argmax(axis=1)], -1)
+    return np.where(diverged >= 0, diverged, first)
+
+
+def _mask_diverged(
+    records: dict[str, np.ndarray], targets: np.ndarray, diverged: np.ndarray
+) -> dict[str, np.ndarray]:
+    """``records`` ``(seed, target, ...)`` with every value of a network at and after
+    its epoch of divergence set to NaN."""
+    after = (diverged[:, None] >= 0) & (targets[None, :] >= diverged[:, None])
+    if not after.any():
+        return records
+    masked = {}
+    for name, values in records.items():
+        values = values.astype(np.result_type(values.dtype, np.float32))
+        where = after.reshape(after.shape + (1,) * (values.ndim - 2))
+        masked[name] = np.where(where, np.nan, values).astype(values.dtype)
+    return masked
+
+
+def _divergence_message(exp, diverged: np.ndarray) -> str:
+    seeds = np.flatnonzero(diverged >= 0)
+    if exp.seeds == 1:
+        what, when = "the network", f" by epoch {diverged[0]}"
+    else:
+        listed = ", ".join(f"seed {s} by epoch {diverged[s]}" for s in seeds[:10])
+        if len(seeds) > 10:
+            listed += f", and {len(seeds) - 10} more"
+        what, when = f"{len(seeds)} of {exp.seeds} networks", f" ({listed})"
+    return (
+        f"training diverged: the loss of {what} became NaN, infinite or above "
+        f"{DIVERGED_LOSS:g}{when}; lower the learning rate (lr={exp.lr:g})"
+    )
 
 
 def _unpack(records: np.ndarray, layout) -> dict[str, np.ndarray]:
@@ -456,15 +481,15 @@ def _setup(exp, dataset: Dataset, n_networks: int):
     stack = lambda *leaves: jax.device_put(np.stack(leaves))  # noqa: E731
     models, keys = jax.tree.map(stack, *networks)
     seed_data = jax.tree.map(stack, *columns)
-    opt_state = _init_optimizer(exp, models)
+    opt_state = _init_optimizer(exp.optimizer, models)
     return _State(models, opt_state, keys), seed_data
 
 
-def _init_optimizer(exp, models):
+def _init_optimizer(kind: str, models):
     """The optimiser state of every network: zeros of the shapes optax's ``init``
     gives (SGD has none; Adam's moments and step count start at zero), built on the
     host so that nothing is compiled (tests check it against ``init``)."""
-    init = _optimizer(exp, 1.0).init
+    init = _optimizer(kind, 1.0).init
     shapes = jax.eval_shape(
         jax.vmap(lambda m: init(eqx.filter(m, eqx.is_array))), models
     )
@@ -494,6 +519,7 @@ def train(
     dataset: Dataset,
     *,
     on_chunk: Callable[[np.ndarray, dict], None] | None = None,
+    strict: bool = False,
 ) -> dict[str, np.ndarray]:
     """Train ``exp.seeds`` networks on ``dataset`` and measure them on the schedule.
 
@@ -502,15 +528,31 @@ def train(
         dataset: the data set it names.
         on_chunk: called after each compiled chunk with the epochs it measured and its
             records (host arrays with axes seed, epoch, ...).
+        strict: raise when any network diverges, rather than only when all do.
 
     Returns:
         Host arrays in nats: ``epochs (epoch,)``, ``i_xt`` and ``i_ty``
         ``(seed, epoch, layer, estimator)``, ``{train,test}_{loss,accuracy}``
         ``(seed, epoch)``, ``grad_{mean,std}_norm (seed, epoch, layer)`` when
-        ``exp.grad_stats``, and ``train_size`` / ``test_size`` ``(seed,)``.
+        ``exp.grad_stats``, ``train_size`` / ``test_size`` ``(seed,)``, and
+        ``final_{train,test}_{loss,accuracy} (seed,)``: the state after the last
+        epoch, ``exp.epochs - 1``, whether or not the schedule measures it.
+        ``diverged_epoch (seed,)``: -1 for a network that trained to the end, else
+        the first checked epoch (a measured one, or the last epoch) at which its
+        training loss was NaN, infinite or above ``DIVERGED_LOSS``; every value of
+        that network from that epoch on, and its ``final_*`` values, are NaN.
+
+    Divergence is checked per network at each measurement and after the last epoch.
+    The networks are independent (vmapped), so one that diverged does not change the
+    others; it keeps training on whatever parameters it has (often NaN), and its
+    records are masked.
 
     Raises:
-        TrainingDiverged: the loss of some network became NaN or infinite.
+        TrainingDiverged: every network diverged (one network alone: it diverged),
+            or, with ``strict``, any did. The run stops at that check.
+
+    Warns:
+        DivergenceWarning: some networks, not all, diverged.
     """
     epochs = parse_schedule(exp.measure).epochs(exp.epochs)
     shared = _shared(exp, dataset)
@@ -519,35 +561,47 @@ def train(
     mesh = _seed_mesh(exp.seeds)
     n_devices = 1 if mesh is None else mesh.size
     n_networks = -(-exp.seeds // n_devices) * n_devices
-    static = _compiled_form(exp)
+    program = ProgramShape.of(exp, n_networks)
     state, seed_data = _setup(exp, dataset, n_networks)
     if mesh is not None:
         sharding = NamedSharding(mesh, PartitionSpec("seeds"))
         state, seed_data = jax.device_put((state, seed_data), sharding)
 
+    # Every epoch trains. When the schedule does not measure the last epoch, one more
+    # target runs the remaining epochs after the last measurement; its record gives
+    # the final loss and accuracy and is not a measurement of the schedule.
+    targets_all = epochs
+    if epochs[-1] != exp.epochs - 1:
+        targets_all = np.append(epochs, exp.epochs - 1)
     # About 25 chunks, of a power-of-two size so that similar runs share a program.
     size = 1 << max(0, math.ceil(math.log2(math.ceil(len(epochs) / 25))))
     records: list[dict] = []
-    for start in range(0, len(epochs), size):
-        targets = epochs[start : start + size]
+    diverged = np.full(exp.seeds, -1)
+    for start in range(0, len(targets_all), size):
+        targets = targets_all[start : start + size]
         padded = np.pad(targets, (0, size - len(targets)), mode="edge")
-        done = np.int32(0 if start == 0 else epochs[start - 1] + 1)
+        done = np.int32(0 if start == 0 else targets_all[start - 1] + 1)
         state, packed, layout = _advance(
-            state, shared, seed_data, done, padded.astype(np.int32), static
+            state, shared, seed_data, done, padded.astype(np.int32), program
         )
         chunk = _unpack(np.asarray(packed)[: exp.seeds, : len(targets)], layout)
-        bad = ~(chunk["train_loss"] <= DIVERGED_LOSS)  # NaN compares False
-        if bad.any():
-            seed, at = np.argwhere(bad)[0]
-            raise TrainingDiverged(
-                f"training diverged: the loss of seed {seed} became "
-                f"{chunk['train_loss'][seed, at]} by epoch {targets[at]}; "
-                f"lower the learning rate (lr={exp.lr:g})"
-            )
+        diverged = _find_divergence(chunk["train_loss"], targets, diverged)
+        chunk = _mask_diverged(chunk, targets, diverged)
+        if (diverged >= 0).all() or (strict and (diverged >= 0).any()):
+            raise TrainingDiverged(_divergence_message(exp, diverged))
+        final = {k: v[:, -1] for k, v in chunk.items()}
+        measured = min(len(targets), len(epochs) - start)
+        chunk = {k: v[:, :measured] for k, v in chunk.items()}
         records.append(chunk)
-        if on_chunk is not None:
-            on_chunk(targets, chunk)
+        if on_chunk is not None and measured:
+            on_chunk(targets[:measured], chunk)
     out = {k: np.concatenate([r[k] for r in records], axis=1) for k in records[0]}
+    for name in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+        out[f"final_{name}"] = final[name]
+    out["diverged_epoch"] = diverged
+    if (diverged >= 0).any():
+        # Level 3: past train and its float64 wrapper, at whoever called train.
+        warnings.warn(_divergence_message(exp, diverged), DivergenceWarning, 3)
     out["epochs"] = epochs
     train, test = (np.asarray(seed_data[k])[: exp.seeds] for k in ("train", "test"))
     out["train_size"], out["test_size"] = train.sum(1), test.sum(1)
