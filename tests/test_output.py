@@ -66,7 +66,7 @@ def test_special_output_paths_are_refused_before_training(
     def no_training(*args, **kwargs):
         raise AssertionError("trained before checking --out")
 
-    monkeypatch.setattr("infoplane.experiment.train", no_training)
+    monkeypatch.setattr("infoplane.runner.train", no_training)
     assert run_cli(out, "--force") == 2
     err = capsys.readouterr().err
     assert err.startswith("infoplane: error: --out")
@@ -109,7 +109,7 @@ def test_sigterm_is_an_interrupt_that_leaves_nothing(tmp_path, monkeypatch, caps
         os.kill(os.getpid(), signal.SIGTERM)
         raise AssertionError("SIGTERM did not stop the run")
 
-    monkeypatch.setattr("infoplane.experiment.train", terminated_while_training)
+    monkeypatch.setattr("infoplane.runner.train", terminated_while_training)
     before = signal.getsignal(signal.SIGTERM)
     assert run_cli(tmp_path / "r") == 143
     assert "terminated; nothing was written" in capsys.readouterr().err
@@ -196,7 +196,7 @@ def test_a_sweep_with_repeated_points_fails_before_any_work(tmp_path, monkeypatc
     def no_training(*args, **kwargs):
         raise AssertionError("trained a point of an invalid sweep")
 
-    monkeypatch.setattr("infoplane.experiment.train", no_training)
+    monkeypatch.setattr("infoplane.runner.train", no_training)
     args = ["sweep", "seed", "--set", "lr=0.1,0.10", "--out", str(tmp_path / "s")]
     assert main([*args, "--quiet"]) == 2
     assert list(tmp_path.iterdir()) == []
@@ -222,7 +222,7 @@ def test_errors_of_the_operating_system_are_one_line(tmp_path, monkeypatch, caps
     def out_of_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr("infoplane.experiment.train", out_of_memory)
+    monkeypatch.setattr("infoplane.runner.train", out_of_memory)
     assert run_cli(tmp_path / "r") == 2
     assert "not enough memory for these sizes" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

@@ -1,10 +1,12 @@
+import json
+
 import numpy as np
 import pytest
 
 import infoplane as ip
-from infoplane import sweeps
+from infoplane import analysis, sweeps
 from infoplane.cli import main
-from infoplane.experiment import parse_values
+from infoplane.config import parse_values
 
 
 def test_parse_values_by_field_type():
@@ -43,15 +45,15 @@ def test_grid_is_the_product_of_settings():
 
 def test_epochs_to_compression_and_to_a_loss():
     result = ip.run(ip.preset("seed", epochs=400, measure="every:20", seeds=2))
-    peaks = sweeps.compression_epochs(result)
+    peaks = analysis.compression_epochs(result)
     deepest = result.i_xt[:, :, -1, 0]
     np.testing.assert_array_equal(peaks, result.epochs[deepest.argmax(axis=1)])
-    reached = sweeps.loss_epochs(result, threshold=0.69)
+    reached = analysis.loss_epochs(result, threshold=0.69)
     loss = result.arrays["train_loss"]
     for s in range(2):
         first = np.flatnonzero(loss[s] < 0.69)[0]
         assert reached[s] == result.epochs[first]
-    assert np.isnan(sweeps.loss_epochs(result, threshold=1e-9)).all()
+    assert np.isnan(analysis.loss_epochs(result, threshold=1e-9)).all()
 
 
 def test_sweep_command_writes_points_and_combined_figures(tmp_path, capsys):
@@ -77,9 +79,13 @@ def test_sweep_command_writes_points_and_combined_figures(tmp_path, capsys):
         "hidden=4",
         "hidden=4-3",
         "summary.csv",
+        "sweep.json",
         "sweep.png",
         "verdict.txt",
     ]
+    manifest = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    assert manifest["points"] == ["hidden=4", "hidden=4-3"]
+    assert manifest["settings"] == ["hidden=4;4,3"]
     verdict = (tmp_path / "s" / "verdict.txt").read_text()
     assert "hidden=4-3, binning:bins=30,range=-1:1: " in verdict
     loaded = ip.Result.load(tmp_path / "s" / "hidden=4-3")

@@ -11,7 +11,7 @@ import pytest
 
 import infoplane as ip
 from infoplane import training
-from infoplane.experiment import OPTIMIZERS
+from infoplane.config import OPTIMIZERS
 from infoplane.model import MLP
 from infoplane.results import AXES
 

@@ -21,21 +21,23 @@ except _metadata.PackageNotFoundError:  # running from a source tree
 # Public name -> module that defines it. Imported on first use, so that the command
 # line's --help starts without loading JAX.
 _EXPORTS = {
-    "PRESETS": "experiment",
-    "ClippingWarning": "experiment",
-    "Experiment": "experiment",
-    "load_experiment": "experiment",
-    "preset": "experiment",
-    "run": "experiment",
+    "PRESETS": "config",
+    "ClippingWarning": "runner",
+    "Experiment": "config",
+    "load_experiment": "config",
+    "preset": "config",
+    "run": "runner",
     "Dataset": "datasets",
     "load_task": "datasets",
     "mutual_information": "estimators",
     "Result": "results",
     "TrainingDiverged": "training",
+    "DivergenceWarning": "training",
 }
 _SUBMODULES = {
-    "animation", "datasets", "estimators", "experiment", "ib", "model", "plotting",
-    "results", "sweeps", "training", "units",
+    "analysis", "animation", "config", "datasets", "estimators", "ib", "model",
+    "output", "plotting", "report", "results", "runner", "schedules", "sweeps",
+    "training", "units",
 }  # fmt: skip
 
 __all__ = sorted([*_EXPORTS, "estimators"])

@@ -5,7 +5,7 @@ fast.
 """
 
 import argparse
-import os
+import contextlib
 import signal
 import sys
 import threading
@@ -124,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--quiet", action="store_true", help="no progress bar, log lines or summary"
     )
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 1) when any network diverges; by default a run fails only "
+        "when all do, and a diverged network's later values are NaN",
+    )
 
     commands.add_parser("presets", help="list the presets with a one-line description")
 
@@ -184,6 +190,9 @@ def _parser() -> argparse.ArgumentParser:
         help="replace an earlier infoplane sweep in --out (never other files)",
     )
     sweep.add_argument("--quiet", action="store_true", help="no progress or summary")
+    sweep.add_argument(
+        "--strict", action="store_true", help="fail when any network diverges"
+    )
 
     summary = commands.add_parser(
         "summary", help="print the summary table of a saved run"
@@ -228,17 +237,13 @@ def _experiment(args):
 
 def _settings(settings: list[str]) -> dict:
     """``--set FIELD=VALUE`` options of ``run`` as experiment fields."""
-    from infoplane.experiment import parse_values
+    from infoplane.config import parse_settings
 
     fields = {}
-    for setting in settings:
-        field, sep, text = setting.partition("=")
-        if not sep:
-            raise ValueError(f"--set takes FIELD=VALUE, got {setting!r}")
-        values = parse_values(field.strip(), text)
+    for field, values in parse_settings(settings).items():
         if len(values) != 1:
             raise ValueError(f"--set {field} takes one value here (use `sweep`)")
-        fields[field.strip()] = values[0]
+        fields[field] = values[0]
     return fields
 
 
@@ -250,102 +255,80 @@ def _log_line(epoch: int, chunk_row: dict) -> str:
     )
 
 
-def summary_table(result, threshold: float = 0.05) -> str:
-    """The summary of a Result as aligned text, one row per estimator and layer."""
-    from infoplane.results import SUMMARY_COLUMNS
-
-    several = result.i_xt.shape[0] > 1
-    summary = result.summary(threshold=threshold)
-
-    def cell(row, key, digits=3):
-        value = f"{row[key]:.{digits}f}"
-        return value + (f" ± {row[key + '_std']:.{digits}f}" if several else "")
-
-    header = ["layer", *(title for _, title in SUMMARY_COLUMNS)]
-    if several:
-        header += ["95% CI", f"seeds dropping >{threshold:.0%}"]
-    lines = []
-    for estimator in result.estimators:
-        rows = [r for r in summary if r["estimator"] == estimator]
-        table = [header]
-        for r in rows:
-            digits = {"max_epoch": 0}
-            table.append(
-                [r["layer"]]
-                + [cell(r, key, digits.get(key, 3)) for key, _ in SUMMARY_COLUMNS]
-            )
-            if several:
-                table[-1] += [
-                    f"[{r['compression_ci_low']:.3f}, {r['compression_ci_high']:.3f}]",
-                    f"{r['compressing_seeds']:.0%}",
-                ]
-        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-        lines.append(f"{estimator} ({result.units}, {result.i_xt.shape[0]} seed(s))")
-        for row in table:
-            lines.append(
-                "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
-            )
-    return "\n".join(lines)
-
-
 def _run(args) -> int:
-    from infoplane.experiment import PRESETS
+    from infoplane.config import PRESETS
+    from infoplane.datasets import load_task
 
     exp = _experiment(args)
     exp = exp.replace(**_settings(args.set))
-    from infoplane.datasets import load_task
-
     load_task(exp.task)  # e.g. a data file that cannot be read: fail before starting
     if args.experiment in PRESETS and PRESETS[args.experiment].sweep:
         return _run_points(exp, list(PRESETS[args.experiment].sweep), args)
     out = args.out or Path("runs") / exp.name
+
+    import infoplane as ip
+    from infoplane import analysis, report
+    from infoplane.output import atomic_directory
+
+    with atomic_directory(out, overwrite=args.force) as tmp:
+        with _progress(exp, args) as on_chunk, _warnings_once(ip.ClippingWarning):
+            result = ip.run(exp, on_chunk=on_chunk, strict=args.strict)
+        for line in result.info["warnings"]:
+            print(f"infoplane: warning: {line}", file=sys.stderr)
+        gap = report.write_run(
+            result, tmp, video=not args.no_video, ib_bound=args.ib_bound
+        )
+    if not args.quiet:
+        if gap is not None:
+            pairs = zip(result.layers, gap[:, 0], strict=True)
+            text = ", ".join(f"{name} {g:.3f}" for name, g in pairs)
+            print(f"final distance below the IB bound ({result.units}): {text}")
+        print(analysis.summary_table(result))
+        print(f"wrote {out}/")
+    return 0
+
+
+@contextlib.contextmanager
+def _progress(exp, args):
+    """A progress bar over epochs and the notebook's log lines; yields ``on_chunk``."""
     import numpy as np
     from tqdm import tqdm
 
-    import infoplane as ip
-    from infoplane.plotting import write_pictures
-    from infoplane.results import atomic_directory
+    bar = tqdm(
+        total=exp.epochs,
+        unit="epoch",
+        desc=f"{exp.name} ({exp.seeds} seed{'s' * (exp.seeds > 1)})",
+        disable=args.quiet,
+        file=sys.stderr,
+    )
+    next_log = 0
 
-    with atomic_directory(out, overwrite=args.force) as tmp:
-        bar = tqdm(
-            total=exp.epochs,
-            unit="epoch",
-            desc=f"{exp.name} ({exp.seeds} seed{'s' * (exp.seeds > 1)})",
-            disable=args.quiet,
-            file=sys.stderr,
-        )
-        next_log = 0
+    def on_chunk(epochs, chunk):
+        nonlocal next_log
+        for j, epoch in enumerate(epochs):
+            if args.log_every and epoch >= next_log and not args.quiet:
+                row = {
+                    k: float(np.nanmean(v[:, j]))
+                    for k, v in chunk.items()
+                    if k.endswith(("loss", "accuracy"))
+                }
+                bar.write(_log_line(int(epoch), row), file=sys.stderr)
+                next_log = (epoch // args.log_every + 1) * args.log_every
+        bar.update(int(epochs[-1]) + 1 - bar.n)
 
-        def on_chunk(epochs, chunk):
-            nonlocal next_log
-            for j, epoch in enumerate(epochs):
-                if args.log_every and epoch >= next_log and not args.quiet:
-                    row = {
-                        k: float(np.mean(v[:, j]))
-                        for k, v in chunk.items()
-                        if k.endswith(("loss", "accuracy"))
-                    }
-                    bar.write(_log_line(int(epoch), row), file=sys.stderr)
-                    next_log = (epoch // args.log_every + 1) * args.log_every
-            bar.update(int(epochs[-1]) + 1 - bar.n)
+    try:
+        yield on_chunk
+        bar.update(exp.epochs - bar.n)
+    finally:
+        bar.close()
 
-        try:
-            with warnings.catch_warnings():  # reported below, one line each
-                warnings.simplefilter("ignore", ip.ClippingWarning)
-                result = ip.run(exp, on_chunk=on_chunk)
-        finally:
-            bar.close()
-        for line in result.info["warnings"]:
-            print(f"infoplane: warning: {line}", file=sys.stderr)
-        result.write_files(tmp)
-        bound = None
-        if args.ib_bound:
-            bound = _bound_report(result, ip.load_task(exp.task), tmp, args.quiet)
-        write_pictures(result, tmp, video=not args.no_video, ib_curve=bound)
-    if not args.quiet:
-        print(summary_table(result))
-        print(f"wrote {out}/")
-    return 0
+
+@contextlib.contextmanager
+def _warnings_once(category):
+    """Silence ``category``: the command prints those lines itself, once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category)
+        yield
 
 
 def _sweep(args) -> int:
@@ -354,14 +337,11 @@ def _sweep(args) -> int:
 
 def _run_points(base, settings: list[str], args) -> int:
     """Run every point of a grid; write their directories and combined figures."""
-    import csv
-
     from tqdm import tqdm
 
     import infoplane as ip
-    from infoplane import sweeps
-    from infoplane.plotting import plot_depth, plot_sweep, write_pictures
-    from infoplane.results import atomic_directory
+    from infoplane import analysis, report, sweeps
+    from infoplane.output import atomic_directory
 
     points = sweeps.grid(base, settings)
     names = [sweeps.point_name(p, settings) for p in points]
@@ -374,126 +354,62 @@ def _run_points(base, settings: list[str], args) -> int:
             for line in result.info["warnings"]:
                 print(f"infoplane: warning: {names[i]}: {line}", file=sys.stderr)
             (tmp / names[i]).mkdir()
-            result.write_files(tmp / names[i])
-            write_pictures(result, tmp / names[i], video=video)
+            report.write_run(result, tmp / names[i], video=video)
             bar.update(1)
 
         try:
-            with warnings.catch_warnings():  # reported above, one line each
-                warnings.simplefilter("ignore", ip.ClippingWarning)
+            with _warnings_once(ip.ClippingWarning):
                 results = sweeps.run_sweep(
-                    points, on_result=write_point, progress=not args.quiet
+                    points,
+                    on_result=write_point,
+                    progress=not args.quiet,
+                    strict=args.strict,
                 )
         finally:
             bar.close()
-        plot_sweep(results, names).savefig(tmp / "sweep.png", dpi=150)
-        depths = [len(r.experiment.hidden) for r in results]
-        if len(set(depths)) > 1:
-            threshold = getattr(args, "loss_threshold", 0.1)
-            ax = plot_depth(
-                depths,
-                [sweeps.compression_epochs(r) for r in results],
-                [sweeps.loss_epochs(r, threshold) for r in results],
-                loss_threshold=threshold,
-            )
-            ax.figure.savefig(tmp / "depth.png", dpi=150)
-        with open(tmp / "summary.csv", "w", newline="") as f:
-            rows = [
-                {"point": n, **row}
-                for n, r in zip(names, results, strict=True)
-                for row in r.summary()
-            ]
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        verdicts = sweeps.verdicts(results, names)
-        (tmp / "verdict.txt").write_text("\n".join(verdicts) + "\n")
+        verdicts = report.write_sweep(
+            results,
+            names,
+            tmp,
+            settings=settings,
+            loss_threshold=getattr(args, "loss_threshold", 0.1),
+        )
     if not args.quiet:
         for name, result in zip(names, results, strict=True):
             print(f"== {name}")
-            print(summary_table(result))
+            print(analysis.summary_table(result))
         print("\n".join(verdicts))
         print(f"wrote {out}/")
     return 0
 
 
 def _bound(args) -> int:
-    import csv
-
-    import numpy as np
-
     from infoplane.datasets import load_task
     from infoplane.ib import task_curve
     from infoplane.output import check_output_file
-    from infoplane.plotting import plot_ib_curve
+    from infoplane.report import IB_CSV_HEADER, write_bound
     from infoplane.units import from_nats
 
-    header = ["beta", "i_xt", "i_ty"]
     picture = args.out.with_suffix(".png")
     check_output_file(
-        args.out, suffix=".csv", overwrite=args.force, first_line=",".join(header)
+        args.out,
+        suffix=".csv",
+        overwrite=args.force,
+        first_line=",".join(IB_CSV_HEADER),
     )
     if picture.exists() and not args.force:
         raise FileExistsError(f"{picture} already exists; replace it with --force")
     dataset = load_task(args.task)
     curve = task_curve(dataset)
-    tmp = args.out.with_name(f".{args.out.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            for b, x, y in zip(curve.beta, curve.i_xt, curve.i_ty, strict=True):
-                writer.writerow(
-                    [
-                        repr(float(v))
-                        for v in (b, *from_nats(np.array([x, y]), args.units))
-                    ]
-                )
-        figure = plot_ib_curve(curve, units=args.units, title=dataset.name).figure
-        figure.savefig(tmp.with_suffix(".png"), dpi=150)
-        tmp.replace(args.out)
-        tmp.with_suffix(".png").replace(picture)
-    finally:
-        tmp.unlink(missing_ok=True)
-        tmp.with_suffix(".png").unlink(missing_ok=True)
+    write_bound(curve, args.out, picture, units=args.units, title=dataset.name)
     i_xy = from_nats(curve.i_xy, args.units)
     print(f"{dataset.name}: I(X;Y) = {i_xy:.6f} {args.units}, {len(curve.i_xt)} points")
     print(f"wrote {args.out} and {picture}")
     return 0
 
 
-def _bound_report(result, dataset, directory: Path, quiet: bool):
-    """The task's IB curve; writes it with each layer's final distance below it."""
-    import numpy as np
-
-    from infoplane.ib import distance_below, task_curve
-    from infoplane.units import UNITS
-
-    curve = task_curve(dataset)
-    scale = UNITS[result.units]
-    i_xt, i_ty = result.i_xt[:, -1] / scale, result.i_ty[:, -1] / scale
-    gap = distance_below(curve, i_xt, i_ty).mean(axis=0) * scale  # (layer, estimator)
-    lines = ["layer,estimator,distance_below_ib_bound"]
-    for layer, name in enumerate(result.layers):
-        for e, estimator in enumerate(result.estimators):
-            lines.append(f'{name},"{estimator}",{float(gap[layer, e])!r}')
-    (directory / "ib_distance.csv").write_text("\n".join(lines) + "\n")
-    np.savetxt(
-        directory / "ib_bound.csv",
-        np.stack([curve.i_xt, curve.i_ty], 1) * scale,
-        delimiter=",",
-        header=f"i_xt,i_ty ({result.units})",
-        comments="",
-    )
-    if not quiet:
-        pairs = zip(result.layers, gap[:, 0], strict=True)
-        text = ", ".join(f"{name} {g:.3f}" for name, g in pairs)
-        print(f"final distance below the IB bound ({result.units}): {text}")
-    return curve
-
-
 def _presets() -> int:
-    from infoplane.experiment import PRESETS
+    from infoplane.config import PRESETS
 
     width = max(map(len, PRESETS))
     for name, entry in PRESETS.items():
@@ -502,6 +418,7 @@ def _presets() -> int:
 
 
 def _summary(args) -> int:
+    from infoplane.analysis import summary_table
     from infoplane.results import Result
 
     print(summary_table(Result.load(args.run_dir), threshold=args.threshold))

@@ -19,12 +19,15 @@ import socket
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 __all__ = [
     "atomic_directory",
     "check_output_dir",
     "check_output_file",
     "is_run_directory",
     "is_sweep_directory",
+    "write_csv",
 ]
 
 # Every file a run directory may hold, and every file a sweep directory may hold
@@ -250,3 +253,19 @@ def _publish(tmp: Path, path: Path, *, overwrite: bool) -> None:
             f"{path} was written by another process meanwhile; nothing was written"
         ) from None
     shutil.rmtree(old, ignore_errors=True)
+
+
+def write_csv(path: "str | Path", header: "list[str]", rows) -> None:
+    """A CSV file with a header row; floats written exactly (``repr``)."""
+    import csv
+
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(
+                [
+                    repr(float(v)) if isinstance(v, float | np.floating) else v
+                    for v in row
+                ]
+            )

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import Experiment
 from .datasets import Dataset
-from .experiment import Experiment
 from .output import atomic_directory
 from .units import from_nats
 
@@ -53,14 +53,6 @@ AXES = {
     "diverged_epoch": ("seed",),
 }
 FORMAT_VERSION = 1
-# Summary columns shown in tables: (key of Result.summary rows, heading).
-SUMMARY_COLUMNS = (
-    ("final_i_xt", "final I(X;T)"),
-    ("final_i_ty", "final I(T;Y)"),
-    ("max_i_xt", "max I(X;T)"),
-    ("max_epoch", "at epoch"),
-    ("compression", "compression"),
-)
 
 
 def _clipping_warnings(arrays, layers, estimators) -> list[str]:
@@ -164,51 +156,11 @@ class Result:
     ) -> list[dict]:
         """One row per estimator and layer: compression, measured.
 
-        Columns, each the mean over seeds with its std (``*_std``):
-        ``final_i_xt``, ``final_i_ty``, ``max_i_xt`` (the maximum over epochs),
-        ``max_epoch`` (where it is reached) and ``compression`` (maximum minus final:
-        how much I(X;T) the layer gave back after its peak). Then
-        ``compression_ci_low``/``_high``: a bootstrap confidence interval of the mean
-        compression over seeds (2000 resamples, percentile method, a fixed seed), and
-        ``compressing_seeds``: the fraction of seeds whose drop exceeds ``threshold``
-        times their own maximum.
-
-        Args:
-            threshold: relative drop that counts as compression (default 5%).
-            confidence: level of the bootstrap interval (default 95%).
+        See :func:`infoplane.analysis.summary` for the columns.
         """
-        if not 0 <= threshold < 1 or not 0 < confidence < 1:
-            raise ValueError(
-                f"threshold must be in [0, 1) and confidence in (0, 1), got "
-                f"{threshold} and {confidence}"
-            )
-        rng = np.random.default_rng(0)
-        rows = []
-        for e, estimator in enumerate(self.estimators):
-            for layer_index, layer in enumerate(self.layers):
-                xt = self.i_xt[:, :, layer_index, e]
-                ty = self.i_ty[:, :, layer_index, e]
-                stats = {
-                    "final_i_xt": xt[:, -1],
-                    "final_i_ty": ty[:, -1],
-                    "max_i_xt": xt.max(axis=1),
-                    "max_epoch": self.epochs[xt.argmax(axis=1)].astype(float),
-                    "compression": xt.max(axis=1) - xt[:, -1],
-                }
-                row = {"estimator": estimator, "layer": layer}
-                for key, values in stats.items():
-                    row[key] = float(values.mean())
-                    row[key + "_std"] = float(values.std())
-                drop = stats["compression"]
-                means = drop[rng.integers(0, len(drop), (2000, len(drop)))].mean(1)
-                tail = (1 - confidence) / 2
-                row["compression_ci_low"] = float(np.quantile(means, tail))
-                row["compression_ci_high"] = float(np.quantile(means, 1 - tail))
-                peak = np.maximum(stats["max_i_xt"], 1e-300)
-                row["compressing_seeds"] = float(np.mean(drop / peak > threshold))
-                row["threshold"] = threshold
-                rows.append(row)
-        return rows
+        from .analysis import summary
+
+        return summary(self, threshold=threshold, confidence=confidence)
 
     def save(self, path: "str | Path", *, overwrite: bool = False) -> Path:
         """Write ``result.json``, ``arrays.npz`` and ``information.csv`` atomically."""
@@ -292,6 +244,7 @@ class Result:
         return animate(self, **kwargs)
 
     def _repr_html_(self) -> str:
+        from .analysis import SUMMARY_COLUMNS
         from .plotting import plane_png_base64
 
         head = ["estimator", "layer", *(title for _, title in SUMMARY_COLUMNS)]

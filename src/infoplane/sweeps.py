@@ -9,17 +9,13 @@ rate, epochs, schedule) reuse it; every point trains its seeds together under ``
 import itertools
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
-from .experiment import Experiment, parse_values, run
+from .config import Experiment, parse_settings
+from .runner import run
 
 __all__ = [
-    "compression_epochs",
     "grid",
-    "loss_epochs",
     "point_name",
     "run_sweep",
-    "verdicts",
 ]
 
 
@@ -29,15 +25,8 @@ def grid(base: Experiment, settings: Sequence[str]) -> list[Experiment]:
     Raises:
         ValueError: a malformed setting or an invalid combination.
     """
-    axes = []
-    for setting in settings:
-        field, sep, values = setting.partition("=")
-        if not sep:
-            raise ValueError(f"a sweep setting is FIELD=VALUES, got {setting!r}")
-        axes.append([(field.strip(), v) for v in parse_values(field.strip(), values)])
-    fields = [axis[0][0] for axis in axes]
-    if len(set(fields)) != len(fields):
-        raise ValueError(f"each field may be swept once, got {', '.join(fields)}")
+    fields = parse_settings(settings)
+    axes = [[(field, v) for v in values] for field, values in fields.items()]
     points = [base.replace(**dict(combo)) for combo in itertools.product(*axes)]
     names = [point_name(p, settings) for p in points]
     for i, point in enumerate(points):
@@ -65,6 +54,7 @@ def run_sweep(
     *,
     on_result: Callable[[int, Experiment, object], None] | None = None,
     progress: bool = False,
+    strict: bool = False,
 ) -> list:
     """Run each point; return their Results in order.
 
@@ -73,67 +63,11 @@ def run_sweep(
         on_result: called with the index, experiment and Result of each point as it
             finishes (e.g. to write it).
         progress: show a progress bar per point.
+        strict: fail when any network diverges (see :func:`infoplane.run`).
     """
     results = []
     for i, exp in enumerate(points):
-        results.append(run(exp, progress=progress))
+        results.append(run(exp, progress=progress, strict=strict))
         if on_result is not None:
             on_result(i, exp, results[-1])
     return results
-
-
-def compression_epochs(result, *, estimator: int = 0) -> np.ndarray:
-    """Per seed, the epoch where the last hidden layer's I(X;T) peaks.
-
-    After this epoch the layer compresses: it is where the compression phase starts.
-    """
-    hidden = len(result.experiment.hidden) - 1
-    xt = result.i_xt[:, :, hidden, estimator]
-    return result.epochs[np.argmax(xt, axis=1)]
-
-
-def loss_epochs(result, threshold: float) -> np.ndarray:
-    """Per seed, the first measured epoch with training loss below ``threshold``.
-
-    NaN for seeds that never reach it.
-    """
-    below = result.arrays["train_loss"] < threshold
-    first = np.argmax(below, axis=1)
-    return np.where(below.any(axis=1), result.epochs[first], np.nan)
-
-
-def verdicts(results, names, *, threshold: float = 0.05) -> list[str]:
-    """Which layers compress, in words and numbers, per sweep point and estimator.
-
-    A layer compresses when the bootstrap confidence interval of its mean drop from
-    the peak of I(X;T) excludes zero and more than half of the seeds drop by more than
-    ``threshold`` of their peak (see :meth:`infoplane.Result.summary`).
-    """
-    lines = []
-    for name, result in zip(names, results, strict=True):
-        for estimator in result.estimators:
-            rows = [
-                r
-                for r in result.summary(threshold=threshold)
-                if r["estimator"] == estimator
-            ]
-            yes = [
-                r
-                for r in rows
-                if r["compression_ci_low"] > 0 and r["compressing_seeds"] > 0.5
-            ]
-            if not yes:
-                largest = max(rows, key=lambda r: r["compression"])
-                lines.append(
-                    f"{name}, {estimator}: no layer compresses (largest mean drop "
-                    f"{largest['compression']:.3f} {result.units}, {largest['layer']})"
-                )
-                continue
-            detail = "; ".join(
-                f"{r['layer']} drops {r['compression']:.3f} {result.units} "
-                f"[{r['compression_ci_low']:.3f}, {r['compression_ci_high']:.3f}], "
-                f"{r['compressing_seeds']:.0%} of seeds"
-                for r in yes
-            )
-            lines.append(f"{name}, {estimator}: compresses: {detail}")
-    return lines

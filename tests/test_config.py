@@ -129,6 +129,6 @@ def test_sizes_the_data_cannot_give_fail_before_training(change, message, monkey
     def no_training(*args, **kwargs):
         raise AssertionError("trained before checking sizes")
 
-    monkeypatch.setattr("infoplane.experiment.train", no_training)
+    monkeypatch.setattr("infoplane.runner.train", no_training)
     with pytest.raises(ValueError, match=message):
         ip.run(ip.preset("seed", **change))

@@ -1,31 +1,26 @@
-"""What to run: a frozen, validated configuration, presets, TOML files, and ``run``."""
+"""What to run: the frozen, validated ``Experiment``, presets, TOML files, and the
+parsing of ``FIELD=VALUE`` settings from the command line."""
 
 import dataclasses
 import math
 import tomllib
-import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
-
-import numpy as np
 
 from .datasets import load_task
 from .estimators import parse_estimator
 from .model import ACTIVATIONS
 from .schedules import parse_schedule
-from .training import train
 from .units import check_units
 
 __all__ = [
     "PRESETS",
-    "ClippingWarning",
     "Preset",
     "Experiment",
     "load_experiment",
+    "parse_settings",
     "parse_values",
     "preset",
-    "run",
 ]
 
 LOSSES = ("sigmoid_bce", "softmax_ce")
@@ -224,6 +219,25 @@ def parse_values(field: str, text: str) -> list:
         raise ValueError(f"cannot read {field}={text!r}: {error}") from None
 
 
+def parse_settings(settings: "list[str] | tuple[str, ...]") -> dict[str, list]:
+    """``FIELD=VALUES`` settings (``--set`` on the command line) as field -> values.
+
+    Raises:
+        ValueError: a setting without ``=``, a field given twice, or a value that
+            does not parse (see :func:`parse_values`).
+    """
+    fields: dict[str, list] = {}
+    for setting in settings:
+        field, sep, text = setting.partition("=")
+        field = field.strip()
+        if not sep:
+            raise ValueError(f"--set takes FIELD=VALUES, e.g. lr=0.1, got {setting!r}")
+        if field in fields:
+            raise ValueError(f"--set {field} is given twice; give each field once")
+        fields[field] = parse_values(field, text)
+    return fields
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -341,107 +355,3 @@ def load_experiment(path: "str | Path") -> Experiment:
     return preset(
         base, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     )
-
-
-def run(
-    experiment: Experiment,
-    *,
-    progress: bool = False,
-    on_chunk: Callable[[np.ndarray, dict], None] | None = None,
-):
-    """Train and measure ``experiment``; return its :class:`~infoplane.Result`.
-
-    Args:
-        experiment: what to run.
-        progress: show a progress bar over epochs (terminal or notebook).
-        on_chunk: optional callback after each compiled chunk of the run, with the
-            epochs it measured and its records (see ``training.train``).
-
-    Raises:
-        TrainingDiverged: when the loss of a network becomes NaN or explodes.
-
-    Examples:
-        >>> import infoplane as ip
-        >>> result = ip.run(ip.preset("seed", epochs=40, measure="every:20"))
-        >>> result.i_xt.shape  # (seed, epoch, layer, estimator)
-        (1, 2, 3, 1)
-    """
-    from tqdm.auto import tqdm
-
-    from .results import Result
-
-    dataset = load_task(experiment.task)
-    check_sizes(experiment, dataset)
-    bar = tqdm(
-        total=experiment.epochs,
-        unit="epoch",
-        desc=experiment.name,
-        disable=not progress,
-        leave=False,
-    )
-
-    def report(epochs, chunk):
-        bar.update(int(epochs[-1]) + 1 - bar.n)
-        if on_chunk is not None:
-            on_chunk(epochs, chunk)
-
-    try:
-        experiment = _resolve_run_ranges(experiment, dataset)
-        arrays = train(experiment, dataset, on_chunk=report)
-    finally:
-        bar.close()
-    result = Result.from_training(experiment, dataset, arrays)
-    for line in result.info["warnings"]:
-        warnings.warn(line, ClippingWarning, stacklevel=2)
-    return result
-
-
-def check_sizes(experiment: Experiment, dataset) -> None:
-    """Refuse, before any work, sizes that the data set cannot give.
-
-    Raises:
-        ValueError: an empty training or test set, or a batch larger than the
-            training set.
-    """
-    train = dataset.train_size(
-        train_samples=experiment.train_samples,
-        train_fraction=experiment.train_fraction,
-    )
-    test = experiment.test_samples if dataset.population else len(dataset.p_x) - train
-    if train == 0 or test == 0:
-        which = "training" if train == 0 else "test"
-        raise ValueError(
-            f"train_fraction={experiment.train_fraction} leaves the {which} set of "
-            f"{dataset.name} empty ({len(dataset.p_x)} samples); choose a fraction "
-            "that keeps samples on both sides"
-        )
-    if experiment.batch_size > train:
-        raise ValueError(
-            f"batch_size={experiment.batch_size} is larger than the training set "
-            f"({train} samples); use at most {train}, or 0 for full batch"
-        )
-
-
-def _resolve_run_ranges(experiment: Experiment, dataset) -> Experiment:
-    """Give run-wide binning ranges (``binning-observed:scope=run``) their values.
-
-    A first pass trains the same networks with a cheap estimator and records each
-    layer's smallest and largest activation at every measurement; the global range is
-    the extremes over layers, epochs and seeds. Training does not depend on the
-    estimators, so the second pass replays the same networks.
-    """
-    estimators = [parse_estimator(e) for e in experiment.estimators]
-    if not any(getattr(e, "unresolved", False) for e in estimators):
-        return experiment
-    first = train(experiment.replace(estimators=("binning:bins=2",)), dataset)
-    low = float(np.min(first["activation_min"]))
-    high = float(np.max(first["activation_max"]))
-    resolved = [
-        e.spec + f",range={low!r}:{high!r}" if getattr(e, "unresolved", False) else e
-        for e in estimators
-    ]
-    return experiment.replace(estimators=tuple(resolved))
-
-
-class ClippingWarning(UserWarning):
-    """A fixed binning range lumped activation values outside it together."""
