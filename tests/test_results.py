@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import infoplane as ip
+from infoplane import analysis
+from infoplane.cli import main
 from infoplane.output import atomic_directory
 
 
@@ -45,10 +47,12 @@ def test_files_are_open_formats(small_result, tmp_path):
     assert "jax" in meta["info"]["versions"]
     with open(tmp_path / "run" / "information.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["seed", "epoch", "layer", "estimator", "i_xt", "i_ty"]
+    header = ["seed", "epoch", "layer", "estimator", "i_xt", "i_ty", "units"]
+    assert list(rows[0]) == header
     assert len(rows) == 2 * 20 * 3
     last = rows[-1]
-    assert (last["seed"], last["epoch"], last["layer"]) == ("1", "380", "3")
+    assert (last["seed"], last["epoch"], last["layer"]) == ("1", "380", "layer 3")
+    assert last["units"] == "nats"
     assert float(last["i_xt"]) == small_result.i_xt[1, -1, 2, 0]  # full precision
 
 
@@ -88,17 +92,17 @@ def test_load_rejects_what_is_not_a_result(tmp_path):
         ip.Result.load(tmp_path)
 
 
-def test_compression_is_measured_with_a_bootstrap_interval(small_result):
+def test_summary_of_a_real_run(small_result):
     rows = small_result.summary(threshold=0.05)
-    for row in rows:
-        assert row["compression_ci_low"] <= row["compression"] + 1e-12
-        assert row["compression"] <= row["compression_ci_high"] + 1e-12
-        assert 0 <= row["compressing_seeds"] <= 1
+    assert [r["layer"] for r in rows] == ["layer 1", "layer 2", "layer 3"]
     deepest = small_result.i_xt[:, :, 2, 0]
-    drop = deepest.max(axis=1) - deepest[:, -1]
-    expected = np.mean(drop / deepest.max(axis=1) > 0.05)
-    assert rows[2]["compressing_seeds"] == expected
-    assert small_result.summary(threshold=0.99)[2]["compressing_seeds"] == 0.0
+    drop, _ = analysis.compression_drop(deepest)
+    assert rows[2]["compression"] == pytest.approx(drop.mean(), abs=1e-12)
+    assert rows[2]["max_i_xt"] == pytest.approx(deepest.max(axis=1).mean())
+    assert rows[2]["final_i_xt"] == pytest.approx(deepest[:, -1].mean())
+    assert rows[2]["networks"] == 2
+    assert rows[2]["compression_ci_low"] is None  # two networks: no interval
+    assert rows[0]["clipped"] == 0.0  # tanh inside the fixed range
     with pytest.raises(ValueError, match="threshold"):
         small_result.summary(threshold=1.5)
 
@@ -128,3 +132,67 @@ def test_bins_wider_than_the_activations_warn():
         result = ip.run(exp)
     assert len(result.info["warnings"]) == 1
     np.testing.assert_allclose(result.i_xt[..., 0], 0, atol=1e-12)
+
+
+def _tamper(run, *, meta=None, arrays=None, raw_json=None, raw_npz=None):
+    if raw_json is not None:
+        (run / "result.json").write_text(raw_json)
+    if meta is not None:
+        data = json.loads((run / "result.json").read_text())
+        meta(data)
+        (run / "result.json").write_text(json.dumps(data))
+    if raw_npz is not None:
+        (run / "arrays.npz").write_bytes(raw_npz)
+    if arrays is not None:
+        with np.load(run / "arrays.npz") as npz:
+            stored = {k: npz[k] for k in npz.files}
+        arrays(stored)
+        np.savez(run / "arrays.npz", **stored)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ({"meta": lambda m: m["layers"].pop()}, "array i_xt has shape"),
+        ({"meta": lambda m: m.update(layers=5)}, "layers must be a list"),
+        ({"meta": lambda m: m.pop("info")}, "'info'"),
+        ({"meta": lambda m: m.update(format=7)}, "unsupported result format 7"),
+        ({"meta": lambda m: m["experiment"].update(seeds=3)}, "i_xt has shape"),
+        ({"meta": lambda m: m["experiment"].update(hidden="x")}, "hidden must be"),
+        ({"raw_json": "[" * 100_000 + "]" * 100_000}, "RecursionError"),
+        ({"raw_json": "[1, 2]"}, "does not hold an object"),
+        ({"raw_npz": b"PK\x03\x04 not a zip"}, "not a readable"),
+        ({"arrays": lambda a: a.update(epochs=a["epochs"][:-1])}, "i_xt has shape"),
+        ({"arrays": lambda a: a.update(epochs=a["epochs"][::-1])}, "increasing"),
+        ({"arrays": lambda a: a.pop("i_ty")}, "lacks i_ty"),
+        ({"arrays": lambda a: a.update(extra=np.zeros(2))}, "unknown array 'extra'"),
+        ({"arrays": lambda a: a.update(i_xt=a["i_xt"][..., 0])}, "has 3 axes, not 4"),
+    ],
+)
+def test_load_checks_what_it_reads(damage, message, small_result, tmp_path):
+    run = small_result.save(tmp_path / "run")
+    _tamper(run, **damage)
+    with pytest.raises(ValueError, match=message):
+        ip.Result.load(run)
+
+
+def test_a_truncated_archive_is_a_clear_error(small_result, tmp_path, capsys):
+    run = small_result.save(tmp_path / "run")
+    data = (run / "arrays.npz").read_bytes()
+    (run / "arrays.npz").write_bytes(data[: len(data) // 2])
+    assert main(["summary", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a readable infoplane result" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_summary_of_a_sweep_directory_summarises_its_points(tmp_path, capsys):
+    args = ["sweep", "seed", "--set", "lr=0.1,0.2", "--set", "measure=every:20"]
+    assert main([*args, "--epochs", "40", "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    assert main(["summary", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert "== lr=0.1,measure=every:20" in out
+    assert "== lr=0.2,measure=every:20" in out
+    assert "no verdict (1 network(s)" in out
+    with pytest.raises(ValueError, match="is a sweep; load its points"):
+        ip.Result.load(tmp_path / "s")

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from .results import Result
 
 __all__ = [
+    "MIN_NETWORKS",
     "SUMMARY_COLUMNS",
+    "compression_drop",
     "compression_epochs",
     "loss_epochs",
     "summary",
@@ -32,16 +34,20 @@ SUMMARY_COLUMNS = (
 def summary(
     result: "Result", *, threshold: float = 0.05, confidence: float = 0.95
 ) -> list[dict]:
-    """One row per estimator and layer: compression, measured.
+    """One row per estimator and layer: compression, measured honestly.
 
-    Columns, each the mean over seeds with its std (``*_std``):
-    ``final_i_xt``, ``final_i_ty``, ``max_i_xt`` (the maximum over epochs),
-    ``max_epoch`` (where it is reached) and ``compression`` (maximum minus final:
-    how much I(X;T) the layer gave back after its peak). Then
+    Statistics are over the networks that did not diverge (``networks``; the
+    ``diverged`` ones are left out). Columns, each the mean over networks with its
+    std (``*_std``): ``final_i_xt``, ``final_i_ty``, ``max_i_xt`` (the maximum over
+    epochs), ``max_epoch`` (where it is reached) and ``compression``: the drop of
+    I(X;T) from its peak to its end measured by :func:`compression_drop`, which is
+    zero on average for a series that only fluctuates. Then
     ``compression_ci_low``/``_high``: a bootstrap confidence interval of the mean
-    compression over seeds (2000 resamples, percentile method, a fixed seed), and
-    ``compressing_seeds``: the fraction of seeds whose drop exceeds ``threshold``
-    times their own maximum.
+    drop over networks (2000 resamples, percentile method, a fixed seed), and
+    ``compressing_seeds``: the share of networks whose drop exceeds ``threshold``
+    times their peak; both None with fewer than :data:`MIN_NETWORKS` networks.
+    ``clipped``: the largest share of the layer's activation values the estimator's
+    range clipped (None for estimators without a range).
 
     Args:
         threshold: relative drop that counts as compression (default 5%).
@@ -53,35 +59,100 @@ def summary(
             f"{threshold} and {confidence}"
         )
     rng = np.random.default_rng(0)
+    kept = np.ones(result.i_xt.shape[0], bool)
+    if "diverged_epoch" in result.arrays:
+        kept = np.asarray(result.arrays["diverged_epoch"]) < 0
+    clipped = result.arrays.get("clipped_fraction")
     rows = []
     for e, estimator in enumerate(result.estimators):
         for layer_index, layer in enumerate(result.layers):
-            xt = result.i_xt[:, :, layer_index, e]
-            ty = result.i_ty[:, :, layer_index, e]
+            xt = result.i_xt[kept, :, layer_index, e]
+            ty = result.i_ty[kept, :, layer_index, e]
+            drop, peak = compression_drop(xt)
             stats = {
                 "final_i_xt": xt[:, -1],
                 "final_i_ty": ty[:, -1],
                 "max_i_xt": xt.max(axis=1),
                 "max_epoch": result.epochs[xt.argmax(axis=1)].astype(float),
-                "compression": xt.max(axis=1) - xt[:, -1],
+                "compression": drop,
             }
             row = {"estimator": estimator, "layer": layer}
             for key, values in stats.items():
                 row[key] = float(values.mean())
                 row[key + "_std"] = float(values.std())
-            drop = stats["compression"]
-            means = drop[rng.integers(0, len(drop), (2000, len(drop)))].mean(1)
-            tail = (1 - confidence) / 2
-            row["compression_ci_low"] = float(np.quantile(means, tail))
-            row["compression_ci_high"] = float(np.quantile(means, 1 - tail))
-            peak = np.maximum(stats["max_i_xt"], 1e-300)
-            row["compressing_seeds"] = float(np.mean(drop / peak > threshold))
+            row["networks"] = int(kept.sum())
+            row["diverged"] = int((~kept).sum())
+            row["compression_ci_low"] = row["compression_ci_high"] = None
+            row["compressing_seeds"] = None
+            if len(drop) >= MIN_NETWORKS:
+                means = drop[rng.integers(0, len(drop), (2000, len(drop)))].mean(1)
+                tail = (1 - confidence) / 2
+                row["compression_ci_low"] = float(np.quantile(means, tail))
+                row["compression_ci_high"] = float(np.quantile(means, 1 - tail))
+                share = np.mean(drop > threshold * np.maximum(peak, 1e-300))
+                row["compressing_seeds"] = float(share)
             row["threshold"] = threshold
+            row["clipped"] = None
+            if clipped is not None:
+                values = clipped[kept, :, layer_index, e]
+                if not np.isnan(values).all():
+                    row["clipped"] = float(np.nanmax(values))
             rows.append(row)
     return rows
 
 
-def summary_table(result, threshold: float = 0.05) -> str:
+# Fewer networks than this give no confidence interval and no share of networks.
+MIN_NETWORKS = 3
+
+
+def compression_drop(i_xt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How far each network's I(X;T) falls from its peak to its end, without the
+    bias of picking the peak from the same noisy values.
+
+    The maximum of a noisy series lies above its end even when nothing changes, so
+    "maximum minus final" calls noise compression. Here the measurements are split
+    into two interleaved halves (even and odd measurement indices, which sample the
+    same stretch of training). The peak is located on one half, as the window of
+    ``max(1, m // 10)`` consecutive measurements (of the ``m`` in a half) with the
+    largest mean, and valued on the other half over the same window; the end is the
+    other half's mean over its last window. The two ways round are averaged. For a
+    series whose measurements fluctuate independently around a constant, the drop
+    is zero on average; a real fall from a peak gives its size, smoothed over the
+    window.
+
+    Args:
+        i_xt: ``(networks, measurements)``.
+
+    Returns:
+        ``(drop, peak)``, each of shape ``(networks,)``: the drop and the peak value
+        it falls from.
+    """
+    i_xt = np.asarray(i_xt, np.float64)
+    even, odd = i_xt[:, 0::2], i_xt[:, 1::2]
+    if odd.shape[1] == 0:  # one measurement: nothing can fall
+        zero = np.zeros(len(i_xt))
+        return zero, i_xt[:, 0]
+    drop_1, peak_1 = _cross_fitted_drop(even, odd)
+    drop_2, peak_2 = _cross_fitted_drop(odd, even)
+    return (drop_1 + drop_2) / 2, (peak_1 + peak_2) / 2
+
+
+def _cross_fitted_drop(select: np.ndarray, value: np.ndarray):
+    m = min(select.shape[1], value.shape[1])
+    select, value = select[:, :m], value[:, :m]
+    window = max(1, m // 10)
+    at = np.argmax(_window_means(select, window), axis=1)
+    peak = _window_means(value, window)[np.arange(len(value)), at]
+    return peak - value[:, m - window :].mean(axis=1), peak
+
+
+def _window_means(x: np.ndarray, window: int) -> np.ndarray:
+    """Means over every ``window`` consecutive columns, shape ``(rows, m - w + 1)``."""
+    sums = np.cumsum(np.pad(x, ((0, 0), (1, 0))), axis=1)
+    return (sums[:, window:] - sums[:, :-window]) / window
+
+
+def summary_table(result: "Result", threshold: float = 0.05) -> str:
     """The summary of a Result as aligned text, one row per estimator and layer."""
     several = result.i_xt.shape[0] > 1
     summary = result.summary(threshold=threshold)
@@ -103,16 +174,24 @@ def summary_table(result, threshold: float = 0.05) -> str:
                 [r["layer"]]
                 + [cell(r, key, digits.get(key, 3)) for key, _ in SUMMARY_COLUMNS]
             )
-            if several:
+            if several and r["compressing_seeds"] is None:
+                table[-1] += ["n/a", "n/a"]
+            elif several:
                 table[-1] += [
                     f"[{r['compression_ci_low']:.3f}, {r['compression_ci_high']:.3f}]",
                     f"{r['compressing_seeds']:.0%}",
                 ]
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-        lines.append(f"{estimator} ({result.units}, {result.i_xt.shape[0]} seed(s))")
+        networks, diverged = rows[0]["networks"], rows[0]["diverged"]
+        count = f"{networks} seed(s)" + (f", {diverged} diverged" if diverged else "")
+        lines.append(f"{estimator} ({result.units}, {count})")
         for row in table:
             lines.append(
                 "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
+            )
+        if several and rows[0]["compressing_seeds"] is None:
+            lines.append(
+                f"(intervals and shares need at least {MIN_NETWORKS} networks)"
             )
     return "\n".join(lines)
 
@@ -140,9 +219,12 @@ def loss_epochs(result, threshold: float) -> np.ndarray:
 def verdicts(results, names, *, threshold: float = 0.05) -> list[str]:
     """Which layers compress, in words and numbers, per sweep point and estimator.
 
-    A layer compresses when the bootstrap confidence interval of its mean drop from
-    the peak of I(X;T) excludes zero and more than half of the seeds drop by more than
-    ``threshold`` of their peak (see :meth:`infoplane.Result.summary`).
+    A layer compresses when the bootstrap confidence interval of its mean drop
+    (:func:`compression_drop`) excludes zero and more than half of the networks drop
+    by more than ``threshold`` of their peak (see :func:`summary`). With fewer than
+    :data:`MIN_NETWORKS` networks there is no verdict. A layer whose activations the
+    estimator's range clipped says by how much: its numbers describe the clipping as
+    much as the network.
     """
     lines = []
     for name, result in zip(names, results, strict=True):
@@ -152,6 +234,13 @@ def verdicts(results, names, *, threshold: float = 0.05) -> list[str]:
                 for r in result.summary(threshold=threshold)
                 if r["estimator"] == estimator
             ]
+            head = f"{name}, {estimator}"
+            if rows[0]["compressing_seeds"] is None:
+                lines.append(
+                    f"{head}: no verdict ({rows[0]['networks']} network(s); a "
+                    f"verdict needs at least {MIN_NETWORKS})"
+                )
+                continue
             yes = [
                 r
                 for r in rows
@@ -160,15 +249,22 @@ def verdicts(results, names, *, threshold: float = 0.05) -> list[str]:
             if not yes:
                 largest = max(rows, key=lambda r: r["compression"])
                 lines.append(
-                    f"{name}, {estimator}: no layer compresses (largest mean drop "
-                    f"{largest['compression']:.3f} {result.units}, {largest['layer']})"
+                    f"{head}: no layer compresses (largest mean drop "
+                    f"{largest['compression']:.3f} {result.units}, "
+                    f"{largest['layer']}{_clipping(largest)})"
                 )
                 continue
             detail = "; ".join(
                 f"{r['layer']} drops {r['compression']:.3f} {result.units} "
                 f"[{r['compression_ci_low']:.3f}, {r['compression_ci_high']:.3f}], "
-                f"{r['compressing_seeds']:.0%} of seeds"
+                f"{r['compressing_seeds']:.0%} of seeds{_clipping(r)}"
                 for r in yes
             )
-            lines.append(f"{name}, {estimator}: compresses: {detail}")
+            lines.append(f"{head}: compresses: {detail}")
     return lines
+
+
+def _clipping(row: dict) -> str:
+    if row["clipped"] is None or row["clipped"] <= 0:
+        return ""
+    return f" (its range clipped up to {row['clipped']:.0%} of the activations)"

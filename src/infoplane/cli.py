@@ -195,9 +195,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     summary = commands.add_parser(
-        "summary", help="print the summary table of a saved run"
+        "summary",
+        help="print the summary table of a saved run (or of every point of a sweep)",
     )
-    summary.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    summary.add_argument("run_dir", type=Path, metavar="RUN_DIR|SWEEP_DIR")
     summary.add_argument(
         "--threshold",
         type=float,
@@ -418,10 +419,27 @@ def _presets() -> int:
 
 
 def _summary(args) -> int:
-    from infoplane.analysis import summary_table
+    import json
+
+    from infoplane.analysis import summary_table, verdicts
+    from infoplane.output import is_sweep_directory
     from infoplane.results import Result
 
-    print(summary_table(Result.load(args.run_dir), threshold=args.threshold))
+    path = args.run_dir
+    if not (path / "sweep.json").is_file() and not is_sweep_directory(path):
+        print(summary_table(Result.load(path), threshold=args.threshold))
+        return 0
+    try:  # a sweep: every point, then the verdicts
+        names = json.loads((path / "sweep.json").read_text())["points"]
+        if not all(isinstance(n, str) and "/" not in n for n in names):
+            raise ValueError
+    except (OSError, ValueError, KeyError, TypeError):
+        names = sorted(p.name for p in path.iterdir() if p.is_dir())
+    results = [Result.load(path / name) for name in names]
+    for name, result in zip(names, results, strict=True):
+        print(f"== {name}")
+        print(summary_table(result, threshold=args.threshold))
+    print("\n".join(verdicts(results, names, threshold=args.threshold)))
     return 0
 
 

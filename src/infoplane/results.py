@@ -8,11 +8,12 @@ name and renamed, so an interrupted write never leaves a half-written result.
 """
 
 import contextlib
-import csv
 import dataclasses
 import html
 import json
+import math
 import platform
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from .config import Experiment
 from .datasets import Dataset
-from .output import atomic_directory
+from .output import atomic_directory, write_csv
 from .units import from_nats
 
 __all__ = ["AXES", "Result"]
@@ -86,6 +87,24 @@ def _clipping_warnings(arrays, layers, estimators) -> list[str]:
             "or binning-observed"
         )
     return lines
+
+
+def _typed(meta: dict, key: str, kind: type):
+    value = meta[key]
+    if not isinstance(value, kind):
+        raise TypeError(f"{key} must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _finite(value):
+    """``value`` with every non-finite float replaced by None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _versions() -> dict[str, str]:
@@ -169,7 +188,12 @@ class Result:
         return Path(path)
 
     def write_files(self, directory: "str | Path") -> None:
-        """Write the three result files into an existing directory."""
+        """Write the three result files into an existing directory.
+
+        ``information.csv`` has one row per seed, epoch, layer and estimator:
+        ``seed,epoch,layer,estimator,i_xt,i_ty,units`` with the layer's name
+        (``layer 1``, ..., ``output``) and values written exactly.
+        """
         directory = Path(directory)
         meta = {
             "format": FORMAT_VERSION,
@@ -181,55 +205,116 @@ class Result:
             "info": self.info,
             "summary": self.summary(),
         }
-        (directory / "result.json").write_text(json.dumps(meta, indent=2) + "\n")
+        text = json.dumps(_finite(meta), indent=2, allow_nan=False)
+        (directory / "result.json").write_text(text + "\n")
         with open(directory / "arrays.npz", "wb") as f:
             np.savez_compressed(f, **self.arrays)
-        with open(directory / "information.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["seed", "epoch", "layer", "estimator", "i_xt", "i_ty"])
-            seeds, epochs, layers, estimators = self.i_xt.shape
-            for s in range(seeds):
-                for k in range(epochs):
-                    for layer in range(layers):
-                        for e in range(estimators):
-                            writer.writerow(
-                                [
-                                    s,
-                                    int(self.epochs[k]),
-                                    layer + 1,
-                                    self.estimators[e],
-                                    repr(float(self.i_xt[s, k, layer, e])),
-                                    repr(float(self.i_ty[s, k, layer, e])),
-                                ]
-                            )
+        seeds, epochs, layers, estimators = self.i_xt.shape
+        write_csv(
+            directory / "information.csv",
+            ["seed", "epoch", "layer", "estimator", "i_xt", "i_ty", "units"],
+            (
+                [
+                    s,
+                    int(self.epochs[k]),
+                    self.layers[layer],
+                    self.estimators[e],
+                    float(self.i_xt[s, k, layer, e]),
+                    float(self.i_ty[s, k, layer, e]),
+                    self.units,
+                ]
+                for s in range(seeds)
+                for k in range(epochs)
+                for layer in range(layers)
+                for e in range(estimators)
+            ),
+        )
 
     @classmethod
     def load(cls, path: "str | Path") -> "Result":
-        """Read a run directory written by :meth:`save`.
+        """Read a run directory written by :meth:`save`, checking what it reads.
+
+        The JSON's fields and types, and every array's shape against the axes,
+        layers, estimators and epochs the result declares, are checked.
 
         Raises:
-            ValueError: the directory is missing or is not an infoplane result.
+            ValueError: the directory is missing, is not an infoplane result, or is
+                damaged (one line saying what is wrong).
         """
         path = Path(path)
         try:
             meta = json.loads((path / "result.json").read_text())
-            with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+            with open(path / "arrays.npz", "rb") as f, np.load(f) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, EOFError, RecursionError, zipfile.BadZipFile) as e:
+            if (path / "sweep.json").exists():
+                raise ValueError(
+                    f"{path} is a sweep; load its points, e.g. {path}/<point>"
+                ) from None
+            reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             raise ValueError(
-                f"{path} is not a readable infoplane result: {error}"
+                f"{path} is not a readable infoplane result ({reason})"
             ) from None
+        try:
+            return cls._checked(meta, arrays)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"{path} is a damaged infoplane result: {error}") from None
+
+    @classmethod
+    def _checked(cls, meta, arrays: dict) -> "Result":
+        """A Result from the parsed JSON and arrays, once they agree."""
+        if not isinstance(meta, dict):
+            raise TypeError("result.json does not hold an object")
         if meta.get("format") != FORMAT_VERSION:
+            raise ValueError(f"unsupported result format {meta.get('format')!r}")
+        experiment = Experiment.from_dict(_typed(meta, "experiment", dict))
+        layers = tuple(_typed(meta, "layers", list))
+        estimators = tuple(_typed(meta, "estimators", list))
+        info = _typed(meta, "info", dict)
+        if not all(isinstance(x, str) for x in layers + estimators):
+            raise TypeError("layer and estimator names must be text")
+        if estimators != experiment.estimators:
+            raise ValueError("its estimators differ from its experiment's")
+        for name in ("epochs", "i_xt", "i_ty"):
+            if name not in arrays:
+                raise KeyError(f"arrays.npz lacks {name}")
+        epochs = arrays["epochs"]
+        sizes = {
+            "seed": experiment.seeds,
+            "epoch": len(epochs),
+            "layer": len(layers),
+            "estimator": len(estimators),
+            "weight_layer": len(experiment.hidden) + 1,
+        }
+        for name in sorted(arrays, key=lambda n: n != "i_xt"):
+            array = arrays[name]
+            if name not in AXES:
+                raise ValueError(f"arrays.npz holds an unknown array {name!r}")
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"array {name} is not numeric ({array.dtype})")
+            axes = AXES[name]
+            if array.ndim != len(axes):
+                raise ValueError(
+                    f"array {name} has {array.ndim} axes, not {len(axes)} "
+                    f"({', '.join(axes)})"
+                )
+            pairs = zip(axes, array.shape, strict=True)
+            expected = tuple(sizes.get(axis, n) for axis, n in pairs)
+            if array.shape != expected:
+                raise ValueError(
+                    f"array {name} has shape {array.shape}, but its axes "
+                    f"({', '.join(axes)}) make it {expected}"
+                )
+        if epochs.dtype.kind not in "iu" or not (
+            len(epochs) > 0
+            and np.all(np.diff(epochs) > 0)
+            and epochs[0] >= 0
+            and epochs[-1] < experiment.epochs
+        ):
             raise ValueError(
-                f"{path}: unsupported result format {meta.get('format')!r}"
+                f"epochs must be increasing integers below {experiment.epochs}"
             )
-        return cls(
-            Experiment.from_dict(meta["experiment"]),
-            arrays,
-            tuple(meta["layers"]),
-            tuple(meta["estimators"]),
-            meta["info"],
-        )
+        return cls(experiment, arrays, layers, estimators, info)
 
     def plot(self, **kwargs):
         """Draw the information plane; see :func:`infoplane.plotting.plot_plane`."""
@@ -238,7 +323,7 @@ class Result:
         return plot_plane(self, **kwargs)
 
     def animate(self, **kwargs):
-        """The animated information plane; see :func:`infoplane.animation.animate`."""
+        """The animated information plane; see :func:`infoplane.plotting.animate`."""
         from .animation import animate
 
         return animate(self, **kwargs)
