@@ -9,7 +9,7 @@ from infoplane.datasets import SEED10_LABELS, icosahedron_vertices, seed10, tish
 
 
 def test_seed10_label_table_is_the_notebooks_shuffle():
-    # The notebook draws its table with NumPy's legacy generator (REFERENCE §1).
+    # The notebook draws its table with NumPy's legacy generator (docs/protocols.md §1).
     table = np.array([0] * 8 + [1] * 8)
     np.random.RandomState(123456).shuffle(table)  # noqa: NPY002 (provenance)
     np.testing.assert_array_equal(SEED10_LABELS, table)
@@ -52,7 +52,9 @@ def test_tishby12_labels_match_the_published_fingerprint():
     digest = hashlib.sha256("".join(map(str, labels)).encode()).hexdigest()
     assert digest == "8adbd792d6400d00410815b5a1f01b05b59f15fd41ace0db85c7772aa5cf4566"
     assert d.h_x / np.log(2) == pytest.approx(12.0)
-    assert d.i_xy / np.log(2) == pytest.approx(0.999157, abs=5e-7)  # REFERENCE §2
+    assert d.i_xy / np.log(2) == pytest.approx(
+        0.999157, abs=5e-7
+    )  # docs/protocols.md §2
 
 
 def test_icosahedron_matches_the_reference_adjacency():

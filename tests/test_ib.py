@@ -268,7 +268,7 @@ def test_task_curve_merges_equal_rows_caches_and_reaches_the_edge(
     soft = ip.load_task("tishby12:gamma=2")
     curve = task_curve(soft)
     # Smooth, concave, rising to I(X;Y); merging inputs with equal p(y|x) is exact:
-    # compare with the unmerged problem at a few betas (REFERENCE §3, the IB
+    # compare with the unmerged problem at a few betas (docs/protocols.md §3, the IB
     # equations depend on x only through p(y|x)).
     assert curve.i_ty[-1] == pytest.approx(soft.i_xy, abs=1e-4)
     slopes = np.diff(curve.i_ty) / np.diff(curve.i_xt)

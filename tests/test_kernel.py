@@ -41,7 +41,7 @@ def random_problem(seed, n=300, units=5, classes=3):
 
 @pytest.mark.parametrize(("var", "bits"), [(1e-3, 12.000), (0.1, 11.884)])
 def test_upper_bound_on_raw_12_bit_inputs(var, bits):
-    # REFERENCE.md section 3 (Saxe et al. 2018; checked there by hand): distinct
+    # docs/protocols.md §3 (Saxe et al. 2018; checked by hand): distinct
     # patterns are Hamming distance k apart, so at var=0.1 the bound is
     # 12 - 12 log2(1 + exp(-5)) = 11.88374 bits, and 12 bits as var -> 0.
     i_xt, i_ty = KDEUpper(var=var)(PATTERNS, UNIFORM, PARITY)

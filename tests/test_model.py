@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from infoplane.estimators.base import Inputs
-from infoplane.model import ACTIVATIONS, MLP, layer_statistics
+from infoplane.estimators.diagnostics import layer_statistics
+from infoplane.model import ACTIVATIONS, MLP
 
 
 def test_per_example_call_returns_logits_and_every_hidden_layer():

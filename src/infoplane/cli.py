@@ -12,18 +12,11 @@ import threading
 import warnings
 from pathlib import Path
 
+from infoplane import __version__
+
 __all__ = ["main"]
 
 USAGE_ERROR, RUNTIME_ERROR = 2, 1
-
-
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("infoplane")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -44,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog="Example: infoplane run seed --out runs/seed  (see `infoplane presets`)",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks on errors"
     )

@@ -3,7 +3,7 @@
 A data set stores each distinct input once, with p(y | x) and the population p(x). The
 synthetic tasks have few distinct inputs (1024 or 4096) and many samples, so a split is
 a pair of per-input sample counts: a full-batch loss weighted by the training counts has
-exactly the gradient of the loss over all training samples (DESIGN decision 1).
+exactly the gradient of the loss over all training samples (docs/protocols.md §5).
 
 * ``seed10``: 10 bits, label set by n mod 16 (the reproduction notebook of
   Shwartz-Ziv & Tishby). Samples are drawn from the population with replacement.
@@ -21,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .units import entropy
+
 __all__ = ["TASKS", "Dataset", "from_file", "load_task", "seed10", "tishby12"]
 
 # The notebook's label of each residue n mod 16: NumPy's legacy
-# RandomState(123456).shuffle of eight zeros then eight ones (REFERENCE §1, checked).
+# RandomState(123456).shuffle of eight zeros then eight ones (docs/protocols.md §1).
 SEED10_LABELS = np.array([0, 1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0])
 
 TISHBY12_THRESHOLD = 7.6
@@ -106,15 +108,13 @@ class Dataset:
     @property
     def h_x(self) -> float:
         """H(X) of the population, in nats."""
-        return _entropy(self.p_x)
+        return entropy(self.p_x)
 
     @property
     def i_xy(self) -> float:
         """I(X;Y) of the population, in nats (= H(Y) when labels are deterministic)."""
-        h_y = _entropy(self.p_x @ self.p_y)
-        h_y_x = sum(
-            p * _entropy(row) for p, row in zip(self.p_x, self.p_y, strict=True)
-        )
+        h_y = entropy(self.p_x @ self.p_y)
+        h_y_x = sum(p * entropy(row) for p, row in zip(self.p_x, self.p_y, strict=True))
         return h_y - h_y_x
 
     def split(
@@ -195,11 +195,6 @@ def _class_codes(labels, n: int) -> tuple[np.ndarray, int]:
     return codes.ravel(), len(values)
 
 
-def _entropy(p: np.ndarray) -> float:
-    p = p[p > 0]
-    return float(-(p * np.log(p)).sum())
-
-
 def _bits(n_bits: int) -> np.ndarray:
     """All patterns of ``n_bits`` in counting order, most significant bit first."""
     n = np.arange(2**n_bits)
@@ -207,7 +202,7 @@ def _bits(n_bits: int) -> np.ndarray:
 
 
 def seed10() -> Dataset:
-    """The 10-bit task of the reproduction notebook (REFERENCE §1).
+    """The 10-bit task of the reproduction notebook (docs/protocols.md §1).
 
     Input: the 10-bit binary expansion of n in 0..1023, most significant bit first.
     Label: ``SEED10_LABELS[n % 16]``. Samples are drawn uniformly with replacement.
@@ -221,7 +216,7 @@ def icosahedron_vertices() -> np.ndarray:
 
     The cyclic permutations of (0, ±1, ±φ); two are neighbours iff their squared
     distance is 4. The rows are ordered so that the edges are exactly the adjacency of
-    REFERENCE §2 (0:{1,3,5,10,11}, 1:{0,2,3,4,11}, ...); since every automorphism of
+    docs/protocols.md §2 (0:{1,3,5,10,11}, 1:{0,2,3,4,11}, ...); since every automorphism of
     the icosahedron's graph is an isometry, any such order gives the same labels.
     """
     p = (1 + math.sqrt(5)) / 2

@@ -44,6 +44,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._environment import CacheWarning, cache_dir
+from .units import entropy, from_nats
 
 __all__ = ["CacheWarning", "IBCurve", "distance_below", "ib_curve", "task_curve"]
 
@@ -84,13 +85,12 @@ class IBCurve:
         """Return the same curve with information measured in bits."""
         if self.units == "bits":
             return self
-        s = 1.0 / math.log(2.0)
         return replace(
             self,
-            i_xt=_frozen(self.i_xt * s),
-            i_ty=_frozen(self.i_ty * s),
-            i_xy=self.i_xy * s,
-            h_x=self.h_x * s,
+            i_xt=_frozen(from_nats(self.i_xt, "bits")),
+            i_ty=_frozen(from_nats(self.i_ty, "bits")),
+            i_xy=from_nats(self.i_xy, "bits"),
+            h_x=from_nats(self.h_x, "bits"),
             units="bits",
         )
 
@@ -252,11 +252,6 @@ def _upper_concave_envelope(x: np.ndarray, y: np.ndarray) -> Int[np.ndarray, " m
     # Past its maximum the hull descends; the curve itself stays flat there.
     top = int(np.argmax(y[keep]))
     return np.asarray(keep[: top + 1])
-
-
-def _entropy(p: np.ndarray) -> float:
-    p = p[p > 0]
-    return float(-np.sum(p * np.log(p)))
 
 
 def _check_distribution(a: ArrayLike, name: str, axis: int | None) -> np.ndarray:
@@ -449,8 +444,8 @@ def ib_curve(
         )
 
     p_y = p_x_np @ p_yx_np
-    h_x = _entropy(p_x_np)
-    i_xy = h_x + _entropy(p_y) - _entropy((p_x_np[:, None] * p_yx_np).ravel())
+    h_x = entropy(p_x_np)
+    i_xy = h_x + entropy(p_y) - entropy((p_x_np[:, None] * p_yx_np).ravel())
     return IBCurve(
         beta=_frozen(betas_np),
         i_xt=_frozen(i_xt),
@@ -495,7 +490,7 @@ def task_curve(dataset, *, cache: bool = True) -> IBCurve:
     rows, group = np.unique(p_y[keep].round(12), axis=0, return_inverse=True)
     merged = np.bincount(group.ravel(), weights=p_x[keep], minlength=len(rows))
     curve = ib_curve(merged / merged.sum(), rows)
-    h_x = _entropy(p_x[keep] / p_x[keep].sum())
+    h_x = entropy(p_x[keep] / p_x[keep].sum())
     curve = replace(
         curve,
         beta=_frozen(np.append(curve.beta, np.inf)),

@@ -1,6 +1,8 @@
 """The network: a fully connected MLP that returns its logits and every hidden layer."""
 
 import math
+from collections.abc import Callable
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -8,77 +10,30 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .estimators.base import Inputs
-from .estimators.discrete import float64
+__all__ = ["ACTIVATIONS", "MLP", "Activation", "Dense"]
 
-__all__ = ["ACTIVATIONS", "BOUNDS", "MLP", "Dense", "layer_statistics"]
 
-# name -> (function, range of its values, shown in --help and the docs)
+class Activation(NamedTuple):
+    """A hidden nonlinearity: its function, its bounds, and its range in words."""
+
+    fn: Callable
+    bounds: tuple[float, float] | None  # (low, high) for bounded ones, else None
+    values: str  # the range of its values, shown in --help and the docs
+
+
 ACTIVATIONS = {
-    "tanh": (jnp.tanh, "(-1, 1)"),
-    "relu": (jax.nn.relu, "[0, inf)"),
-    "leaky_relu": (jax.nn.leaky_relu, "(-inf, inf), slope 0.01 below 0"),
-    "elu": (jax.nn.elu, "(-1, inf)"),
-    "softplus": (jax.nn.softplus, "(0, inf)"),
-    "sigmoid": (jax.nn.sigmoid, "(0, 1)"),
-    "hardtanh": (jax.nn.hard_tanh, "[-1, 1]"),
-    "softsign": (jax.nn.soft_sign, "(-1, 1)"),
-    "linear": (lambda x: x, "(-inf, inf)"),
+    "tanh": Activation(jnp.tanh, (-1.0, 1.0), "(-1, 1)"),
+    "relu": Activation(jax.nn.relu, None, "[0, inf)"),
+    "leaky_relu": Activation(
+        jax.nn.leaky_relu, None, "(-inf, inf), slope 0.01 below 0"
+    ),
+    "elu": Activation(jax.nn.elu, None, "(-1, inf)"),
+    "softplus": Activation(jax.nn.softplus, None, "(0, inf)"),
+    "sigmoid": Activation(jax.nn.sigmoid, (0.0, 1.0), "(0, 1)"),
+    "hardtanh": Activation(jax.nn.hard_tanh, (-1.0, 1.0), "[-1, 1]"),
+    "softsign": Activation(jax.nn.soft_sign, (-1.0, 1.0), "(-1, 1)"),
+    "linear": Activation(lambda x: x, None, "(-inf, inf)"),
 }
-
-
-# Bounded activations: (low, high). A unit saturates within 1% of the range's half-width
-# of either bound (|a| > 0.99 for tanh).
-BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "hardtanh": (-1.0, 1.0),
-          "softsign": (-1.0, 1.0)}  # fmt: skip
-
-
-@float64
-def layer_statistics(
-    layers: list[Float[Array, "units inputs"]],
-    inputs: Inputs,
-    bounds: list[tuple[float, float] | None],
-) -> dict[str, Float[Array, " layers"]]:
-    """Per-layer summaries of activations on the inputs of positive weight.
-
-    ``layers`` are feature-major, as :meth:`MLP.features` gives them (units, then
-    inputs), measured on ``inputs`` (:class:`~infoplane.estimators.base.Inputs`).
-    Returns ``(layers,)`` float32 arrays:
-
-    * ``saturation``: weighted fraction of values within 1% of the half-range of a
-      bound (|a| > 0.99 for tanh); NaN for a layer whose ``bounds`` are None.
-    * ``dead_fraction``: fraction of units with one value on every input. A ReLU unit
-      that is zero everywhere (dead) is the common case; a saturated tanh unit stuck
-      at ±1 counts too.
-    * ``activation_min``, ``activation_max``: the extremes over units and inputs.
-
-    All layers are handled at once, one matrix of all their units, which compiles
-    to a few operations instead of a few per layer.
-    """
-    widths = np.array([a.shape[0] for a in layers])
-    # Row l of per_layer averages a vector over units into layer l's mean.
-    per_layer = np.repeat(np.eye(len(layers)) / widths[:, None], widths, axis=1)
-    member = per_layer > 0
-    units = jnp.concatenate(layers, axis=0).astype(jnp.float32)
-    high = jnp.max(jnp.where(inputs.used, units, -jnp.inf), axis=1)
-    low = jnp.min(jnp.where(inputs.used, units, jnp.inf), axis=1)
-    lows, highs = (
-        np.repeat([np.nan if b is None else b[i] for b in bounds], widths)[:, None]
-        for i in (0, 1)
-    )
-    margin = 0.01 * (highs - lows) / 2
-    near = (units < lows + margin) | (units > highs - margin)
-    # Per unit: the weighted share of its values near a bound, and whether it is
-    # constant; then the mean of each over every layer's units, in one product.
-    per_unit = [near.astype(jnp.float64) @ inputs.share, high == low]
-    saturation, dead = (per_layer @ jnp.stack(per_unit, axis=1)).T.astype(jnp.float32)
-    unbounded = np.array([b is None for b in bounds])
-    return {
-        "saturation": jnp.where(unbounded, jnp.nan, saturation),
-        "dead_fraction": dead,
-        "activation_min": jnp.min(jnp.where(member, low, jnp.inf), axis=1),
-        "activation_max": jnp.max(jnp.where(member, high, -jnp.inf), axis=1),
-    }
 
 
 class Dense(eqx.Module):
@@ -146,7 +101,7 @@ class MLP(eqx.Module):
         self, x: Float[Array, " features"]
     ) -> tuple[Float[Array, " outputs"], tuple[Float[Array, " units"], ...]]:
         """One example in; its logits and the activation of every hidden layer out."""
-        fn = ACTIVATIONS[self.activation][0]
+        fn = ACTIVATIONS[self.activation].fn
         hidden = []
         for layer in self.layers[:-1]:
             x = fn(layer(x))
@@ -173,7 +128,7 @@ class MLP(eqx.Module):
         the example-major layout ``vmap`` produces for these narrow layers; training
         works in this layout throughout.
         """
-        fn = ACTIVATIONS[self.activation][0]
+        fn = ACTIVATIONS[self.activation].fn
         h, hidden = inputs, []
         for layer in self.layers[:-1]:
             h = fn(layer.weight @ h + layer.bias[:, None])

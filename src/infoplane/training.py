@@ -32,8 +32,9 @@ from . import _environment  # noqa: F401 (JAX devices and caches, before JAX sta
 from .datasets import Dataset
 from .estimators import parse_estimator
 from .estimators.base import Inputs
+from .estimators.diagnostics import layer_statistics
 from .estimators.discrete import float64
-from .model import BOUNDS, MLP, layer_statistics
+from .model import ACTIVATIONS, MLP
 from .schedules import parse_schedule
 
 __all__ = ["DivergenceWarning", "TrainingDiverged", "train"]
@@ -283,7 +284,7 @@ def _measure(program, estimators, shared, seed_data, model):
             [[m[2].get(name, jnp.nan) for m in row] for row in measured], jnp.float64
         )
     hidden = len(program.hidden)
-    bounds = [BOUNDS.get(program.activation)] * hidden
+    bounds = [ACTIVATIONS[program.activation].bounds] * hidden
     bounds += [(0.0, 1.0)] * (len(layers) - hidden)  # the output layer's probabilities
     record |= layer_statistics(layers_t, inputs, bounds)
     # Loss and accuracy of both splits: one (split x input) by (input x 2) product.
