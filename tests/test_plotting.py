@@ -13,7 +13,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import infoplane as ip
-from infoplane import animation, plotting
+from infoplane import plotting
+from infoplane.plotting import animation
 
 ESTIMATORS = ("binning:bins=30,range=-1:1", "binning:bins=10,range=-1:1")
 LAYERS = ("layer 1", "layer 2", "output")

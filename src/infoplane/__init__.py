@@ -34,7 +34,7 @@ _EXPORTS = {
     "TrainingDiverged": "training",
 }
 _SUBMODULES = {
-    "animation", "datasets", "estimators", "experiment", "ib", "model", "plotting",
+    "datasets", "estimators", "experiment", "ib", "model", "plotting",
     "results", "sweeps", "training", "units",
 }  # fmt: skip
 

@@ -281,8 +281,8 @@ class Result:
         return plot_plane(self, **kwargs)
 
     def animate(self, **kwargs):
-        """The animated information plane; see :func:`infoplane.animation.animate`."""
-        from .animation import animate
+        """The animated information plane; see :func:`infoplane.plotting.animate`."""
+        from .plotting import animate
 
         return animate(self, **kwargs)
 

@@ -1,0 +1,244 @@
+"""Curves over epochs: training loss and accuracy, gradient mean and spread."""
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from ._plane import log_spaced, new_figure, own_style
+
+if TYPE_CHECKING:
+    from ..results import Result
+
+__all__ = ["CurveArtists", "SNRArtists", "plot_curves", "plot_snr", "snr_transition"]
+
+
+class CurveArtists(NamedTuple):
+    """What :func:`plot_curves` drew.
+
+    Attributes:
+        figure: the figure.
+        axes: one Axes per metric.
+        lines: mean curves by array name (``"train_loss"``, ``"test_accuracy"``...).
+        bands: min-max bands over seeds by array name; empty with one seed.
+    """
+
+    figure: Figure
+    axes: tuple[Axes, ...]
+    lines: dict[str, Line2D]
+    bands: dict[str, PolyCollection]
+
+
+class SNRArtists(NamedTuple):
+    """What :func:`plot_snr` drew.
+
+    Attributes:
+        figure: the figure.
+        ax: the log-log axes.
+        mean_lines: norm of the mean gradient, one line per weight layer.
+        std_lines: norm of the gradient's standard deviation, one per weight layer.
+        transition: the epoch from :func:`snr_transition`, or None.
+        transition_line: the vertical line at it, or None.
+    """
+
+    figure: Figure
+    ax: Axes
+    mean_lines: tuple[Line2D, ...]
+    std_lines: tuple[Line2D, ...]
+    transition: int | None
+    transition_line: Line2D | None
+
+
+def _band_axes(ax, n: int, *, figsize) -> tuple[Figure, tuple[Axes, ...]]:
+    if ax is None:
+        figure = new_figure(figsize=figsize)
+        return figure, tuple(figure.subplots(1, n, squeeze=False)[0])
+    axes = (ax,) if isinstance(ax, Axes) else tuple(ax)
+    if len(axes) != n:
+        raise ValueError(f"give one Axes per panel ({n}), got {len(axes)}")
+    return axes[0].figure, axes
+
+
+def plot_curves(
+    result: "Result",
+    *,
+    ax: "Axes | Sequence[Axes] | None" = None,
+    metrics: Sequence[str] = ("loss", "accuracy"),
+) -> CurveArtists:
+    """Draw train and test loss and accuracy over epochs.
+
+    With several seeds, each curve is the mean over seeds inside a band from the
+    minimum to the maximum.
+
+    Args:
+        result: the run to draw.
+        ax: one Axes per metric; a new figure with one panel each when None.
+        metrics: which of ``"loss"`` and ``"accuracy"`` to draw, one panel each.
+
+    Returns:
+        The artists drawn, as a :class:`CurveArtists`.
+
+    Raises:
+        ValueError: an unknown metric, or the wrong number of Axes.
+    """
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    for metric in metrics:
+        if metric not in ("loss", "accuracy"):
+            raise ValueError(f'metrics must be "loss" or "accuracy", got {metric!r}')
+    epochs = np.asarray(result.epochs)
+    lines, bands = {}, {}
+    n_seeds = result.i_xt.shape[0]
+    with own_style(ax):
+        figure, axes = _band_axes(ax, len(metrics), figsize=(4.2 * len(metrics), 3.6))
+        for panel, metric in zip(axes, metrics, strict=True):
+            for split, colour in (("train", "C0"), ("test", "C1")):
+                name = f"{split}_{metric}"
+                if name not in result.arrays:
+                    continue
+                values = np.asarray(result.arrays[name], float)
+                (lines[name],) = panel.plot(
+                    epochs, values.mean(0), color=colour, lw=1.5, label=split
+                )
+                if values.shape[0] > 1:
+                    bands[name] = panel.fill_between(
+                        epochs,
+                        values.min(0),
+                        values.max(0),
+                        color=colour,
+                        alpha=0.2,
+                        lw=0,
+                    )
+            if log_spaced(epochs):
+                panel.set_xscale("symlog", linthresh=1)
+            panel.set_xlabel("epoch")
+            panel.set_ylabel(metric)
+            panel.legend()
+        if ax is None:
+            spread = f", mean and range of {n_seeds} seeds" if n_seeds > 1 else ""
+            figure.suptitle(
+                f"{result.experiment.name}: training{spread}", parse_math=False
+            )
+    return CurveArtists(figure, axes, lines, bands)
+
+
+def _grad_norms(result: "Result") -> tuple[np.ndarray, np.ndarray]:
+    if "grad_mean_norm" not in result.arrays or "grad_std_norm" not in result.arrays:
+        raise ValueError(
+            "this result has no gradient statistics; run the experiment with "
+            "grad_stats=True (--grad-stats on the command line)"
+        )
+    return (
+        np.asarray(result.arrays["grad_mean_norm"], float),
+        np.asarray(result.arrays["grad_std_norm"], float),
+    )
+
+
+def _nanmean(values: np.ndarray, axis) -> np.ndarray:
+    # np.nanmean warns on all-NaN slices (epochs without gradient statistics).
+    finite = ~np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(finite, values, 0).sum(axis) / finite.sum(axis)
+
+
+# Analysis rather than drawing: it belongs with the other analyses of a Result and
+# is here only because plot_snr marks it.
+def snr_transition(result: "Result") -> int | None:
+    """The epoch where drift gives way to diffusion in the gradients.
+
+    The first measured epoch from which the norm of the mean gradient, averaged
+    over weight layers and seeds, stays below the norm of the gradient's standard
+    deviation (averaged the same way) for the rest of the run.
+
+    Args:
+        result: a run with gradient statistics.
+
+    Returns:
+        That epoch, or None if the mean is not below the spread at the end.
+
+    Raises:
+        ValueError: the result has no gradient statistics.
+
+    References:
+        Shwartz-Ziv & Tishby (2017), "Opening the black box of deep neural networks
+        via information", arXiv:1703.00810, section 5: the drift and diffusion
+        phases.
+    """
+    mean, std = _grad_norms(result)
+    below = _nanmean(mean, (0, 2)) < _nanmean(std, (0, 2))
+    if not below[-1]:
+        return None
+    above = np.flatnonzero(~below)
+    first = int(above[-1]) + 1 if above.size else 0
+    return int(result.epochs[first])
+
+
+def _weight_layer_names(count: int) -> list[str]:
+    return [f"layer {i + 1}" for i in range(count - 1)] + ["output"]
+
+
+def plot_snr(result: "Result", *, ax: Axes | None = None) -> SNRArtists:
+    """Draw per-layer gradient mean and spread norms over epochs, log-log.
+
+    Solid lines are the norm of the mean gradient (the drift), dashed lines the
+    norm of its standard deviation over mini-batches (the diffusion), each averaged
+    over seeds; a vertical line marks :func:`snr_transition`. The x axis is
+    epoch + 1 so that epoch 0 has a place on it.
+
+    Args:
+        result: a run with gradient statistics.
+        ax: where to draw; a new figure when None.
+
+    Returns:
+        The artists drawn, as a :class:`SNRArtists`.
+
+    Raises:
+        ValueError: the result has no gradient statistics.
+    """
+    mean, std = _grad_norms(result)
+    x = np.asarray(result.epochs) + 1
+    transition = snr_transition(result)
+    with own_style(ax):
+        if ax is None:
+            ax = new_figure(figsize=(6.4, 4.4)).add_subplot()
+        mean_lines, std_lines, handles = [], [], []
+        for layer, name in enumerate(_weight_layer_names(mean.shape[2])):
+            colour = f"C{layer % 10}"
+            (m,) = ax.plot(x, _nanmean(mean[:, :, layer], 0), color=colour, lw=1.4)
+            (s,) = ax.plot(
+                x, _nanmean(std[:, :, layer], 0), color=colour, lw=1.4, ls="--"
+            )
+            mean_lines.append(m)
+            std_lines.append(s)
+            handles.append(Line2D([], [], color=colour, lw=3, label=name))
+        handles += [
+            Line2D([], [], color="0.2", lw=1.4, label="‖mean‖"),
+            Line2D([], [], color="0.2", lw=1.4, ls="--", label="‖std‖"),
+        ]
+        line = None
+        if transition is not None:
+            line = ax.axvline(
+                transition + 1,
+                color="0.3",
+                ls=":",
+                lw=1.2,
+                label=f"transition, epoch {transition}",
+            )
+            handles.append(line)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch + 1")
+        ax.set_ylabel("gradient norm")
+        seeds = mean.shape[0]
+        over = f", mean of {seeds} seeds" if seeds > 1 else ""
+        ax.set_title(
+            f"{result.experiment.name}: gradient mean and spread{over}",
+            parse_math=False,
+        )
+        ax.legend(handles=handles, ncols=2)
+    return SNRArtists(
+        ax.figure, ax, tuple(mean_lines), tuple(std_lines), transition, line
+    )
