@@ -1,17 +1,18 @@
 """Pictures of a Result: the information plane, training curves, gradient SNR.
 
-Every function takes a :class:`~infoplane.Result`, draws on a matplotlib ``Axes``
-(its own ``matplotlib.figure.Figure`` when none is given) and returns the artists it
-drew. Nothing here touches pyplot or its global state, so pictures are made the same
-way in a script, a notebook, a test or a headless server; files are rendered with the
-Agg canvas.
+As in matplotlib and pandas, a plotting function draws on the ``ax`` it is given, or
+else on a new pyplot figure, so that a notebook shows the picture and ``plt.savefig``
+writes it; it returns the ``Axes`` drawn on (one-panel pictures) or the ``Figure``
+(several panels). Importing this package does not import pyplot, and neither
+:func:`write_pictures` nor :func:`animate` use it: their figures have their own Agg
+canvas, and nothing is left open.
 
 Examples:
     >>> import infoplane as ip
     >>> from infoplane import plotting
     >>> result = ip.run(ip.preset("seed", epochs=200, measure="every:10"))
-    >>> drawn = plotting.plot_plane(result)
-    >>> drawn.figure.savefig("plane.png", dpi=150)
+    >>> ax = plotting.plot_plane(result)
+    >>> ax.figure.savefig("plane.png", dpi=150)
 
 References:
     Shwartz-Ziv & Tishby (2017), "Opening the black box of deep neural networks via
@@ -22,16 +23,14 @@ References:
 from ._plane import PlaneArtists
 from .animation import PlaneAnimation, animate, ffmpeg_available
 from .bound import plot_ib_curve
-from .curves import CurveArtists, SNRArtists, plot_curves, plot_snr, snr_transition
+from .curves import plot_curves, plot_snr, snr_transition
 from .pictures import write_pictures
 from .plane import plane_png_base64, plot_plane
 from .sweep import plot_depth, plot_sweep
 
 __all__ = [
-    "CurveArtists",
     "PlaneAnimation",
     "PlaneArtists",
-    "SNRArtists",
     "animate",
     "ffmpeg_available",
     "plane_png_base64",

@@ -5,6 +5,7 @@ module itself is private.
 """
 
 import contextlib
+import contextvars
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -62,11 +63,38 @@ class PlaneArtists(NamedTuple):
     legend: Legend
 
 
-def new_figure(**kwargs) -> Figure:
-    """A constrained-layout figure on its own Agg canvas."""
+_OFFSCREEN = contextvars.ContextVar("offscreen", default=False)
+
+
+@contextlib.contextmanager
+def offscreen():
+    """Inside, :func:`new_figure` makes Agg figures that pyplot does not know of."""
+    token = _OFFSCREEN.set(True)
+    try:
+        yield
+    finally:
+        _OFFSCREEN.reset(token)
+
+
+def agg_figure(**kwargs) -> Figure:
+    """A constrained-layout figure on its own Agg canvas, unknown to pyplot."""
     figure = Figure(layout="constrained", **kwargs)
     FigureCanvasAgg(figure)
     return figure
+
+
+def new_figure(**kwargs) -> Figure:
+    """A constrained-layout figure for a picture asked for without an ``ax``.
+
+    A new pyplot figure, as matplotlib's and pandas' plotting functions make: a
+    notebook shows it, ``plt.savefig`` writes it, ``plt.close`` closes it. Inside
+    :func:`offscreen`, an Agg figure that pyplot does not know of.
+    """
+    if _OFFSCREEN.get():
+        return agg_figure(**kwargs)
+    import matplotlib.pyplot as plt  # only here: importing the package leaves it
+
+    return plt.figure(layout="constrained", **kwargs)
 
 
 def own_style(ax) -> contextlib.AbstractContextManager:
@@ -318,7 +346,7 @@ def plane(
     ib_curve,
     colorbar: bool,
 ) -> PlaneArtists:
-    """One information plane with its colour bar; see ``plot_plane``."""
+    """One information plane and its colour bar, on ``ax`` or a new figure."""
     data = plane_data(result, estimator, seeds)
     e = estimator_index(result, estimator)
     default_x, default_y = default_limits(result, [data], ib_curve)
@@ -346,12 +374,15 @@ def plane(
 
 
 def plane_figure(result: "Result", *, panel=(5.6, 4.6), ib_curve=None) -> Figure:
-    """One plane per estimator side by side, shared limits and one colour bar."""
+    """One plane per estimator side by side, shared limits and one colour bar.
+
+    For files and inline HTML: the figure is unknown to pyplot.
+    """
     planes = [plane_data(result, e, "mean") for e in range(len(result.estimators))]
     xlim, ylim = default_limits(result, planes, ib_curve)
     norm = epoch_norm(planes[0].epochs)
     with mpl.rc_context(STYLE):
-        figure = new_figure(figsize=(panel[0] * len(planes) + 0.8, panel[1]))
+        figure = agg_figure(figsize=(panel[0] * len(planes) + 0.8, panel[1]))
         axes = figure.subplots(1, len(planes), squeeze=False)[0]
         for e, (ax, data) in enumerate(zip(axes, planes, strict=True)):
             draw_plane(

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from . import _plane
-from ._plane import STYLE, Plane, PlaneArtists, join_segments, new_figure, offsets
+from ._plane import STYLE, Plane, PlaneArtists, agg_figure, join_segments, offsets
 
 if TYPE_CHECKING:
     from ..results import Result
@@ -137,7 +137,8 @@ class PlaneAnimation:
     player, without ffmpeg.
 
     Attributes:
-        figure: the animated figure.
+        figure: the animated figure, unknown to pyplot: a notebook shows the
+            animation, not a still of it.
         artists: the :class:`PlaneArtists` that every frame updates.
         epochs: the epoch shown by each frame.
         fps: frames per second.
@@ -339,7 +340,7 @@ def animate(
     # A hair over the even pixel count, which the canvas truncates to an integer.
     width, height = ((2 * math.ceil(size * dpi / 2) + 1e-3) / dpi for size in figsize)
     with mpl.rc_context(STYLE):
-        figure = new_figure(figsize=(width, height), dpi=dpi)
+        figure = agg_figure(figsize=(width, height), dpi=dpi)
         drawn = _plane.plane(
             result,
             ax=figure.add_subplot(),

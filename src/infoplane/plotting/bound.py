@@ -16,7 +16,8 @@ def plot_ib_curve(
     Args:
         curve: an :class:`~infoplane.ib.IBCurve` in nats.
         units: ``"nats"`` or ``"bits"`` for the axes.
-        ax: where to draw; a new figure when None.
+        ax: where to draw; when None, a new pyplot figure (which a notebook shows
+            and ``plt.savefig`` writes).
         title: a title, e.g. the task's name.
 
     Returns:

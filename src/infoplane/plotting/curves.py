@@ -1,11 +1,10 @@
 """Curves over epochs: training loss and accuracy, gradient mean and spread."""
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -14,43 +13,7 @@ from ._plane import log_spaced, new_figure, own_style
 if TYPE_CHECKING:
     from ..results import Result
 
-__all__ = ["CurveArtists", "SNRArtists", "plot_curves", "plot_snr", "snr_transition"]
-
-
-class CurveArtists(NamedTuple):
-    """What :func:`plot_curves` drew.
-
-    Attributes:
-        figure: the figure.
-        axes: one Axes per metric.
-        lines: mean curves by array name (``"train_loss"``, ``"test_accuracy"``...).
-        bands: min-max bands over seeds by array name; empty with one seed.
-    """
-
-    figure: Figure
-    axes: tuple[Axes, ...]
-    lines: dict[str, Line2D]
-    bands: dict[str, PolyCollection]
-
-
-class SNRArtists(NamedTuple):
-    """What :func:`plot_snr` drew.
-
-    Attributes:
-        figure: the figure.
-        ax: the log-log axes.
-        mean_lines: norm of the mean gradient, one line per weight layer.
-        std_lines: norm of the gradient's standard deviation, one per weight layer.
-        transition: the epoch from :func:`snr_transition`, or None.
-        transition_line: the vertical line at it, or None.
-    """
-
-    figure: Figure
-    ax: Axes
-    mean_lines: tuple[Line2D, ...]
-    std_lines: tuple[Line2D, ...]
-    transition: int | None
-    transition_line: Line2D | None
+__all__ = ["plot_curves", "plot_snr", "snr_transition"]
 
 
 def _band_axes(ax, n: int, *, figsize) -> tuple[Figure, tuple[Axes, ...]]:
@@ -68,19 +31,20 @@ def plot_curves(
     *,
     ax: "Axes | Sequence[Axes] | None" = None,
     metrics: Sequence[str] = ("loss", "accuracy"),
-) -> CurveArtists:
+) -> Figure:
     """Draw train and test loss and accuracy over epochs.
 
     With several seeds, each curve is the mean over seeds inside a band from the
-    minimum to the maximum.
+    minimum to the maximum. A panel's lines are labelled ``"train"`` and ``"test"``.
 
     Args:
         result: the run to draw.
-        ax: one Axes per metric; a new figure with one panel each when None.
+        ax: one Axes per metric; when None, a new pyplot figure (which a notebook
+            shows and ``plt.savefig`` writes) with one panel each and a title.
         metrics: which of ``"loss"`` and ``"accuracy"`` to draw, one panel each.
 
     Returns:
-        The artists drawn, as a :class:`CurveArtists`.
+        The figure holding the panels.
 
     Raises:
         ValueError: an unknown metric, or the wrong number of Axes.
@@ -90,7 +54,6 @@ def plot_curves(
         if metric not in ("loss", "accuracy"):
             raise ValueError(f'metrics must be "loss" or "accuracy", got {metric!r}')
     epochs = np.asarray(result.epochs)
-    lines, bands = {}, {}
     n_seeds = result.i_xt.shape[0]
     with own_style(ax):
         figure, axes = _band_axes(ax, len(metrics), figsize=(4.2 * len(metrics), 3.6))
@@ -100,11 +63,9 @@ def plot_curves(
                 if name not in result.arrays:
                     continue
                 values = np.asarray(result.arrays[name], float)
-                (lines[name],) = panel.plot(
-                    epochs, values.mean(0), color=colour, lw=1.5, label=split
-                )
+                panel.plot(epochs, values.mean(0), color=colour, lw=1.5, label=split)
                 if values.shape[0] > 1:
-                    bands[name] = panel.fill_between(
+                    panel.fill_between(
                         epochs,
                         values.min(0),
                         values.max(0),
@@ -122,7 +83,7 @@ def plot_curves(
             figure.suptitle(
                 f"{result.experiment.name}: training{spread}", parse_math=False
             )
-    return CurveArtists(figure, axes, lines, bands)
+    return figure
 
 
 def _grad_norms(result: "Result") -> tuple[np.ndarray, np.ndarray]:
@@ -180,7 +141,7 @@ def _weight_layer_names(count: int) -> list[str]:
     return [f"layer {i + 1}" for i in range(count - 1)] + ["output"]
 
 
-def plot_snr(result: "Result", *, ax: Axes | None = None) -> SNRArtists:
+def plot_snr(result: "Result", *, ax: Axes | None = None) -> Axes:
     """Draw per-layer gradient mean and spread norms over epochs, log-log.
 
     Solid lines are the norm of the mean gradient (the drift), dashed lines the
@@ -190,10 +151,11 @@ def plot_snr(result: "Result", *, ax: Axes | None = None) -> SNRArtists:
 
     Args:
         result: a run with gradient statistics.
-        ax: where to draw; a new figure when None.
+        ax: where to draw; when None, a new pyplot figure (which a notebook shows
+            and ``plt.savefig`` writes).
 
     Returns:
-        The artists drawn, as a :class:`SNRArtists`.
+        The Axes drawn on.
 
     Raises:
         ValueError: the result has no gradient statistics.
@@ -204,21 +166,16 @@ def plot_snr(result: "Result", *, ax: Axes | None = None) -> SNRArtists:
     with own_style(ax):
         if ax is None:
             ax = new_figure(figsize=(6.4, 4.4)).add_subplot()
-        mean_lines, std_lines, handles = [], [], []
+        handles = []
         for layer, name in enumerate(_weight_layer_names(mean.shape[2])):
             colour = f"C{layer % 10}"
-            (m,) = ax.plot(x, _nanmean(mean[:, :, layer], 0), color=colour, lw=1.4)
-            (s,) = ax.plot(
-                x, _nanmean(std[:, :, layer], 0), color=colour, lw=1.4, ls="--"
-            )
-            mean_lines.append(m)
-            std_lines.append(s)
+            ax.plot(x, _nanmean(mean[:, :, layer], 0), color=colour, lw=1.4)
+            ax.plot(x, _nanmean(std[:, :, layer], 0), color=colour, lw=1.4, ls="--")
             handles.append(Line2D([], [], color=colour, lw=3, label=name))
         handles += [
             Line2D([], [], color="0.2", lw=1.4, label="‖mean‖"),
             Line2D([], [], color="0.2", lw=1.4, ls="--", label="‖std‖"),
         ]
-        line = None
         if transition is not None:
             line = ax.axvline(
                 transition + 1,
@@ -239,6 +196,4 @@ def plot_snr(result: "Result", *, ax: Axes | None = None) -> SNRArtists:
             parse_math=False,
         )
         ax.legend(handles=handles, ncols=2)
-    return SNRArtists(
-        ax.figure, ax, tuple(mean_lines), tuple(std_lines), transition, line
-    )
+    return ax

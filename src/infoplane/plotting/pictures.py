@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
-from ._plane import plane_figure
+from ._plane import offscreen, plane_figure
 from .animation import animate, ffmpeg_available
 from .curves import plot_curves, plot_snr
 
@@ -24,7 +24,8 @@ def write_pictures(
 
     ``plane.png`` (one panel per estimator, one colour scale), ``curves.png``,
     ``plane.gif`` and, where ffmpeg is available, ``plane.mp4`` (with ``video``),
-    and ``snr.png`` when the run recorded gradient statistics.
+    and ``snr.png`` when the run recorded gradient statistics. The figures are
+    not pyplot's: none is left open, and pyplot is not imported.
 
     Args:
         result: the run.
@@ -49,9 +50,10 @@ def write_pictures(
         written.append(directory / name)
 
     save(plane_figure(result, ib_curve=ib_curve), "plane.png")
-    save(plot_curves(result).figure, "curves.png")
-    if "grad_mean_norm" in result.arrays:
-        save(plot_snr(result).figure, "snr.png")
+    with offscreen():
+        save(plot_curves(result), "curves.png")
+        if "grad_mean_norm" in result.arrays:
+            save(plot_snr(result).figure, "snr.png")
     if video:
         movie = animate(result, ib_curve=ib_curve)
         written.append(movie.save(directory / "plane.gif"))

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from matplotlib.axes import Axes
 
 from . import _plane
-from ._plane import PlaneArtists
 
 if TYPE_CHECKING:
     from ..results import Result
@@ -26,7 +25,7 @@ def plot_plane(
     ylim: tuple[float, float] | None = None,
     ib_curve=None,
     colorbar: bool = True,
-) -> PlaneArtists:
+) -> Axes:
     """Draw the information plane: I(T;Y) against I(X;T) per layer and epoch.
 
     Each layer is one marker style (the output layer a star), each point coloured by
@@ -35,7 +34,8 @@ def plot_plane(
 
     Args:
         result: the run to draw.
-        ax: where to draw; a new figure when None.
+        ax: where to draw; when None, a new pyplot figure (which a notebook shows
+            and ``plt.savefig`` writes).
         estimator: index or name of the estimator.
         seeds: ``"mean"`` draws the mean over seeds, with each seed's trajectory as
             a faint line behind; ``"all"`` draws every seed's points; an integer
@@ -48,7 +48,7 @@ def plot_plane(
         colorbar: add an "epoch" colour bar beside ``ax``.
 
     Returns:
-        The artists drawn, as a :class:`PlaneArtists`.
+        The Axes drawn on.
 
     Raises:
         ValueError: unknown estimator or seed.
@@ -56,10 +56,10 @@ def plot_plane(
     Examples:
         >>> import infoplane as ip
         >>> result = ip.run(ip.preset("seed", epochs=100, measure="every:10"))
-        >>> drawn = plot_plane(result, seeds="all")
-        >>> drawn.figure.savefig("plane.png", dpi=150)
+        >>> ax = plot_plane(result, seeds="all")
+        >>> ax.figure.savefig("plane.png", dpi=150)
     """
-    return _plane.plane(
+    drawn = _plane.plane(
         result,
         ax=ax,
         estimator=estimator,
@@ -70,6 +70,7 @@ def plot_plane(
         ib_curve=ib_curve,
         colorbar=colorbar,
     )
+    return drawn.ax
 
 
 def plane_png_base64(result: "Result") -> str:

@@ -34,7 +34,7 @@ def plot_sweep(results: "Sequence[Result]", labels: Sequence[str]) -> Figure:
         labels: a title for each column, e.g. ``"activation=relu"``.
 
     Returns:
-        The figure.
+        A new pyplot figure (which a notebook shows and ``plt.savefig`` writes).
     """
     estimators = results[0].estimators
     norm = epoch_norm(np.concatenate([np.asarray(r.epochs) for r in results]))
@@ -94,7 +94,8 @@ def plot_depth(
         converged: per point, each seed's first epoch with training loss below
             ``loss_threshold`` (NaN where never).
         loss_threshold: the training-loss threshold, for the legend.
-        ax: where to draw; a new figure when None.
+        ax: where to draw; when None, a new pyplot figure (which a notebook shows
+            and ``plt.savefig`` writes).
 
     Returns:
         The Axes drawn on.
