@@ -21,7 +21,7 @@ every layer's final I(T;Y) (near 1 bit), the first layer's final I(X;T) (near
 12 bits), per layer the maximum over epochs of the mean I(X;T), its epoch and the
 final value (the deeper layers should rise, then fall: compression), the summary's
 compression with its bootstrap interval, and the epoch where the gradients go from
-drift to diffusion (``infoplane.plotting.snr_transition``). Then PASS/FAIL against the
+drift to diffusion (``infoplane.analysis.snr_transition``). Then PASS/FAIL against the
 targets: under 2 minutes end to end, peak memory under 2 GiB.
 
 Run: ``python benchmarks/paper_protocol.py`` (a few minutes on 2 CPU cores: both
@@ -81,7 +81,7 @@ out = {{
     "warnings": [str(w.message) for w in caught],
 }}
 if {details}:
-    from infoplane.plotting import snr_transition
+    from infoplane.analysis import snr_transition
 
     out.update(
         epochs=result.epochs.tolist(),

@@ -1,7 +1,7 @@
 """Time the whole "seed" protocol: a notebook-style reference against infoplane.
 
-The protocol (docs/protocols.md §1): 10-bit inputs labelled by n mod 16, 50,000 training and
-10,000 test samples drawn uniformly, a tanh MLP 10-8-6-4-2 with a linear output,
+The protocol (docs/protocols.md §1): 10-bit inputs labelled by n mod 16, 50,000 training
+and 10,000 test samples drawn uniformly, a tanh MLP 10-8-6-4-2 with a linear output,
 sigmoid binary cross-entropy, full-batch SGD (lr 0.1) for 3000 epochs, and every 20
 epochs (150 measurements) I(X;T) and I(T;Y) of each hidden layer by 30 equal bins on
 [-1, 1], plug-in over the 50,000 training samples, in nats.

@@ -239,4 +239,4 @@ def test_a_run_name_is_plain_text_in_pictures(small_result, tmp_path):
     )
     write_pictures(result, tmp_path, video=False)
     assert (tmp_path / "plane.png").stat().st_size > 0
-    assert result.plot().ax.get_title() == name
+    assert result.plot().get_title() == name

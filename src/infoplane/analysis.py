@@ -15,7 +15,10 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "compression_drop",
     "compression_epochs",
+    "gradient_norms",
     "loss_epochs",
+    "nan_mean",
+    "snr_transition",
     "summary",
     "summary_table",
     "verdicts",
@@ -268,3 +271,54 @@ def _clipping(row: dict) -> str:
     if row["clipped"] is None or row["clipped"] <= 0:
         return ""
     return f" (its range clipped up to {row['clipped']:.0%} of the activations)"
+
+
+def gradient_norms(result: "Result") -> tuple[np.ndarray, np.ndarray]:
+    """The norms of the gradient's mean and spread, ``(seed, epoch, weight_layer)``."""
+    if "grad_mean_norm" not in result.arrays or "grad_std_norm" not in result.arrays:
+        raise ValueError(
+            "this result has no gradient statistics; run the experiment with "
+            "grad_stats=True (--grad-stats on the command line)"
+        )
+    return (
+        np.asarray(result.arrays["grad_mean_norm"], float),
+        np.asarray(result.arrays["grad_std_norm"], float),
+    )
+
+
+def nan_mean(values: np.ndarray, axis) -> np.ndarray:
+    """The mean over ``axis`` ignoring NaN; NaN (without a warning) where all are."""
+    # np.nanmean warns on all-NaN slices (epochs without gradient statistics).
+    finite = ~np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(finite, values, 0).sum(axis) / finite.sum(axis)
+
+
+def snr_transition(result: "Result") -> int | None:
+    """The epoch where drift gives way to diffusion in the gradients.
+
+    The first measured epoch from which the norm of the mean gradient, averaged
+    over weight layers and seeds, stays below the norm of the gradient's standard
+    deviation (averaged the same way) for the rest of the run.
+
+    Args:
+        result: a run with gradient statistics.
+
+    Returns:
+        That epoch, or None if the mean is not below the spread at the end.
+
+    Raises:
+        ValueError: the result has no gradient statistics.
+
+    References:
+        Shwartz-Ziv & Tishby (2017), "Opening the black box of deep neural networks
+        via information", arXiv:1703.00810, section 5: the drift and diffusion
+        phases.
+    """
+    mean, std = gradient_norms(result)
+    below = nan_mean(mean, (0, 2)) < nan_mean(std, (0, 2))
+    if not below[-1]:
+        return None
+    above = np.flatnonzero(~below)
+    first = int(above[-1]) + 1 if above.size else 0
+    return int(result.epochs[first])

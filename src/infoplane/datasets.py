@@ -215,9 +215,10 @@ def icosahedron_vertices() -> np.ndarray:
     """Unit vectors of a regular icosahedron, row i for bit i of the 12-bit task.
 
     The cyclic permutations of (0, ±1, ±φ); two are neighbours iff their squared
-    distance is 4. The rows are ordered so that the edges are exactly the adjacency of
-    docs/protocols.md §2 (0:{1,3,5,10,11}, 1:{0,2,3,4,11}, ...); since every automorphism of
-    the icosahedron's graph is an isometry, any such order gives the same labels.
+    distance is 4. The rows are ordered so that the edges are exactly the adjacency
+    of docs/protocols.md §2 (0:{1,3,5,10,11}, 1:{0,2,3,4,11}, ...); since every
+    automorphism of the icosahedron's graph is an isometry, any such order gives the
+    same labels.
     """
     p = (1 + math.sqrt(5)) / 2
     v = np.array([

@@ -86,7 +86,7 @@ def write_sweep(
     Returns:
         The verdict lines (also in ``verdict.txt``).
     """
-    from .plotting import plot_depth, plot_sweep
+    from .plotting import offscreen, plot_depth, plot_sweep
 
     manifest = {
         "format": 1,
@@ -94,16 +94,17 @@ def write_sweep(
         "points": list(names),
     }
     (directory / "sweep.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    plot_sweep(results, names).savefig(directory / "sweep.png", dpi=150)
-    depths = [len(r.experiment.hidden) for r in results]
-    if len(set(depths)) > 1:
-        ax = plot_depth(
-            depths,
-            [analysis.compression_epochs(r) for r in results],
-            [analysis.loss_epochs(r, loss_threshold) for r in results],
-            loss_threshold=loss_threshold,
-        )
-        ax.figure.savefig(directory / "depth.png", dpi=150)
+    with offscreen():  # files only: no pyplot figures left open
+        plot_sweep(results, names).savefig(directory / "sweep.png", dpi=150)
+        depths = [len(r.experiment.hidden) for r in results]
+        if len(set(depths)) > 1:
+            ax = plot_depth(
+                depths,
+                [analysis.compression_epochs(r) for r in results],
+                [analysis.loss_epochs(r, loss_threshold) for r in results],
+                loss_threshold=loss_threshold,
+            )
+            ax.figure.savefig(directory / "depth.png", dpi=150)
     rows = [
         {"point": n, **row}
         for n, r in zip(names, results, strict=True)
@@ -121,7 +122,7 @@ def write_bound(curve: "IBCurve", path: Path, picture: Path, *, units: str, titl
     Both are written under temporary names and renamed, so an interrupted write
     leaves neither half-written.
     """
-    from .plotting import plot_ib_curve
+    from .plotting import offscreen, plot_ib_curve
 
     tmp = path.with_name(f".{path.name}.tmp")
     tmp_picture = picture.with_name(f".{picture.stem}.tmp{picture.suffix}")
@@ -134,8 +135,9 @@ def write_bound(curve: "IBCurve", path: Path, picture: Path, *, units: str, titl
                 for b, x, y in zip(curve.beta, curve.i_xt, curve.i_ty, strict=True)
             ),
         )
-        figure = plot_ib_curve(curve, units=units, title=title).figure
-        figure.savefig(tmp_picture, dpi=150)
+        with offscreen():
+            figure = plot_ib_curve(curve, units=units, title=title).figure
+            figure.savefig(tmp_picture, dpi=150)
         tmp.replace(path)
         tmp_picture.replace(picture)
     finally:

@@ -324,7 +324,7 @@ class Result:
 
     def animate(self, **kwargs):
         """The animated information plane; see :func:`infoplane.plotting.animate`."""
-        from .animation import animate
+        from .plotting import animate
 
         return animate(self, **kwargs)
 

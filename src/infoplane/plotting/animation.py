@@ -1,17 +1,18 @@
-"""The animated information plane, as the reproduction notebook shows it.
+"""The animated information plane.
 
 One frame per measured epoch: each layer's trajectory grows, a faint line joins the
 layers at the current epoch, the epoch is in the title. Frames are rendered by updating
 the artists built once; the still parts (axes, colour bar, legend) are drawn once into
-images, so 150 frames render to GIF in seconds. GIF needs only matplotlib and Pillow;
-MP4 uses the ffmpeg of ``imageio-ffmpeg`` (``pip install infoplane[video]``) or one on
-the PATH. In a notebook, an animation displays itself as an HTML player."""
+images, so a frame costs only its points, lines and title. GIF needs only matplotlib
+and Pillow; MP4 uses the ffmpeg of ``imageio-ffmpeg`` (``pip install infoplane[video]``)
+or one on the PATH. In a notebook, an animation displays itself as an HTML player."""
 
 import contextlib
 import math
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
@@ -25,30 +26,24 @@ from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from PIL import Image
 
-from .plotting import (
-    _STYLE,
-    PlaneArtists,
-    _join_segments,
-    _new_figure,
-    _offsets,
-    _Plane,
-    _plane_data,
-    plot_plane,
-)
-from .results import Result
+from . import _plane
+from ._plane import STYLE, Plane, PlaneArtists, agg_figure, join_segments, offsets
+
+if TYPE_CHECKING:
+    from ..results import Result
 
 __all__ = ["PlaneAnimation", "animate", "ffmpeg_available"]
 
 
-def _set_frame(drawn: PlaneArtists, plane: _Plane, frame: int, title: str) -> None:
+def _set_frame(drawn: PlaneArtists, plane: Plane, frame: int, title: str) -> None:
     """Show the epochs up to ``frame``, the layers joined at ``frame`` only."""
     series = plane.x.shape[0]
     end = (frame + 1) * series
     colour_values = np.repeat(plane.epochs[: frame + 1], series)
     for layer, scatter in enumerate(drawn.scatters):
-        scatter.set_offsets(_offsets(plane, layer)[:end])
+        scatter.set_offsets(offsets(plane, layer)[:end])
         scatter.set_array(colour_values)
-    drawn.joins.set_segments(list(_join_segments(plane)[frame * series : end]))
+    drawn.joins.set_segments(list(join_segments(plane)[frame * series : end]))
     for layer, collection in enumerate(drawn.spread):
         tracks = np.stack(
             [plane.seed_x[:, : frame + 1, layer], plane.seed_y[:, : frame + 1, layer]],
@@ -94,8 +89,8 @@ class _GifWriter(AbstractMovieWriter):
     """Matplotlib's PillowWriter, with one palette for all frames.
 
     Pillow would otherwise choose a palette per frame by median cut, which takes
-    longer than drawing the frame (about 40 ms) and makes colours flicker between
-    frames. The last frame holds every colour the animation shows.
+    longer than drawing the frame and makes colours flicker between frames. The
+    last frame holds every colour the animation shows.
     """
 
     def setup(self, fig, outfile, dpi=None):
@@ -137,18 +132,20 @@ class PlaneAnimation:
     """The information plane growing one measured epoch per frame.
 
     Wraps a :class:`matplotlib.animation.FuncAnimation` whose frames update the
-    artists of one :func:`plot_plane` drawing in place. In a notebook it shows
-    itself as an interactive JavaScript player, without ffmpeg.
+    artists of one information plane (as :func:`~infoplane.plotting.plot_plane`
+    draws it) in place. In a notebook it shows itself as an interactive JavaScript
+    player, without ffmpeg.
 
     Attributes:
-        figure: the animated figure.
+        figure: the animated figure, unknown to pyplot: a notebook shows the
+            animation, not a still of it.
         artists: the :class:`PlaneArtists` that every frame updates.
         epochs: the epoch shown by each frame.
         fps: frames per second.
     """
 
     def __init__(
-        self, figure: Figure, artists: PlaneArtists, plane: _Plane, title: str, fps
+        self, figure: Figure, artists: PlaneArtists, plane: Plane, title: str, fps
     ):
         self.figure = figure
         self.artists = artists
@@ -196,7 +193,7 @@ class PlaneAnimation:
         """Render what no frame changes once, as pictures below and above the rest.
 
         Movie writers draw the whole figure for every frame; axes, ticks, legend and
-        colour bar are most of that work (over 50 ms a frame) and never change.
+        colour bar are most of that work and never change.
         Inside this context the figure holds two pictures of them instead: one of
         everything below the data, and one of the legend (on a transparent ground)
         to lie above it. A frame then costs only its points, lines and title.
@@ -305,7 +302,7 @@ class PlaneAnimation:
 
 
 def animate(
-    result: Result,
+    result: "Result",
     *,
     estimator: "int | str" = 0,
     fps: float = 15,
@@ -339,12 +336,12 @@ def animate(
         >>> result = ip.run(ip.preset("seed", epochs=100, measure="every:10"))
         >>> path = animate(result, fps=20).save("plane.gif")
     """
-    plane = _plane_data(result, estimator, seeds)
+    plane = _plane.plane_data(result, estimator, seeds)
     # A hair over the even pixel count, which the canvas truncates to an integer.
     width, height = ((2 * math.ceil(size * dpi / 2) + 1e-3) / dpi for size in figsize)
-    with mpl.rc_context(_STYLE):
-        figure = _new_figure(figsize=(width, height), dpi=dpi)
-        drawn = plot_plane(
+    with mpl.rc_context(STYLE):
+        figure = agg_figure(figsize=(width, height), dpi=dpi)
+        drawn = _plane.plane(
             result,
             ax=figure.add_subplot(),
             estimator=estimator,
@@ -353,6 +350,7 @@ def animate(
             xlim=xlim,
             ylim=ylim,
             ib_curve=ib_curve,
+            colorbar=True,
         )
         # One epoch's joining line at a time: it can be seen.
         drawn.joins.set(alpha=0.7, linewidth=0.9, color="0.4")
