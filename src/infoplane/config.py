@@ -335,7 +335,7 @@ def preset(name: str, /, **overrides) -> Experiment:
         >>> ip.preset("seed", epochs=600, seeds=4).hidden
         (8, 6, 4)
     """
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ValueError(
             f"unknown preset {name!r}; choose one of {', '.join(PRESETS)} "
             "(`infoplane presets` lists them)"
@@ -350,6 +350,8 @@ def load_experiment(path: "str | Path") -> Experiment:
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"cannot read experiment file {path}: {error}") from None
     base = data.pop("preset", None)
+    if base is not None and not isinstance(base, str):
+        raise ValueError(f"preset must be a preset's name, got {base!r}")
     if base is None:
         return Experiment.from_dict(data)
     return preset(
