@@ -26,14 +26,14 @@ def test_weighted_full_batch_gradient_equals_gradient_over_all_samples():
         train_fraction=0.5,
     )
     model = MLP(10, exp.hidden, 2, key=jax.random.PRNGKey(1))
-    x_t, p_y_t = jnp.asarray(data.inputs.T), jnp.asarray(data.p_y.T, jnp.float32)
+    x_fm, p_y_fm = jnp.asarray(data.inputs.T), jnp.asarray(data.p_y.T, jnp.float32)
     # Training weighs each distinct input by its share of the training samples.
     weighted = jax.grad(training._weighted_loss)(
-        model, exp.loss, x_t, p_y_t, (train / train.sum()).astype(np.float32)
+        model, exp.loss, x_fm, p_y_fm, (train / train.sum()).astype(np.float32)
     )
     rows = jnp.repeat(jnp.arange(1024), train, total_repeat_length=50_000)
     everything = jax.grad(training._weighted_loss)(
-        model, exp.loss, x_t[:, rows], p_y_t[:, rows], jnp.full(50_000, 1 / 50_000)
+        model, exp.loss, x_fm[:, rows], p_y_fm[:, rows], jnp.full(50_000, 1 / 50_000)
     )
     for a, b in zip(
         jax.tree.leaves(weighted), jax.tree.leaves(everything), strict=True
@@ -48,18 +48,18 @@ def test_closed_form_loss_gradient_equals_autodiff(loss):
     exp = ip.preset("seed", loss=loss, hidden=(5, 3))
     model = MLP(4, exp.hidden, 3, key=jax.random.PRNGKey(0))
     keys = jax.random.split(jax.random.PRNGKey(1), 3)
-    x_t = jax.random.normal(keys[0], (4, 50))
-    p_y_t = jax.nn.softmax(jax.random.normal(keys[1], (3, 50)), axis=0)
+    x_fm = jax.random.normal(keys[0], (4, 50))
+    p_y_fm = jax.nn.softmax(jax.random.normal(keys[1], (3, 50)), axis=0)
     w = jax.random.uniform(keys[2], (50,))
     w = w / jnp.sum(w)  # shares, as training passes them
 
     def plain(model):
-        logits, _ = model.features(x_t)
-        losses = training._example_losses(loss, logits, p_y_t, axis=0)
+        logits, _ = model.features(x_fm)
+        losses = training._example_losses(loss, logits, p_y_fm, axis=0)
         return jnp.sum(w * losses)
 
     value, grads = jax.value_and_grad(training._weighted_loss)(
-        model, loss, x_t, p_y_t, w
+        model, loss, x_fm, p_y_fm, w
     )
     expected_value, expected = jax.value_and_grad(plain)(model)
     assert value == pytest.approx(float(expected_value), rel=1e-6)

@@ -267,8 +267,13 @@ def _run(args) -> int:
     from infoplane.output import atomic_directory
 
     with atomic_directory(out, overwrite=args.force) as tmp:
-        with _progress(exp, args) as on_chunk, _warnings_once(ip.ClippingWarning):
-            result = ip.run(exp, on_chunk=on_chunk, strict=args.strict)
+        with _warnings_once(ip.ClippingWarning):
+            result = ip.run(
+                exp,
+                progress=not args.quiet,
+                on_chunk=None if args.quiet else _log_lines(args.log_every),
+                strict=args.strict,
+            )
         for line in result.info["warnings"]:
             print(f"infoplane: warning: {line}", file=sys.stderr)
         gap = report.write_run(
@@ -284,39 +289,27 @@ def _run(args) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def _progress(exp, args):
-    """A progress bar over epochs and the notebook's log lines; yields ``on_chunk``."""
+def _log_lines(log_every: int):
+    """An ``on_chunk`` callback printing the notebook's log line every ``log_every``
+    epochs (above the progress bar)."""
     import numpy as np
     from tqdm import tqdm
 
-    bar = tqdm(
-        total=exp.epochs,
-        unit="epoch",
-        desc=f"{exp.name} ({exp.seeds} seed{'s' * (exp.seeds > 1)})",
-        disable=args.quiet,
-        file=sys.stderr,
-    )
     next_log = 0
 
     def on_chunk(epochs, chunk):
         nonlocal next_log
         for j, epoch in enumerate(epochs):
-            if args.log_every and epoch >= next_log and not args.quiet:
+            if log_every and epoch >= next_log:
                 row = {
                     k: float(np.nanmean(v[:, j]))
                     for k, v in chunk.items()
                     if k.endswith(("loss", "accuracy"))
                 }
-                bar.write(_log_line(int(epoch), row), file=sys.stderr)
-                next_log = (epoch // args.log_every + 1) * args.log_every
-        bar.update(int(epochs[-1]) + 1 - bar.n)
+                tqdm.write(_log_line(int(epoch), row), file=sys.stderr)
+                next_log = (epoch // log_every + 1) * log_every
 
-    try:
-        yield on_chunk
-        bar.update(exp.epochs - bar.n)
-    finally:
-        bar.close()
+    return on_chunk
 
 
 @contextlib.contextmanager

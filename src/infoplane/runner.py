@@ -56,10 +56,11 @@ def run(
 
     dataset = load_task(experiment.task)
     check_sizes(experiment, dataset)
+    seeds = experiment.seeds
     bar = tqdm(
         total=experiment.epochs,
         unit="epoch",
-        desc=experiment.name,
+        desc=f"{experiment.name} ({seeds} seed{'s' * (seeds > 1)})",
         disable=not progress,
         leave=False,
     )

@@ -11,6 +11,10 @@ Epochs count from 0. A measurement at epoch e is taken after that epoch's update
 the reproduction notebook does (``every:20`` measures epochs 0, 20, ..., 2980). Every
 epoch of the run trains: when the schedule stops short of the last epoch, a final
 segment runs the rest (2981 to 2999 here) and records the final loss and accuracy.
+
+The network runs feature-major (features first, inputs second: one matrix product per
+layer for all inputs); arrays in that layout are named ``*_fm`` (``x_fm``, ``p_y_fm``,
+``layers_fm``). The estimators take inputs first.
 """
 
 import dataclasses
@@ -150,12 +154,12 @@ def _mean_loss_bwd(loss, residuals, g):
 _mean_loss.defvjp(_mean_loss_fwd, _mean_loss_bwd)
 
 
-def _weighted_loss(model, loss: str, x_t, p_y_t, w):
-    """The loss of ``model`` on inputs ``x_t`` ``(features, examples)`` with targets
-    ``p_y_t`` ``(classes, examples)``, weighted by ``w`` ``(examples,)``, which sums
+def _weighted_loss(model, loss: str, x_fm, p_y_fm, w):
+    """The loss of ``model`` on inputs ``x_fm`` ``(features, examples)`` with targets
+    ``p_y_fm`` ``(classes, examples)``, weighted by ``w`` ``(examples,)``, which sums
     to 1."""
-    logits, _ = model.features(x_t)
-    return _mean_loss(loss, logits, p_y_t, w)
+    logits, _ = model.features(x_fm)
+    return _mean_loss(loss, logits, p_y_fm, w)
 
 
 def _mix(x, key):
@@ -206,7 +210,7 @@ def _epoch(program, shared, seed_data, state: _State, epoch, collect: bool):
     order each epoch (from the seed's key and the epoch number); the last, partial
     batch is a smaller batch.
     """
-    x_t, p_y_t, lr = shared["x_t"], shared["p_y_t"], shared["lr"]
+    x_fm, p_y_fm, lr = shared["x_fm"], shared["p_y_fm"], shared["lr"]
     grad_fn = jax.grad(_weighted_loss)
     opt = _optimizer(program.optimizer, lr)
 
@@ -228,7 +232,7 @@ def _epoch(program, shared, seed_data, state: _State, epoch, collect: bool):
     carry = (state, zeros, zeros) if collect else (state, [], [])
     if program.batch_size == 0:
         n_batches = 1
-        carry, _ = step(carry, (x_t, p_y_t, seed_data["train_share"]))
+        carry, _ = step(carry, (x_fm, p_y_fm, seed_data["train_share"]))
     else:
         samples = seed_data["samples"]
         n_batches = math.ceil(samples.shape[0] / program.batch_size)
@@ -241,7 +245,7 @@ def _epoch(program, shared, seed_data, state: _State, epoch, collect: bool):
 
         def minibatch(carry, batch):
             idx, w = batch
-            return step(carry, (x_t[:, idx], p_y_t[:, idx], w))
+            return step(carry, (x_fm[:, idx], p_y_fm[:, idx], w))
 
         batches = (order.reshape(n_batches, -1), mask)
         carry, _ = lax.scan(minibatch, carry, batches)
@@ -269,10 +273,10 @@ def _output_layer(loss: str, logits, axis: int = -1):
 
 def _measure(program, estimators, shared, seed_data, model):
     p_y, inputs = shared["p_y"], seed_data["inputs"]
-    logits_t, layers_t = model.features(shared["x_t"])  # as training computes it
+    logits_fm, layers_fm = model.features(shared["x_fm"])  # as training computes it
     if program.measure_output:
-        layers_t = [*layers_t, _output_layer(program.loss, logits_t, axis=0)]
-    logits, layers = logits_t.T, [a.T for a in layers_t]  # estimators: inputs first
+        layers_fm = [*layers_fm, _output_layer(program.loss, logits_fm, axis=0)]
+    logits, layers = logits_fm.T, [a.T for a in layers_fm]  # estimators: inputs first
     by_estimator = [e.measure_layers(layers, inputs) for e in estimators]
     measured = list(zip(*by_estimator, strict=True))  # [layer][estimator]
     record = {
@@ -286,7 +290,7 @@ def _measure(program, estimators, shared, seed_data, model):
     hidden = len(program.hidden)
     bounds = [ACTIVATIONS[program.activation].bounds] * hidden
     bounds += [(0.0, 1.0)] * (len(layers) - hidden)  # the output layer's probabilities
-    record |= layer_statistics(layers_t, inputs, bounds)
+    record |= layer_statistics(layers_fm, inputs, bounds)
     # Loss and accuracy of both splits: one (split x input) by (input x 2) product.
     losses = _example_losses(program.loss, logits, p_y)
     correct = (jnp.argmax(logits, -1) == shared["label"]).astype(jnp.float32)
@@ -505,9 +509,9 @@ def _shared(exp, dataset: Dataset) -> dict[str, jax.Array]:
     p_y = np.asarray(dataset.p_y, np.float32)
     return jax.device_put(
         {
-            "x_t": np.ascontiguousarray(x.T),
+            "x_fm": np.ascontiguousarray(x.T),
             "p_y": p_y,
-            "p_y_t": np.ascontiguousarray(p_y.T),
+            "p_y_fm": np.ascontiguousarray(p_y.T),
             "label": np.argmax(dataset.p_y, axis=1),  # int64, as jnp.argmax gives
             "lr": np.float32(exp.lr),
         }
