@@ -279,3 +279,67 @@ def test_task_curve_merges_equal_rows_caches_and_reaches_the_edge(
     h_s = -sum(p * np.log(p) for p in np.bincount(group.ravel()) / 4096)
     first = curve.i_xt[np.argmax(curve.i_ty >= soft.i_xy - 1e-4)]
     assert first <= h_s + 1e-6
+
+
+def _mi_of_encoder(p_x, p_yx, q):
+    """I(X;T) and I(T;Y) of p(t|x) = q by plain NumPy, in nats."""
+    joint_xt = p_x[:, None] * q
+    p_t = joint_xt.sum(0)
+    joint_ty = joint_xt.T @ p_yx
+    p_y = p_x @ p_yx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        i_xt = np.nansum(joint_xt * np.log(q / p_t))
+        i_ty = np.nansum(joint_ty * np.log(joint_ty / np.outer(p_t, p_y)))
+    return i_xt, i_ty
+
+
+def test_refinement_fills_jumps_and_encoders_check_every_point():
+    rng = np.random.default_rng(7)
+    p_x = np.full(12, 1 / 12)
+    rows = rng.dirichlet(np.ones(3), size=4)
+    p_yx = rows[np.arange(12) % 4]
+    coarse = ib_curve(p_x, p_yx, refine=0, hull=False)
+    fine = ib_curve(p_x, p_yx, hull=False, encoders=True)
+    assert len(fine.beta) > len(coarse.beta)
+    assert np.diff(fine.i_xt).max() < np.diff(coarse.i_xt).max()
+    assert fine.encoders.shape == (len(fine.beta), 12, fine.max_clusters)
+    for k in range(len(fine.beta)):
+        i_xt, i_ty = _mi_of_encoder(p_x, p_yx, np.asarray(fine.encoders[k]))
+        assert i_xt == pytest.approx(fine.i_xt[k], abs=1e-9)
+        assert i_ty == pytest.approx(fine.i_ty[k], abs=1e-9)
+    hull = ib_curve(p_x, p_yx, encoders=True)
+    assert hull.encoders.shape[0] == len(hull.beta)
+    origin = _mi_of_encoder(p_x, p_yx, np.asarray(hull.encoders[0]))
+    np.testing.assert_allclose(origin, 0, atol=1e-12)
+
+
+def test_points_that_hit_the_iteration_cap_are_reported():
+    p_x = np.full(4, 0.25)
+    p_yx = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.1, 0.9]])
+    capped = ib_curve(p_x, p_yx, max_iter=1, hull=False, refine=0)
+    np.testing.assert_array_equal(capped.capped, capped.beta)
+    usual = ib_curve(p_x, p_yx, hull=False, refine=0)
+    assert usual.capped.size < len(usual.beta) / 10  # a few near a phase transition
+    assert set(usual.capped) <= set(usual.beta[usual.n_iter == 1000])
+
+
+def test_bound_of_a_joint_from_a_file(tmp_path, capsys):
+    from infoplane.cli import main
+
+    # A doubly symmetric binary source with crossover 0.1, as a joint and as rows.
+    p_xy = np.array([[0.45, 0.05], [0.05, 0.45]])
+    np.savez(tmp_path / "joint.npz", p_xy=p_xy)
+    np.savez(tmp_path / "rows.npz", p_y=p_xy * 2, p_x=np.array([0.5, 0.5]))
+    np.savez(tmp_path / "bad.npz", p_xy=np.array([[0.5, 0.6]]))
+    ends = []
+    for name in ("joint", "rows"):
+        out = tmp_path / f"{name}.csv"
+        assert main(["bound", f"file:{tmp_path / name}.npz", "--out", str(out)]) == 0
+        last = out.read_text().splitlines()[-1].split(",")
+        ends.append(float(last[2]))
+    assert ends[0] == pytest.approx(1 - 0.4689955935892812, abs=1e-6)  # bits
+    assert ends[1] == ends[0]
+    capsys.readouterr()
+    bad = ["bound", f"file:{tmp_path / 'bad.npz'}", "--out", str(tmp_path / "b.csv")]
+    assert main(bad) == 2
+    assert "p_xy must sum to 1" in capsys.readouterr().err

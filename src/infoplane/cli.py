@@ -139,7 +139,12 @@ def _parser() -> argparse.ArgumentParser:
             "stochastic labels and a smooth curve."
         ),
     )
-    bound.add_argument("task", metavar="TASK", help="e.g. tishby12:gamma=2, seed10")
+    bound.add_argument(
+        "task",
+        metavar="TASK",
+        help="e.g. tishby12:gamma=2, seed10, or file:JOINT.npz with p_xy (n x c), "
+        "or p_y rows p(y|x) and optionally p_x",
+    )
     bound.add_argument("--out", type=Path, required=True, help="CSV file to write")
     bound.add_argument("--units", choices=("nats", "bits"), default="bits")
     bound.add_argument(
@@ -373,8 +378,7 @@ def _run_points(base, settings: list[str], args) -> int:
 
 
 def _bound(args) -> int:
-    from infoplane.datasets import load_task
-    from infoplane.ib import task_curve
+    from infoplane.ib import load_joint, task_curve
     from infoplane.output import check_output_file
     from infoplane.report import IB_CSV_HEADER, write_bound
     from infoplane.units import from_nats
@@ -388,9 +392,16 @@ def _bound(args) -> int:
     )
     if picture.exists() and not args.force:
         raise FileExistsError(f"{picture} already exists; replace it with --force")
-    dataset = load_task(args.task)
+    dataset = load_joint(args.task)
     curve = task_curve(dataset)
     write_bound(curve, args.out, picture, units=args.units, title=dataset.name)
+    if curve.capped.size:
+        betas = ", ".join(f"{b:.4g}" for b in curve.capped[:5])
+        print(
+            f"infoplane: warning: {curve.capped.size} point(s) hit the iteration cap "
+            f"(beta = {betas}): achievable, but possibly below the curve",
+            file=sys.stderr,
+        )
     i_xy = from_nats(curve.i_xy, args.units)
     print(f"{dataset.name}: I(X;Y) = {i_xy:.6f} {args.units}, {len(curve.i_xt)} points")
     print(f"wrote {args.out} and {picture}")

@@ -30,12 +30,16 @@ a looser, lower estimate, never an overestimate.
 """
 
 import contextlib
+import functools
 import hashlib
 import math
 import os
 import warnings
+import zipfile
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
+from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -46,7 +50,15 @@ from jaxtyping import Array, ArrayLike, Float, Int
 from ._environment import CacheWarning, cache_dir
 from .units import entropy, from_nats
 
-__all__ = ["CacheWarning", "IBCurve", "distance_below", "ib_curve", "task_curve"]
+__all__ = [
+    "CacheWarning",
+    "IBCurve",
+    "Joint",
+    "distance_below",
+    "ib_curve",
+    "load_joint",
+    "task_curve",
+]
 
 _SUM_TOL = 1e-6
 # Below this mass a cluster is treated as dead: its slot is freed for a split.
@@ -70,6 +82,10 @@ class IBCurve:
         h_x: H(X), the supremum of ``i_xt``.
         max_clusters: The cardinality bound on T that was used.
         units: ``"nats"`` or ``"bits"``.
+        max_iter: The iteration cap per beta (0 when unknown, e.g. for the
+            appended edge point).
+        encoders: With ``encoders=True``, shape (m, n, max_clusters): p(t|x) of
+            each point, so that any point can be checked independently.
     """
 
     beta: np.ndarray
@@ -80,6 +96,16 @@ class IBCurve:
     h_x: float
     max_clusters: int
     units: str = "nats"
+    max_iter: int = 0
+    encoders: np.ndarray | None = None
+
+    @property
+    def capped(self) -> np.ndarray:
+        """The betas whose iterations hit ``max_iter`` before converging: their
+        points are achievable but may lie below the curve."""
+        if not self.max_iter:
+            return np.empty(0)
+        return self.beta[self.n_iter >= self.max_iter]
 
     def to_bits(self) -> "IBCurve":
         """Return the same curve with information measured in bits."""
@@ -216,9 +242,10 @@ def _information(
     )
 
 
-@jax.jit
-def _anneal(p_x, p_yx, betas, pattern, tol, max_iter, merge_tol, eps):
-    """Deterministic annealing over ``betas``; returns per-beta I(X;T), I(T;Y)."""
+@functools.partial(jax.jit, static_argnames="keep")
+def _anneal(p_x, p_yx, betas, pattern, tol, max_iter, merge_tol, eps, keep=False):
+    """Deterministic annealing over ``betas``; returns per-beta I(X;T), I(T;Y),
+    iterations and (with ``keep``) the encoders p(t|x)."""
     q0 = jnp.zeros_like(pattern).at[:, 0].set(1.0)  # beta -> 0: a single cluster
 
     def step(q, beta):
@@ -226,7 +253,7 @@ def _anneal(p_x, p_yx, betas, pattern, tol, max_iter, merge_tol, eps):
         q, n_iter = _solve_beta(q, p_x, p_yx, beta, tol, max_iter)
         q = _merge(q, p_x, p_yx, merge_tol)
         i_xt, i_ty = _information(q, p_x, p_yx)
-        return q, (i_xt, i_ty, n_iter)
+        return q, (i_xt, i_ty, n_iter, q if keep else None)
 
     _, out = lax.scan(step, q0, betas)
     return out
@@ -255,7 +282,12 @@ def _upper_concave_envelope(x: np.ndarray, y: np.ndarray) -> Int[np.ndarray, " m
 
 
 def _check_distribution(a: ArrayLike, name: str, axis: int | None) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
+    if np.iscomplexobj(a):
+        raise ValueError(f"{name} holds complex numbers; pass real probabilities.")
+    try:
+        a = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold numbers (probabilities).") from None
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} contains NaN or inf; pass finite probabilities.")
     if np.any(a < 0):
@@ -287,6 +319,8 @@ def ib_curve(
     perturbation: float = 0.05,
     seed: int = 0,
     hull: bool = True,
+    refine: int | None = None,
+    encoders: bool = False,
 ) -> IBCurve:
     """Trace the information bottleneck curve of p(x, y) = p(x) p(y|x).
 
@@ -329,6 +363,12 @@ def ib_curve(
         perturbation: Relative size ``eps`` of the split perturbation, in (0, 0.5).
         seed: Seed of the fixed split perturbation pattern.
         hull: Return the concave hull (default) or the raw per-``beta`` points.
+        refine: Rounds of refinement: where I(X;T) jumps between neighbouring
+            betas by more than 1% of H(X), eight betas are inserted between them
+            (geometrically) and the sweep runs again. Default 2 rounds for the
+            default ``betas``, none for betas you give.
+        encoders: Also return p(t|x) of every point (``curve.encoders``); costs
+            memory ``len(betas) x n x max_clusters``.
 
     The solver is compiled once per (n, c, max_clusters, len(betas)); a call
     costs about ``len(betas) * max_iter`` updates of size n x max_clusters at
@@ -413,8 +453,8 @@ def ib_curve(
     max_clusters = int(max_clusters)
     pattern = _split_pattern(p_x_np.shape[0], max_clusters, seed)
 
-    with jax.enable_x64(True):
-        i_xt, i_ty, n_iter = _anneal(
+    def sweep(betas_np):
+        return _anneal(
             jnp.asarray(p_x_np),
             jnp.asarray(p_yx_np),
             jnp.asarray(betas_np),
@@ -423,7 +463,23 @@ def ib_curve(
             jnp.asarray(max_iter, dtype=jnp.int32),
             jnp.asarray(merge_tol, dtype=jnp.float64),
             jnp.asarray(perturbation, dtype=jnp.float64),
+            keep=encoders,
         )
+
+    h_x = entropy(p_x_np)
+    if refine is None:
+        refine = 2 if betas is None else 0
+    with jax.enable_x64(True):
+        i_xt, i_ty, n_iter, q = sweep(betas_np)
+        for _ in range(refine):
+            jumps = np.flatnonzero(np.diff(np.asarray(i_xt)) > 0.01 * max(h_x, 1e-12))
+            if not jumps.size:
+                break
+            inserted = [
+                np.geomspace(betas_np[j], betas_np[j + 1], 10)[1:-1] for j in jumps
+            ]
+            betas_np = np.unique(np.concatenate([betas_np, *inserted]))
+            i_xt, i_ty, n_iter, q = sweep(betas_np)
         # Rounding can leave values like -1e-16 or I(T;Y) = 4e-17 > I(X;T) = 0.
         # Undo only rounding-sized violations of 0 <= I(T;Y) <= I(X;T) (data
         # processing); anything larger would be a bug and is left visible.
@@ -432,6 +488,8 @@ def ib_curve(
         i_ty = np.where(i_ty - i_xt < 1e-12, np.minimum(i_ty, i_xt), i_ty)
         n_iter = np.asarray(n_iter, dtype=np.int64)
 
+    if encoders:
+        q = np.asarray(q)
     if hull:
         i_xt, i_ty = np.r_[0.0, i_xt], np.r_[0.0, i_ty]
         betas_np, n_iter = np.r_[0.0, betas_np], np.r_[0, n_iter]
@@ -442,9 +500,12 @@ def ib_curve(
             i_ty[idx],
             n_iter[idx],
         )
+        if encoders:  # the origin's encoder: every x in one cluster
+            one = np.zeros((1, *q.shape[1:]))
+            one[0, :, 0] = 1.0
+            q = np.concatenate([one, q])[idx]
 
     p_y = p_x_np @ p_yx_np
-    h_x = entropy(p_x_np)
     i_xy = h_x + entropy(p_y) - entropy((p_x_np[:, None] * p_yx_np).ravel())
     return IBCurve(
         beta=_frozen(betas_np),
@@ -455,6 +516,8 @@ def ib_curve(
         h_x=h_x,
         max_clusters=max_clusters,
         units="nats",
+        max_iter=int(max_iter),
+        encoders=_frozen(q) if encoders else None,
     )
 
 
@@ -479,7 +542,7 @@ def task_curve(dataset, *, cache: bool = True) -> IBCurve:
     p_x = np.asarray(dataset.p_x, np.float64)
     p_y = np.asarray(dataset.p_y, np.float64)
     key = hashlib.sha256(
-        b"ib-task-curve-v1" + p_x.tobytes() + p_y.tobytes() + str(p_y.shape).encode()
+        b"ib-task-curve-v2" + p_x.tobytes() + p_y.tobytes() + str(p_y.shape).encode()
     ).hexdigest()[:24]
     path = cache_dir() / f"ib-{key}.npz"
     if cache:
@@ -518,6 +581,7 @@ def _read_cached_curve(path) -> "IBCurve | None":
                 i_xy=float(stored["i_xy"]),
                 h_x=float(stored["h_x"]),
                 max_clusters=int(stored["max_clusters"]),
+                max_iter=int(stored["max_iter"]),
             )
     except Exception as error:  # any damage: the cache is only a shortcut
         warnings.warn(
@@ -545,6 +609,7 @@ def _write_cached_curve(path, curve: "IBCurve") -> None:
             i_xy=curve.i_xy,
             h_x=curve.h_x,
             max_clusters=curve.max_clusters,
+            max_iter=curve.max_iter,
         )
         os.replace(tmp, path)
     except OSError as error:
@@ -556,6 +621,57 @@ def _write_cached_curve(path, curve: "IBCurve") -> None:
         )
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+class Joint(NamedTuple):
+    """A joint p(x, y) = p(x) p(y|x) without inputs, e.g. read from a file."""
+
+    name: str
+    p_x: np.ndarray  # (n,)
+    p_y: np.ndarray  # (n, c): row x is p(y|x)
+
+
+def load_joint(spec: str):
+    """The p(x, y) that ``spec`` names, for :func:`task_curve`.
+
+    A task (``seed10``, ``tishby12:gamma=2``, see :func:`infoplane.load_task`), or
+    ``file:PATH.npz`` holding ``p_xy`` (the joint, shape (n, c)), or ``p_y`` (rows
+    p(y|x), shape (n, c)) with an optional ``p_x`` (uniform otherwise), or
+    ``inputs`` and ``labels`` as a task's data file.
+
+    Raises:
+        ValueError: the file is missing or unreadable, or holds no distribution.
+    """
+    from .datasets import load_task
+
+    if not spec.startswith("file:"):
+        return load_task(spec)
+    path = Path(spec.removeprefix("file:")).expanduser()
+    if not path.is_file():
+        raise ValueError(f"data file {str(path)!r} does not exist or is not a file")
+    try:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files if k in ("p_xy", "p_y", "p_x")}
+    except (OSError, ValueError, EOFError, AttributeError, zipfile.BadZipFile):
+        raise ValueError(f"cannot read {str(path)!r} as a .npz file") from None
+    if "p_xy" in arrays:
+        joint = _check_distribution(arrays["p_xy"], "p_xy", axis=None)
+        if joint.ndim != 2:
+            raise ValueError(f"p_xy must have shape (n, c), got {joint.shape}")
+        p_x = joint.sum(axis=1)
+        keep = p_x > 0
+        return Joint(spec, p_x[keep], joint[keep] / p_x[keep, None])
+    if "p_y" in arrays:
+        p_y = np.asarray(arrays["p_y"], np.float64)
+        if p_y.ndim != 2:
+            raise ValueError(f"p_y must have shape (n, c), got {p_y.shape}")
+        p_y = _check_distribution(p_y, "p_y", axis=1)
+        p_x = arrays.get("p_x", np.full(len(p_y), 1 / len(p_y)))
+        p_x = _check_distribution(np.asarray(p_x, np.float64), "p_x", axis=None)
+        if p_x.shape != (len(p_y),):
+            raise ValueError(f"p_x must have shape ({len(p_y)},), got {p_x.shape}")
+        return Joint(spec, p_x, p_y)
+    return load_task(spec)
 
 
 def distance_below(curve: IBCurve, i_xt, i_ty) -> np.ndarray:
