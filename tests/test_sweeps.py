@@ -93,3 +93,76 @@ def test_sweep_command_writes_points_and_combined_figures(tmp_path, capsys):
     assert loaded.i_xt.shape[0] == 2
     assert main(["sweep", "seed", "--set", "lr", "--out", str(tmp_path / "t")]) == 2
     assert "FIELD=VALUES" in capsys.readouterr().err
+
+
+SHARDED = ["sweep", "seed", "--set", "lr=0.1,0.2,0.3", "--set", "measure=every:20"]
+SHARDED += ["--epochs", "40", "--quiet"]
+
+
+def test_a_sweep_split_into_shards_and_collected_equals_the_whole(tmp_path, capsys):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert main([*SHARDED, "--out", str(whole)]) == 0
+    assert main([*SHARDED, "--out", str(split), "--shard", "0/3"]) == 0
+    assert main(["sweep", "--collect", str(split)]) == 2  # two points missing
+    err = capsys.readouterr().err
+    assert "2 of 3 points" in err
+    assert "lr=0.2,measure=every:20" in err
+    for index in (1, 2):
+        assert main([*SHARDED, "--out", str(split), "--shard", f"{index}/3"]) == 0
+    assert main(["sweep", "--collect", str(split), "--quiet"]) == 0
+    assert sorted(p.name for p in whole.iterdir()) == sorted(
+        p.name for p in split.iterdir()
+    )
+    for name in ("lr=0.1,measure=every:20", "lr=0.3,measure=every:20"):
+        a, b = ip.Result.load(whole / name), ip.Result.load(split / name)
+        for key, value in a.arrays.items():
+            np.testing.assert_array_equal(b.arrays[key], value)
+    for name in ("summary.csv", "verdict.txt", "sweep.json"):
+        assert (whole / name).read_text() == (split / name).read_text()
+
+
+def test_a_shard_run_again_skips_complete_points_and_refuses_other_sweeps(
+    tmp_path, capsys
+):
+    out = ["--out", str(tmp_path / "s")]
+    assert main([*SHARDED[:-1], *out, "--shard", "0/2"]) == 0
+    assert "2 point(s) run, 0 already complete" in capsys.readouterr().out
+    assert main([*SHARDED[:-1], *out, "--shard", "0/2"]) == 0
+    assert "0 point(s) run, 2 already complete" in capsys.readouterr().out
+    other = [*SHARDED, *out, "--shard", "1/2"]
+    other[3] = "lr=0.5,0.6"
+    assert main(other) == 2
+    assert "holds another sweep" in capsys.readouterr().err
+    (tmp_path / "s" / "notes.txt").write_text("mine")
+    assert main([*SHARDED, *out, "--shard", "1/2"]) == 2
+    assert "not part of this sweep" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "expected"),
+    [
+        ("0/3", {}, (0, 3)),
+        ("2/3", {}, (2, 3)),
+        ("slurm", {"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "5"}, (4, 5)),
+        (
+            "slurm",
+            {
+                "SLURM_ARRAY_TASK_ID": "5",
+                "SLURM_ARRAY_TASK_MIN": "1",
+                "SLURM_ARRAY_TASK_COUNT": "5",
+            },
+            (4, 5),
+        ),
+    ],
+)
+def test_shard_specs(text, environ, expected):
+    assert sweeps.parse_shard(text, environ) == expected
+    assert sweeps.shard(list("abcdefg"), *expected) == list(
+        range(expected[0], 7, expected[1])
+    )
+
+
+@pytest.mark.parametrize("text", ["3/3", "1", "a/b", "-1/2", "0/0", "slurm"])
+def test_bad_shard_specs(text):
+    with pytest.raises(ValueError, match="shard"):
+        sweeps.parse_shard(text, {})

@@ -6,6 +6,7 @@ fast.
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -163,18 +164,34 @@ def _parser() -> argparse.ArgumentParser:
         epilog=(
             "Examples: infoplane sweep tishby2017 --set train_fraction=0.05,0.45,0.85 "
             "--out runs/fractions ;  infoplane sweep tishby2017 "
-            "--set 'hidden=10;10,7;10,7,5;10,7,5,4' --out runs/depth"
+            "--set 'hidden=10;10,7;10,7,5;10,7,5,4' --out runs/depth ;  "
+            "infoplane sweep tishby2017 --set train_fraction=0.05,0.45 --shard 0/2 "
+            "--out runs/f  (and --shard 1/2), then infoplane sweep --collect runs/f"
         ),
     )
-    sweep.add_argument("experiment", metavar="PRESET|FILE.toml")
+    sweep.add_argument("experiment", metavar="PRESET|FILE.toml", nargs="?")
     sweep.add_argument(
         "--set",
         action="append",
-        required=True,
+        default=[],
         metavar="FIELD=VALUES",
         help="values of one field: ',' or ';' between points (';' for tuple fields)",
     )
-    sweep.add_argument("--out", type=Path, required=True, help="output directory")
+    sweep.add_argument("--out", type=Path, help="output directory")
+    sweep.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only the points I, I+N, I+2N, ... (0 <= I < N) into --out, "
+        "skipping points already complete there, e.g. one task of an array job; "
+        "`slurm` reads SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT",
+    )
+    sweep.add_argument(
+        "--collect",
+        type=Path,
+        metavar="DIR",
+        help="draw sweep.png and write summary.csv and verdict.txt of a sharded "
+        "sweep once all its points exist (says which are missing otherwise)",
+    )
     sweep.add_argument("--seeds", type=int, help="networks per point")
     sweep.add_argument("--epochs", type=int, help="training epochs")
     sweep.add_argument(
@@ -326,7 +343,91 @@ def _warnings_once(category):
 
 
 def _sweep(args) -> int:
+    if args.collect is not None:
+        if args.experiment or args.set or args.shard or args.out:
+            raise ValueError(
+                "--collect DIR takes no experiment, --set, --shard or --out"
+            )
+        return _collect(args.collect, args)
+    if not args.experiment or not args.set or args.out is None:
+        raise ValueError(
+            "sweep needs PRESET|FILE.toml, --set FIELD=VALUES and --out DIR "
+            "(or --collect DIR)"
+        )
+    if args.shard is not None:
+        return _run_shard(_experiment(args), args.set, args)
     return _run_points(_experiment(args), args.set, args)
+
+
+def _run_shard(base, settings: list[str], args) -> int:
+    """Run one shard of a sweep into a shared directory; complete points are kept."""
+    import infoplane as ip
+    from infoplane import report, sweeps
+    from infoplane.output import atomic_directory, is_run_directory, refuse_foreign
+
+    index, count = sweeps.parse_shard(args.shard)
+    points = sweeps.grid(base, settings)
+    names = [sweeps.point_name(p, settings) for p in points]
+    out = args.out
+    manifest = report.sweep_manifest(base, settings, names)
+    if (out / "sweep.json").is_file():
+        report.claim_manifest(out, manifest)  # the same sweep, or an error
+    refuse_foreign(out, allowed=names)
+    report.claim_manifest(out, manifest)
+    mine = sweeps.shard(points, index, count)
+    done = [i for i in mine if is_run_directory(out / names[i])]
+    for i in mine:
+        if i in done:
+            continue
+        with (
+            atomic_directory(out / names[i]) as tmp,
+            _warnings_once(ip.ClippingWarning),
+        ):
+            result = ip.run(points[i], progress=not args.quiet, strict=args.strict)
+            for line in result.info["warnings"]:
+                print(f"infoplane: warning: {names[i]}: {line}", file=sys.stderr)
+            report.write_run(result, tmp, video=args.video)
+    if not args.quiet:
+        print(
+            f"shard {index}/{count}: {len(mine) - len(done)} point(s) run, "
+            f"{len(done)} already complete, in {out}/"
+        )
+    return 0
+
+
+def _collect(out: Path, args) -> int:
+    """The combined files of a sweep whose points were written by shards."""
+    from infoplane import analysis, report
+    from infoplane.output import (
+        is_run_directory,
+        remove_stale_temporaries,
+        scratch_directory,
+    )
+    from infoplane.results import Result
+
+    names = report.read_manifest(out)["points"]
+    missing = [n for n in names if not is_run_directory(out / n)]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise ValueError(
+            f"{len(missing)} of {len(names)} points of {out} are not complete yet: "
+            f"{shown}; run their shards first"
+        )
+    results = [Result.load(out / n) for n in names]
+    remove_stale_temporaries(out)
+    with scratch_directory(out, "collect") as tmp:
+        verdicts = report.write_sweep(
+            results, names, tmp, loss_threshold=args.loss_threshold
+        )
+        for written in tmp.iterdir():
+            os.replace(written, out / written.name)  # each file appears whole
+    if not args.quiet:
+        for name, result in zip(names, results, strict=True):
+            print(f"== {name}")
+            print(analysis.summary_table(result))
+        print("\n".join(verdicts))
+        print(f"wrote {out}/")
+    return 0
 
 
 def _run_points(base, settings: list[str], args) -> int:
@@ -361,12 +462,9 @@ def _run_points(base, settings: list[str], args) -> int:
                 )
         finally:
             bar.close()
+        report.write_manifest(tmp, report.sweep_manifest(base, settings, names))
         verdicts = report.write_sweep(
-            results,
-            names,
-            tmp,
-            settings=settings,
-            loss_threshold=getattr(args, "loss_threshold", 0.1),
+            results, names, tmp, loss_threshold=getattr(args, "loss_threshold", 0.1)
         )
     if not args.quiet:
         for name, result in zip(names, results, strict=True):

@@ -27,6 +27,9 @@ __all__ = [
     "check_output_file",
     "is_run_directory",
     "is_sweep_directory",
+    "refuse_foreign",
+    "remove_stale_temporaries",
+    "scratch_directory",
     "write_csv",
 ]
 
@@ -140,6 +143,33 @@ def check_output_dir(
     return resolved
 
 
+def refuse_foreign(path: "str | Path", *, allowed) -> None:
+    """Refuse a shared sweep directory holding anything infoplane did not write
+    there: only ``sweep.json``, the combined files and run directories named in
+    ``allowed`` may be in it.
+
+    Raises:
+        FileExistsError: a file or folder that is not part of the sweep.
+    """
+    path = Path(path)
+    _refuse_special(path, "--out")
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} exists and is not a directory")
+    if not path.is_dir():
+        return
+    for entry in path.iterdir():
+        if entry.name.startswith("."):
+            continue  # temporaries of running or dead shards
+        ours = (entry.name in SWEEP_FILES and entry.is_file()) or (
+            entry.name in allowed and is_run_directory(entry)
+        )
+        if not ours:
+            raise FileExistsError(
+                f"{path} holds {entry.name!r}, which is not part of this sweep; "
+                "choose another --out"
+            )
+
+
 def check_output_file(
     path: "str | Path",
     *,
@@ -200,6 +230,17 @@ def _alive(pid: int) -> bool:
     except (PermissionError, OverflowError):
         return True
     return True
+
+
+@contextlib.contextmanager
+def scratch_directory(parent: "str | Path", name: str = "scratch"):
+    """A temporary folder inside ``parent``, removed afterwards; named so that the
+    next run removes it if this process is killed."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.{_TAG}", dir=parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ folder of :func:`infoplane.output.atomic_directory`, so nothing half-written app
 """
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +24,15 @@ if TYPE_CHECKING:
     from .ib import IBCurve
     from .results import Result
 
-__all__ = ["write_bound", "write_run", "write_sweep"]
+__all__ = [
+    "claim_manifest",
+    "read_manifest",
+    "sweep_manifest",
+    "write_bound",
+    "write_manifest",
+    "write_run",
+    "write_sweep",
+]
 
 IB_CSV_HEADER = ["beta", "i_xt", "i_ty"]
 
@@ -73,27 +82,92 @@ def write_run(
     return gap
 
 
+def sweep_manifest(base, settings: Sequence[str], names: Sequence[str]) -> dict:
+    """What ``sweep.json`` holds: the base experiment, the settings, the points."""
+    return {
+        "format": 1,
+        "base": base.to_dict(),
+        "settings": list(settings),
+        "points": list(names),
+    }
+
+
+def write_manifest(directory: Path, manifest: dict) -> None:
+    """Write ``sweep.json`` into a new sweep directory."""
+    (directory / "sweep.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def claim_manifest(directory: Path, manifest: dict) -> None:
+    """Put ``sweep.json`` into a shared sweep directory, or check the one there.
+
+    Shards of one sweep write the same manifest; the first to arrive links it into
+    place (a link fails if the file exists, so two shards cannot both write it).
+
+    Raises:
+        ValueError: the directory holds a different sweep.
+    """
+    path = directory / "sweep.json"
+    if path.exists():
+        _same_sweep(directory, manifest)
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".sweep.json.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:  # another shard was quicker
+        _same_sweep(directory, manifest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _same_sweep(directory: Path, manifest: dict) -> None:
+    try:
+        there = json.loads((directory / "sweep.json").read_text())
+    except (OSError, ValueError):
+        there = None
+    if there != manifest:
+        raise ValueError(
+            f"{directory} holds another sweep (its sweep.json differs: other "
+            "points, settings or base experiment); choose another --out"
+        )
+
+
+def read_manifest(directory: Path) -> dict:
+    """The ``sweep.json`` of a sweep directory, checked.
+
+    Raises:
+        ValueError: missing, unreadable, or not a sweep manifest.
+    """
+    try:
+        manifest = json.loads((directory / "sweep.json").read_text())
+        points = manifest["points"]
+        settings = manifest["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ValueError(
+            f"{directory} has no readable sweep.json; is it a sweep directory?"
+        ) from None
+    names = [*points, *settings]
+    if not all(isinstance(n, str) for n in names) or any("/" in p for p in points):
+        raise ValueError(f"{directory}/sweep.json is damaged")
+    return manifest
+
+
 def write_sweep(
     results: "Sequence[Result]",
     names: Sequence[str],
     directory: Path,
     *,
-    settings: Sequence[str] = (),
     loss_threshold: float = 0.1,
 ) -> list[str]:
-    """Write a sweep's combined files into ``directory`` beside its run directories.
+    """Write a sweep's combined files into ``directory`` beside its run directories:
+    ``sweep.png``, ``depth.png`` (when depth varies), ``summary.csv``, ``verdict.txt``.
 
     Returns:
         The verdict lines (also in ``verdict.txt``).
     """
     from .plotting import offscreen, plot_depth, plot_sweep
 
-    manifest = {
-        "format": 1,
-        "settings": list(settings),
-        "points": list(names),
-    }
-    (directory / "sweep.json").write_text(json.dumps(manifest, indent=2) + "\n")
     with offscreen():  # files only: no pyplot figures left open
         plot_sweep(results, names).savefig(directory / "sweep.png", dpi=150)
         depths = [len(r.experiment.hidden) for r in results]

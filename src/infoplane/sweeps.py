@@ -4,6 +4,11 @@
 three points, writes one run directory per point and the combined figures. Points that
 differ only in fields that don't change the compiled program's shapes (seed, learning
 rate, epochs, schedule) reuse it; every point trains its seeds together under ``vmap``.
+
+A sweep can be split over the tasks of an array job: ``--shard I/N`` runs the points
+``I, I + N, I + 2N, ...`` (:func:`shard`) into the shared directory, skipping points
+already complete there, and ``--collect`` draws the combined figures once every point
+exists.
 """
 
 import itertools
@@ -14,8 +19,10 @@ from .runner import run
 
 __all__ = [
     "grid",
+    "parse_shard",
     "point_name",
     "run_sweep",
+    "shard",
 ]
 
 
@@ -71,3 +78,43 @@ def run_sweep(
         if on_result is not None:
             on_result(i, exp, results[-1])
     return results
+
+
+def parse_shard(text: str, environ=None) -> tuple[int, int]:
+    """``I/N`` (0 <= I < N) as ``(I, N)``; ``slurm`` reads the array job's task id.
+
+    With ``slurm``, ``SLURM_ARRAY_TASK_ID`` minus ``SLURM_ARRAY_TASK_MIN`` (0 if
+    unset) over ``SLURM_ARRAY_TASK_COUNT``.
+
+    Raises:
+        ValueError: malformed, out of range, or the variables are missing.
+    """
+    import os
+
+    environ = os.environ if environ is None else environ
+    if text == "slurm":
+        try:
+            index = int(environ["SLURM_ARRAY_TASK_ID"])
+            index -= int(environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+            count = int(environ["SLURM_ARRAY_TASK_COUNT"])
+        except (KeyError, ValueError):
+            raise ValueError(
+                "--shard slurm needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT "
+                "(run it as a task of an array job, or give --shard I/N)"
+            ) from None
+    else:
+        index_text, sep, count_text = text.partition("/")
+        try:
+            index, count = int(index_text), int(count_text)
+        except ValueError:
+            index = count = -1
+        if not sep or count < 1:
+            raise ValueError(f"--shard takes I/N with 0 <= I < N, got {text!r}")
+    if not 0 <= index < count:
+        raise ValueError(f"shard index {index} is not in 0..{count - 1}")
+    return index, count
+
+
+def shard(items: Sequence, index: int, count: int) -> list[int]:
+    """The positions of ``items`` that shard ``index`` of ``count`` runs."""
+    return list(range(index, len(items), count))
