@@ -397,7 +397,7 @@ def _run_shard(base, settings: list[str], args) -> int:
 
 def _collect(out: Path, args) -> int:
     """The combined files of a sweep whose points were written by shards."""
-    from infoplane import analysis, report
+    from infoplane import report
     from infoplane.output import (
         is_run_directory,
         remove_stale_temporaries,
@@ -422,10 +422,7 @@ def _collect(out: Path, args) -> int:
         for written in tmp.iterdir():
             os.replace(written, out / written.name)  # each file appears whole
     if not args.quiet:
-        for name, result in zip(names, results, strict=True):
-            print(f"== {name}")
-            print(analysis.summary_table(result))
-        print("\n".join(verdicts))
+        _print_sweep(names, results, verdicts)
         print(f"wrote {out}/")
     return 0
 
@@ -435,7 +432,7 @@ def _run_points(base, settings: list[str], args) -> int:
     from tqdm import tqdm
 
     import infoplane as ip
-    from infoplane import analysis, report, sweeps
+    from infoplane import report, sweeps
     from infoplane.output import atomic_directory
 
     points = sweeps.grid(base, settings)
@@ -467,10 +464,7 @@ def _run_points(base, settings: list[str], args) -> int:
             results, names, tmp, loss_threshold=getattr(args, "loss_threshold", 0.1)
         )
     if not args.quiet:
-        for name, result in zip(names, results, strict=True):
-            print(f"== {name}")
-            print(analysis.summary_table(result))
-        print("\n".join(verdicts))
+        _print_sweep(names, results, verdicts)
         print(f"wrote {out}/")
     return 0
 
@@ -533,11 +527,19 @@ def _summary(args) -> int:
     except (OSError, ValueError, KeyError, TypeError):
         names = sorted(p.name for p in path.iterdir() if p.is_dir())
     results = [Result.load(path / name) for name in names]
+    lines = verdicts(results, names, threshold=args.threshold)
+    _print_sweep(names, results, lines, threshold=args.threshold)
+    return 0
+
+
+def _print_sweep(names, results, verdicts: list[str], threshold: float = 0.05):
+    """Each point's summary table, then the verdicts."""
+    from infoplane.analysis import summary_table
+
     for name, result in zip(names, results, strict=True):
         print(f"== {name}")
-        print(summary_table(result, threshold=args.threshold))
-    print("\n".join(verdicts(results, names, threshold=args.threshold)))
-    return 0
+        print(summary_table(result, threshold=threshold))
+    print("\n".join(verdicts))
 
 
 class Terminated(KeyboardInterrupt):
