@@ -48,6 +48,15 @@ def compilation_cache() -> None:
 
     Uses JAX's persistent compilation cache in ``cache_dir() / "jax"``, unless the user
     set ``jax_compilation_cache_dir`` or ``INFOPLANE_JAX_CACHE=0``.
+
+    A kept program must load back safely. jaxlib's CPU loader (0.10) overflows its
+    thread's stack, and the process dies with SIGSEGV, on cached programs of about a
+    thousand kernels that call ``memcpy``. infoplane's compiled programs stay far
+    below that because none grows with layer width (loops over units or words are
+    ``lax.scan``, not unrolled; tests/test_program_size.py). JAX has no upper limit
+    per entry to add as a second guard: its thresholds only keep programs that
+    compile fast or are small out of the cache, and the programs that crashed were
+    the largest and slowest to compile.
     """
     if os.environ.get("INFOPLANE_JAX_CACHE", "1") == "0":
         return

@@ -70,22 +70,21 @@ class AbstractBinning(AbstractEstimator):
         """Layers whose symbols pack into the same number of words are counted in one
         batched computation (one sort of all their words, and so on)."""
         weights = inputs.weights
-        words = [pack_symbols(self.symbols(a, weights), self.n_symbols) for a in layers]
+        # One block of words per layer: (words, inputs), and the bits they use.
+        words = [
+            pack_symbols(self.symbols(a, weights), self.n_symbols)[0] for a in layers
+        ]
         groups: dict[int, list[int]] = {}
-        for i, w in enumerate(words):
-            groups.setdefault(len(w), []).append(i)
+        for i, (values, _) in enumerate(words):
+            groups.setdefault(values.shape[0], []).append(i)
         counts = [None] * len(layers)
         for members in groups.values():
-            # Word j of every member, with enough bits for the widest of them.
-            n_words = len(words[members[0]])
-            values = [
-                jnp.stack([words[i][j][0] for i in members]) for j in range(n_words)
-            ]
-            bits = [max(words[i][j][1] for i in members) for j in range(n_words)]
+            # The words of every member, with enough bits for the widest of them.
+            values = jnp.stack([words[i][0] for i in members])
+            bits = max(words[i][1] for i in members)
 
             def count(values, bits=bits):
-                columns = list(zip(values, bits, strict=True))
-                return plugin_counts(columns, inputs)
+                return plugin_counts([(values, bits)], inputs)
 
             batched = jax.vmap(count)(values)
             for position, i in enumerate(members):

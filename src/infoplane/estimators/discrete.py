@@ -63,33 +63,44 @@ def _index_bits(n: int) -> int:
 def pack_symbols(
     symbols: Int[Array, "rows units"], n_symbols: int | None
 ) -> list[tuple[Array, int]]:
-    """Pack per-unit symbols into 64-bit words, as ``(word, bits used)`` pairs.
+    """Pack per-unit symbols into words of up to 64 bits: ``[(words, bits)]``, one
+    block of columns (see :func:`group_ids`), ``words`` of shape ``(words, rows)``.
 
     With ``n_symbols`` known, ``ceil(log2(n_symbols))`` bits per unit and as many units
     per word as fit beside two row indices (see :func:`group_ids`); with
-    ``n_symbols=None`` (unbounded) each unit is a 32-bit word of its own. Equal rows
-    give equal words and different rows different words: the packing is exact.
+    ``n_symbols=None`` (unbounded) each unit is a 32-bit word of its own. ``bits`` is
+    the most any word uses. Equal rows give equal words and different rows different
+    words: the packing is exact. All words are made at once, by array operations: the
+    compiled program is the same size for any number of units.
     """
     rows, units = symbols.shape
     if n_symbols is None:
+        # uint32 words, half the memory of uint64 ones for wide layers on many inputs.
         offset = jnp.int64(2**31)
-        return [
-            ((symbols[:, u].astype(jnp.int64) + offset).astype(jnp.uint64), 32)
-            for u in range(units)
-        ]
+        return [((symbols.astype(jnp.int64) + offset).astype(jnp.uint32).T, 32)]
     bits = max(1, math.ceil(math.log2(n_symbols)))
     per_word = max(1, (64 - 2 * _index_bits(rows)) // bits)
-    words = []
-    for start in range(0, units, per_word):
-        group = symbols[:, start : start + per_word].astype(jnp.uint64)
-        # The first unit in the highest bits, so words sort as their rows do. (A
-        # NumPy constant: XLA would recompute jnp.arange(...) * bits on every call,
-        # and it recognises an ascending one as such even when given as a constant.)
-        shifts = np.arange(group.shape[1], dtype=np.uint64)[::-1] * np.uint64(bits)
-        words.append(
-            (jnp.sum(group << shifts, axis=1, dtype=jnp.uint64), bits * group.shape[1])
+    # Word w holds units w * per_word, ..., the first unit in the highest bits, so
+    # words sort as their rows do; a last, partial word holds the rest. The full words
+    # are one reshape of the symbols and the partial one a slice: two pieces for any
+    # width (XLA fuses these with the binning; padding to whole words it did not).
+    # NumPy constants: XLA would recompute jnp.arange(...) * bits on every call.
+    full = units // per_word
+    pieces = []
+    if full:
+        group = symbols[:, : full * per_word].astype(jnp.uint64)
+        shifts = np.arange(per_word, dtype=np.uint64)[::-1] * np.uint64(bits)
+        pieces.append(
+            jnp.sum(
+                group.reshape(rows, full, per_word) << shifts, axis=2, dtype=jnp.uint64
+            )
         )
-    return words
+    if units > full * per_word:
+        group = symbols[:, full * per_word :].astype(jnp.uint64)
+        shifts = np.arange(group.shape[1], dtype=np.uint64)[::-1] * np.uint64(bits)
+        pieces.append(jnp.sum(group << shifts, axis=1, keepdims=True, dtype=jnp.uint64))
+    words = jnp.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
+    return [(words.T, bits * min(per_word, units))]
 
 
 def _run_index(start: Array) -> Int[Array, " rows"]:
@@ -116,8 +127,13 @@ def _sorted_runs(columns: Sequence[tuple[Array, int]]) -> tuple[Array, Array]:
     packed into one uint64, and number the distinct (id, column) runs. A column wider
     than fits beside two row indices is first replaced by its dense rank. The last
     column's sort gives the order directly, with no scatter back to row order.
+
+    The columns of a block (a ``(columns, rows)`` array) are refined in a
+    ``lax.scan``: one loop body, whatever the number of columns. Unrolled, a wide
+    layer's words made thousands of kernels, minutes of compiling, and a program
+    that jaxlib's CPU loader could not read back from the persistent cache.
     """
-    n = columns[0][0].shape[0]
+    n = columns[0][0].shape[-1]
     idx_bits = _index_bits(n)
     limit = 64 - 2 * idx_bits
     iota = jnp.arange(n, dtype=jnp.uint64)
@@ -137,15 +153,23 @@ def _sorted_runs(columns: Sequence[tuple[Array, int]]) -> tuple[Array, Array]:
     def dense_ids(order, runs):
         return jnp.zeros(n, jnp.uint64).at[order].set(runs.astype(jnp.uint64))
 
-    ids = jnp.zeros(n, jnp.uint64)
-    for i, (values, bits) in enumerate(columns):
-        if bits > limit:
-            values = dense_ids(*sort_runs(jnp.zeros(n, jnp.uint64), values, 32))
-            bits = idx_bits
-        order, runs = sort_runs(ids, values, bits)
-        if i < len(columns) - 1:
-            ids = dense_ids(order, runs)
-    return order, runs
+    # The rows' ids so far, as the order and runs that give them: every row in one
+    # run at first (ids all 0).
+    state = (jnp.arange(n, dtype=jnp.int32), jnp.zeros(n, jnp.int32))
+    for values, bits in columns:
+        wide = bits > limit
+
+        def refine(state, values, wide=wide, bits=bits):
+            if wide:
+                values = dense_ids(*sort_runs(jnp.zeros(n, jnp.uint64), values, 32))
+            return sort_runs(dense_ids(*state), values, idx_bits if wide else bits)
+
+        values = values.reshape(-1, n)
+        if values.shape[0] == 1:
+            state = refine(state, values[0])
+        else:
+            state, _ = jax.lax.scan(lambda s, v: (refine(s, v), None), state, values)
+    return state
 
 
 @float64
@@ -153,8 +177,9 @@ def group_ids(columns: Sequence[tuple[Array, int]]) -> Int[Array, " rows"]:
     """Dense id of each row's tuple of column values: equal tuples, equal ids.
 
     Args:
-        columns: ``(values, bits)`` pairs; ``values`` uint64 of shape ``(rows,)`` below
-            ``2**bits``.
+        columns: ``(values, bits)`` pairs; ``values`` unsigned below ``2**bits``, of
+            shape ``(rows,)`` for one column or ``(columns, rows)`` for a block of
+            them (as :func:`pack_symbols` gives).
     """
     order, runs = _sorted_runs(columns)
     return jnp.zeros(order.shape[0], jnp.int32).at[order].set(runs)
