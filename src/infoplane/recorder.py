@@ -85,6 +85,9 @@ class InformationPlane:
             :attr:`first_samples`), in the order of first occurrence; None when
             ``inputs`` is None.
         first_samples: the index of each distinct input's first sample.
+        input_ids: each sample's distinct input (an index into
+            :attr:`distinct_inputs`); ``a[input_ids]`` spreads activations ``a`` of
+            the distinct inputs over the samples.
         layers: the layer names, once something is recorded.
 
     Raises:
@@ -120,7 +123,7 @@ class InformationPlane:
             ids, first = _group(x)
             self.distinct_inputs = x[first]
         self.first_samples = first
-        self._ids = ids
+        self.input_ids = ids
         weights = np.bincount(ids, minlength=len(first)).astype(np.float64)
         joint = np.zeros((len(first), p_y.shape[1]))
         np.add.at(joint, ids, p_y)
@@ -308,7 +311,7 @@ class InformationPlane:
         if rows == distinct:  # the distinct inputs (or samples that all are)
             return a
         first = a[:, self.first_samples]
-        spread = np.abs(a - first[:, self._ids]).max()
+        spread = np.abs(a - first[:, self.input_ids]).max()
         if spread > FUNCTION_TOLERANCE * max(1.0, np.abs(a).max()):
             raise ValueError(
                 f"layer {name} {where}: samples of the same input have activations "
