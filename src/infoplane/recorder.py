@@ -274,7 +274,7 @@ class InformationPlane:
         return self._keep == "all" or epoch in self._keep
 
     def _distinct_rows(self, name, values, where, seeds) -> np.ndarray:
-        """``values`` as float64 ``(seeds, distinct inputs, units)``, checked."""
+        """``values`` as floats ``(seeds, distinct inputs, units)``, checked."""
         a = _host_array(values, f"layer {name} {where}")
         if a.dtype.kind not in "biuf" and not _is_real_float(a.dtype):
             raise ValueError(
@@ -297,7 +297,12 @@ class InformationPlane:
                 f"(shape {a.shape}), but the measured set has {counts}; give the "
                 "activations of the measured samples, in their order"
             )
-        a = np.asarray(a, np.float64).reshape((1 if seeds is None else seeds, rows, -1))
+        # float32 and float64 as they are (the estimators compare and sum in
+        # float64 either way; a wide float32 layer need not double in memory),
+        # narrower floats as float32, integers and booleans as float64: all exact.
+        if a.dtype not in (np.float32, np.float64):
+            a = a.astype(np.float32 if a.dtype.kind not in "biu" else np.float64)
+        a = a.reshape((1 if seeds is None else seeds, rows, -1))
         if a.shape[2] == 0:
             raise ValueError(f"layer {name} {where} has no units")
         finite = np.isfinite(a)
