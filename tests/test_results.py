@@ -1,6 +1,7 @@
 import csv
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import infoplane as ip
 from infoplane import analysis
 from infoplane.cli import main
 from infoplane.output import atomic_directory
+from infoplane.results import INFORMATION_COLUMNS
 
 
 def test_result_shapes_and_summary(small_result):
@@ -41,6 +43,7 @@ def test_save_load_round_trips_exactly(small_result, tmp_path):
 def test_files_are_open_formats(small_result, tmp_path):
     small_result.save(tmp_path / "run")
     meta = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert meta["format"] == 1  # a run: what earlier versions read
     assert meta["units"] == "nats"
     assert meta["axes"]["i_xt"] == ["seed", "epoch", "layer", "estimator"]
     assert meta["experiment"]["hidden"] == [8, 6, 4]
@@ -196,3 +199,151 @@ def test_summary_of_a_sweep_directory_summarises_its_points(tmp_path, capsys):
     assert "no verdict (1 network(s)" in out
     with pytest.raises(ValueError, match="is a sweep; load its points"):
         ip.Result.load(tmp_path / "s")
+
+
+# -- Results without an experiment (a user's own loop, through the recorder) --------
+
+
+def recorded(*, seeds=(3, 7), units="bits", curves=False) -> ip.Result:
+    """A Result as the recorder makes it: no experiment, user layer names."""
+    epochs = np.array([0, 5, 10, 20])
+    layers = ("fc1", "fc2", "out")
+    t = np.linspace(0, 1, len(epochs))[None, :, None, None]
+    depth = np.arange(len(layers))[None, None, :, None]
+    shape = (len(seeds), len(epochs), len(layers), 1)
+    raw = {
+        "epochs": epochs,
+        "i_xt": np.broadcast_to((3 - depth) * (1 - 0.2 * t), shape).copy(),
+        "i_ty": np.broadcast_to(0.2 + 0.4 * t + 0 * depth, shape).copy(),
+        "occupied_bins": np.full(shape, 12.0),
+        "clipped_fraction": np.zeros(shape),
+    }
+    if curves:
+        raw["train_loss"] = np.linspace(1, 0.2, len(epochs))[None].repeat(2, 0)
+    facts = {"samples": 100, "h_x": math.log(100), "h_y": math.log(2)}
+    facts["i_xy"] = math.log(2)
+    return ip.Result.from_measurements(
+        raw,
+        layers,
+        ("binning-width:width=0.07",),
+        name="my net",
+        units=units,
+        seeds=seeds,
+        facts=facts,
+    )
+
+
+def test_a_result_without_an_experiment_says_what_it_is():
+    result = recorded()
+    assert result.experiment is None
+    assert (result.source, result.name, result.units) == ("recorder", "my net", "bits")
+    assert result.seed_labels == [3, 7]
+    # Facts in the result's units; values converted from nats.
+    assert result.info["h_x"] == pytest.approx(math.log2(100))
+    assert result.info["i_xy"] == pytest.approx(1.0)
+    assert result.i_xt[0, 0, 0, 0] == pytest.approx(3 / math.log(2))
+    assert "Result('my net', seeds=2" in repr(result)
+    assert "<b>my net</b>" in result._repr_html_()
+    rows = result.summary()
+    assert [r["layer"] for r in rows] == ["fc1", "fc2", "out"]
+    # The last layer not named "output" is the deepest hidden one.
+    np.testing.assert_array_equal(analysis.compression_epochs(result), [0, 0])
+    with pytest.raises(ValueError, match="source"):
+        ip.Result(None, result.arrays, result.layers, result.estimators, {})
+    info = {"source": "recorder", "units": "bits", "seeds": [0]}
+    with pytest.raises(KeyError, match="name"):
+        ip.Result(None, result.arrays, result.layers, result.estimators, info)
+    info = {**result.info, "seeds": [1, 1]}
+    with pytest.raises(ValueError, match="repeats a seed"):
+        ip.Result(None, result.arrays, result.layers, result.estimators, info)
+
+
+def test_a_result_without_an_experiment_round_trips(tmp_path, capsys):
+    result = recorded()
+    run = result.save(tmp_path / "mine")
+    meta = json.loads((run / "result.json").read_text())
+    assert meta["format"] == 2
+    assert meta["experiment"] is None
+    assert meta["info"]["source"] == "recorder"
+    loaded = ip.Result.load(run)
+    assert loaded.experiment is None
+    assert loaded.name == "my net"
+    assert loaded.layers == result.layers
+    assert loaded.seed_labels == [3, 7]
+    assert loaded.info == json.loads(json.dumps(result.info))
+    for name, value in result.arrays.items():
+        np.testing.assert_array_equal(loaded.arrays[name], value)
+        assert loaded.arrays[name].dtype == value.dtype
+    with open(run / "information.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert (rows[0]["seed"], rows[0]["layer"], rows[0]["units"]) == ("3", "fc1", "bits")
+    assert rows[-1]["seed"] == "7"
+    assert main(["summary", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "binning-width:width=0.07 (bits, 2 seed(s))" in out
+    assert "fc2" in out
+
+
+def test_pictures_of_a_result_without_an_experiment(tmp_path):
+    from infoplane import plotting
+    from infoplane.report import write_run
+
+    result = recorded()
+    ax = result.plot()
+    assert ax.get_title() == "my net"
+    h_x, i_xy = ax.lines  # dotted, at H(X) and I(X;Y) of the measured samples
+    assert h_x.get_xdata()[0] == pytest.approx(math.log2(100))
+    assert i_xy.get_ydata()[0] == pytest.approx(1.0)
+    written = plotting.write_pictures(result, tmp_path)
+    assert [p.name for p in written][:2] == ["plane.png", "plane.gif"]  # no curves
+    with pytest.raises(ValueError, match="no loss or accuracy curves"):
+        plotting.plot_curves(result)
+    figure = plotting.plot_curves(recorded(curves=True), metrics="loss")
+    assert figure.axes[0].lines[0].get_label() == "train"
+    with pytest.raises(ValueError, match="IB bound needs the task"):
+        write_run(result, tmp_path, video=False, ib_bound=True)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ({"meta": lambda m: m["info"].update(source="run")}, "source"),
+        ({"meta": lambda m: m["info"].pop("units")}, "lacks 'units'"),
+        ({"meta": lambda m: m.update(units="nats")}, "units differ"),
+        ({"meta": lambda m: m["info"].update(seeds=[3])}, "i_xt has shape"),
+        ({"meta": lambda m: m["info"].update(seeds=[3, True])}, "integer seed labels"),
+        ({"meta": lambda m: m.update(experiment={})}, "has no experiment"),
+        ({"meta": lambda m: m.update(format=1)}, "experiment must be a dict"),
+        ({"meta": lambda m: m.update(layers=["a", "a", "b"])}, "layer names repeat"),
+        ({"meta": lambda m: m.update(estimators=["binning-width"])}, "canonical"),
+        ({"meta": lambda m: m.update(estimators=["nope"])}, "unknown estimator"),
+        (
+            {"arrays": lambda a: a.update(grad_mean_norm=np.zeros((2, 4, 3)))},
+            "unknown array 'grad_mean_norm'",
+        ),
+        ({"arrays": lambda a: a.update(epochs=a["epochs"] - 5)}, "increasing"),
+    ],
+)
+def test_load_checks_a_result_without_an_experiment(damage, message, tmp_path):
+    run = recorded().save(tmp_path / "mine")
+    _tamper(run, **damage)
+    with pytest.raises(ValueError, match=message):
+        ip.Result.load(run)
+
+
+def test_to_pandas_is_the_tidy_table_of_information_csv(small_result, tmp_path):
+    pd = pytest.importorskip("pandas")
+    for result in (small_result, recorded()):
+        run = result.save(tmp_path / result.name)
+        table = result.to_pandas()
+        assert list(table.columns) == list(INFORMATION_COLUMNS)
+        np.testing.assert_array_equal(table.i_xt, result.i_xt.reshape(-1))
+        from_csv = pd.read_csv(run / "information.csv")
+        pd.testing.assert_frame_equal(table, from_csv, check_dtype=False)
+    assert set(recorded().to_pandas().seed) == {3, 7}
+
+
+def test_to_pandas_without_pandas_says_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas fails
+    with pytest.raises(ImportError, match="pip install pandas"):
+        recorded().to_pandas()

@@ -31,12 +31,14 @@ _EXPORTS = {
     "load_task": "datasets",
     "mutual_information": "estimators",
     "Result": "results",
+    "InformationPlane": "recorder",
     "TrainingDiverged": "training",
     "DivergenceWarning": "training",
 }
 _SUBMODULES = {
     "analysis", "config", "datasets", "estimators", "ib", "model",
-    "output", "plotting", "report", "results", "runner", "schedules", "sweeps",
+    "output", "plotting", "recorder", "report", "results", "runner", "schedules",
+    "sweeps",
     "training", "units",
 }  # fmt: skip
 

@@ -203,9 +203,13 @@ def compression_epochs(result, *, estimator: int = 0) -> np.ndarray:
     """Per seed, the epoch where the last hidden layer's I(X;T) peaks.
 
     After this epoch the layer compresses: it is where the compression phase starts.
+    The last hidden layer is the last one not named ``"output"`` (``layer k`` of a
+    run with k hidden layers; for a recorded result, the last layer the user named
+    otherwise).
     """
-    hidden = len(result.experiment.hidden) - 1
-    xt = result.i_xt[:, :, hidden, estimator]
+    hidden = [i for i, name in enumerate(result.layers) if name != "output"]
+    layer = hidden[-1] if hidden else len(result.layers) - 1
+    xt = result.i_xt[:, :, layer, estimator]
     return result.epochs[np.argmax(xt, axis=1)]
 
 

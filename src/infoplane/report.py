@@ -57,6 +57,11 @@ def write_run(
         from .datasets import load_task
         from .ib import distance_below, task_curve
 
+        if result.experiment is None:
+            raise ValueError(
+                f"the IB bound needs the task of an experiment; {result.name} was "
+                f"measured by the {result.source} and names no task"
+            )
         curve = task_curve(load_task(result.experiment.task))
         scale = UNITS[result.units]
         i_xt, i_ty = result.i_xt[:, -1] / scale, result.i_ty[:, -1] / scale

@@ -1,10 +1,17 @@
 """A run's results: arrays over (seed, epoch, layer, estimator), saved as open files.
 
-A run directory holds ``result.json`` (the experiment, versions, units, layer and
-estimator names, array axes, summary), ``arrays.npz`` (every array, named) and
-``information.csv`` (tidy rows ``seed,epoch,layer,estimator,i_xt,i_ty``) that pandas
-or a spreadsheet reads without infoplane. Directories are written under a temporary
-name and renamed, so an interrupted write never leaves a half-written result.
+A result comes from one of two sources: a run of an :class:`~infoplane.Experiment`
+(``source == "run"``), or a user's own training loop measured through
+:class:`~infoplane.InformationPlane` (``source == "recorder"``), which has no
+experiment: its facts (name, units, samples, H(X), H(Y), I(X;Y), the seeds' labels,
+each layer's width) are in ``info``.
+
+A run directory holds ``result.json`` (the experiment or the recorder's facts,
+versions, units, layer and estimator names, array axes, summary), ``arrays.npz`` (every
+array, named) and ``information.csv`` (tidy rows
+``seed,epoch,layer,estimator,i_xt,i_ty,units``) that pandas or a spreadsheet reads
+without infoplane. Directories are written under a temporary name and renamed, so an
+interrupted write never leaves a half-written result.
 """
 
 import contextlib
@@ -21,10 +28,11 @@ import numpy as np
 
 from .config import Experiment
 from .datasets import Dataset
+from .estimators import parse_estimator
 from .output import atomic_directory, write_csv
-from .units import from_nats
+from .units import UNITS, from_nats
 
-__all__ = ["AXES", "Result"]
+__all__ = ["AXES", "INFORMATION_COLUMNS", "RECORDER_ARRAYS", "Result"]
 
 # The axes of every array a Result may hold.
 AXES = {
@@ -53,7 +61,29 @@ AXES = {
     "final_test_accuracy": ("seed",),
     "diverged_epoch": ("seed",),
 }
+# The arrays a result of a user's own loop (source "recorder") may hold.
+RECORDER_ARRAYS = frozenset(
+    {
+        "epochs",
+        "i_xt",
+        "i_ty",
+        "occupied_bins",
+        "clipped_fraction",
+        "dead_fraction",
+        "activation_min",
+        "activation_max",
+        "train_loss",
+        "test_loss",
+        "train_accuracy",
+        "test_accuracy",
+    }
+)
+# Format 1: a run of an experiment; format 2: a result without one (the recorder's).
+# A run is still written as format 1, so that earlier versions read it.
 FORMAT_VERSION = 1
+FORMAT_WITHOUT_EXPERIMENT = 2
+# The columns of information.csv and of Result.to_pandas().
+INFORMATION_COLUMNS = ("seed", "epoch", "layer", "estimator", "i_xt", "i_ty", "units")
 
 
 def _clipping_warnings(arrays, layers, estimators) -> list[str]:
@@ -107,6 +137,30 @@ def _finite(value):
     return value
 
 
+def _check_recorder_info(info) -> None:
+    """The facts a result without an experiment must carry, with their types."""
+    if not isinstance(info, dict):
+        raise TypeError("info must be a dict")
+    if info.get("source") != "recorder":
+        raise ValueError(
+            "a result without an experiment needs info['source'] == 'recorder', got "
+            f"{info.get('source')!r}"
+        )
+    for key, kind in (("name", str), ("units", str), ("seeds", list)):
+        if key not in info:
+            raise KeyError(f"info lacks {key!r}")
+        _typed(info, key, kind)
+    if info["units"] not in UNITS:
+        raise ValueError(f"units must be one of {', '.join(UNITS)}")
+    seeds = info["seeds"]
+    if not seeds or not all(
+        isinstance(s, int) and not isinstance(s, bool) for s in seeds
+    ):
+        raise TypeError("info['seeds'] must be a list of integer seed labels")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError("info['seeds'] repeats a seed")
+
+
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("infoplane", "jax", "jaxlib", "equinox", "optax", "numpy"):
@@ -120,19 +174,33 @@ class Result:
     """Everything a run measured, in the units of its experiment.
 
     Attributes:
-        experiment: the configuration that produced it.
+        experiment: the configuration that produced it; None for a result measured
+            from a user's own loop (:class:`~infoplane.InformationPlane`), whose
+            facts are in ``info``.
         arrays: named NumPy arrays; their axes are listed in ``AXES``. Information
             values (``i_xt``, ``i_ty``) are in ``units``.
-        layers: names along the layer axis (``"layer 1"``, ..., ``"output"``).
+        layers: names along the layer axis (``"layer 1"``, ..., ``"output"``, or
+            the user's names).
         estimators: estimator names along the estimator axis.
         info: data set facts (``h_x``, ``i_xy`` in ``units``), versions, warnings.
+            Without an experiment also ``source`` (``"recorder"``), ``name``,
+            ``units``, ``seeds`` (the label of each network along the seed axis),
+            and what the recorder knew: ``samples``, ``distinct_inputs``,
+            ``classes``, ``h_y``, ``layer_units``.
+
+    Code that reads a result uses :attr:`name`, :attr:`units`, :attr:`source` and
+    :attr:`seed_labels`, which answer for both kinds.
     """
 
-    experiment: Experiment
+    experiment: Experiment | None
     arrays: dict[str, np.ndarray]
     layers: tuple[str, ...]
     estimators: tuple[str, ...]
     info: dict
+
+    def __post_init__(self):
+        if self.experiment is None:
+            _check_recorder_info(self.info)
 
     @classmethod
     def from_training(cls, exp: Experiment, dataset: Dataset, raw: dict) -> "Result":
@@ -152,9 +220,63 @@ class Result:
         }
         return cls(exp, arrays, tuple(layers), exp.estimators, info)
 
+    @classmethod
+    def from_measurements(
+        cls,
+        raw: dict,
+        layers,
+        estimators,
+        *,
+        name: str,
+        units: str,
+        seeds,
+        facts: dict,
+    ) -> "Result":
+        """A result without an experiment, from nats arrays measured elsewhere (the
+        recorder): ``raw`` holds ``epochs`` and ``i_xt``/``i_ty`` of shape
+        ``(seed, epoch, layer, estimator)`` and any of :data:`RECORDER_ARRAYS`;
+        ``facts`` the measured set's ``h_x``, ``h_y`` and ``i_xy`` (nats, or None)
+        and anything else to keep in ``info``. Units change here."""
+        arrays = dict(raw)
+        for key in ("i_xt", "i_ty"):
+            arrays[key] = from_nats(np.asarray(raw[key], np.float64), units)
+        info = {"source": "recorder", "name": name, "units": units}
+        info["seeds"] = [int(s) for s in seeds]
+        info |= facts
+        for key in ("h_x", "h_y", "i_xy"):
+            if info.get(key) is not None:
+                info[key] = float(from_nats(info[key], units))
+        info["versions"] = _versions()
+        info["warnings"] = _clipping_warnings(arrays, list(layers), list(estimators))
+        return cls(None, arrays, tuple(layers), tuple(estimators), info)
+
+    @property
+    def source(self) -> str:
+        """``"run"`` (an experiment infoplane trained) or ``"recorder"`` (a user's
+        own loop, measured by :class:`~infoplane.InformationPlane`)."""
+        return "run" if self.experiment is not None else self.info["source"]
+
+    @property
+    def name(self) -> str:
+        """The name shown in titles and tables."""
+        if self.experiment is not None:
+            return self.experiment.name
+        return self.info["name"]
+
     @property
     def units(self) -> str:
-        return self.experiment.units
+        """``"nats"`` or ``"bits"``: the units of every information value."""
+        if self.experiment is not None:
+            return self.experiment.units
+        return self.info["units"]
+
+    @property
+    def seed_labels(self) -> list[int]:
+        """The label of each network along the seed axis: 0, 1, ... for a run, the
+        ``seed`` each was recorded with for the recorder."""
+        if self.experiment is not None:
+            return list(range(self.i_xt.shape[0]))
+        return list(self.info["seeds"])
 
     @property
     def epochs(self) -> np.ndarray:
@@ -191,13 +313,17 @@ class Result:
         """Write the three result files into an existing directory.
 
         ``information.csv`` has one row per seed, epoch, layer and estimator:
-        ``seed,epoch,layer,estimator,i_xt,i_ty,units`` with the layer's name
-        (``layer 1``, ..., ``output``) and values written exactly.
+        ``seed,epoch,layer,estimator,i_xt,i_ty,units`` with the network's seed label
+        (see :attr:`seed_labels`), the layer's name (``layer 1``, ..., ``output``, or
+        the user's) and values written exactly.
         """
         directory = Path(directory)
+        experiment = self.experiment
         meta = {
-            "format": FORMAT_VERSION,
-            "experiment": self.experiment.to_dict(),
+            "format": FORMAT_WITHOUT_EXPERIMENT
+            if experiment is None
+            else FORMAT_VERSION,
+            "experiment": None if experiment is None else experiment.to_dict(),
             "units": self.units,
             "layers": list(self.layers),
             "estimators": list(self.estimators),
@@ -210,12 +336,13 @@ class Result:
         with open(directory / "arrays.npz", "wb") as f:
             np.savez_compressed(f, **self.arrays)
         seeds, epochs, layers, estimators = self.i_xt.shape
+        labels = self.seed_labels
         write_csv(
             directory / "information.csv",
-            ["seed", "epoch", "layer", "estimator", "i_xt", "i_ty", "units"],
+            list(INFORMATION_COLUMNS),
             (
                 [
-                    s,
+                    labels[s],
                     int(self.epochs[k]),
                     self.layers[layer],
                     self.estimators[e],
@@ -229,6 +356,38 @@ class Result:
                 for e in range(estimators)
             ),
         )
+
+    def to_pandas(self):
+        """The tidy table of ``information.csv`` as a pandas DataFrame.
+
+        One row per seed, epoch, layer and estimator, columns
+        ``seed, epoch, layer, estimator, i_xt, i_ty, units`` (seed labels as in
+        :attr:`seed_labels`, values in :attr:`units`), e.g. for
+        ``df.groupby(["layer", "epoch"]).i_xt.mean()``.
+
+        Raises:
+            ImportError: pandas is not installed (it is not a dependency of
+                infoplane): ``pip install pandas``.
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "Result.to_pandas needs pandas, which infoplane does not install: "
+                "pip install pandas"
+            ) from None
+        seeds, epochs, layers, estimators = self.i_xt.shape
+        index = np.indices((seeds, epochs, layers, estimators)).reshape(4, -1)
+        columns = {
+            "seed": np.asarray(self.seed_labels, np.int64)[index[0]],
+            "epoch": np.asarray(self.epochs, np.int64)[index[1]],
+            "layer": np.asarray(self.layers, object)[index[2]],
+            "estimator": np.asarray(self.estimators, object)[index[3]],
+            "i_xt": np.asarray(self.i_xt, np.float64).reshape(-1),
+            "i_ty": np.asarray(self.i_ty, np.float64).reshape(-1),
+            "units": np.full(index.shape[1], self.units, object),
+        }
+        return pd.DataFrame(columns, columns=list(INFORMATION_COLUMNS))
 
     @classmethod
     def load(cls, path: "str | Path") -> "Result":
@@ -265,30 +424,51 @@ class Result:
         """A Result from the parsed JSON and arrays, once they agree."""
         if not isinstance(meta, dict):
             raise TypeError("result.json does not hold an object")
-        if meta.get("format") != FORMAT_VERSION:
-            raise ValueError(f"unsupported result format {meta.get('format')!r}")
-        experiment = Experiment.from_dict(_typed(meta, "experiment", dict))
+        version = meta.get("format")
+        if version not in (FORMAT_VERSION, FORMAT_WITHOUT_EXPERIMENT):
+            raise ValueError(f"unsupported result format {version!r}")
         layers = tuple(_typed(meta, "layers", list))
         estimators = tuple(_typed(meta, "estimators", list))
         info = _typed(meta, "info", dict)
         if not all(isinstance(x, str) for x in layers + estimators):
             raise TypeError("layer and estimator names must be text")
-        if estimators != experiment.estimators:
-            raise ValueError("its estimators differ from its experiment's")
+        if len(set(layers)) != len(layers):
+            raise ValueError("its layer names repeat")
+        if version == FORMAT_VERSION:
+            experiment = Experiment.from_dict(_typed(meta, "experiment", dict))
+            if estimators != experiment.estimators:
+                raise ValueError("its estimators differ from its experiment's")
+            seeds, last_epoch = experiment.seeds, experiment.epochs - 1
+            allowed = AXES.keys()
+        else:
+            if meta["experiment"] is not None:
+                raise ValueError(
+                    f"a format {version} result has no experiment, but it holds one"
+                )
+            experiment = None
+            _check_recorder_info(info)
+            if meta.get("units") != info["units"]:
+                raise ValueError("its units differ from its info's")
+            for spec in estimators:
+                if parse_estimator(spec).spec != spec:
+                    raise ValueError(f"estimator {spec!r} is not in canonical form")
+            seeds, last_epoch = len(info["seeds"]), None
+            allowed = RECORDER_ARRAYS
         for name in ("epochs", "i_xt", "i_ty"):
             if name not in arrays:
                 raise KeyError(f"arrays.npz lacks {name}")
         epochs = arrays["epochs"]
         sizes = {
-            "seed": experiment.seeds,
+            "seed": seeds,
             "epoch": len(epochs),
             "layer": len(layers),
             "estimator": len(estimators),
-            "weight_layer": len(experiment.hidden) + 1,
         }
+        if experiment is not None:
+            sizes["weight_layer"] = len(experiment.hidden) + 1
         for name in sorted(arrays, key=lambda n: n != "i_xt"):
             array = arrays[name]
-            if name not in AXES:
+            if name not in allowed:
                 raise ValueError(f"arrays.npz holds an unknown array {name!r}")
             if array.dtype.kind not in "biuf":
                 raise TypeError(f"array {name} is not numeric ({array.dtype})")
@@ -309,11 +489,10 @@ class Result:
             len(epochs) > 0
             and np.all(np.diff(epochs) > 0)
             and epochs[0] >= 0
-            and epochs[-1] < experiment.epochs
+            and (last_epoch is None or epochs[-1] <= last_epoch)
         ):
-            raise ValueError(
-                f"epochs must be increasing integers below {experiment.epochs}"
-            )
+            below = "" if last_epoch is None else f" below {last_epoch + 1}"
+            raise ValueError(f"epochs must be increasing integers{below}")
         return cls(experiment, arrays, layers, estimators, info)
 
     def plot(self, **kwargs):
@@ -351,7 +530,7 @@ class Result:
         )
         header = "".join(f"<th>{h}</th>" for h in head)
         return (
-            f"<b>{html.escape(self.experiment.name)}</b>: "
+            f"<b>{html.escape(self.name)}</b>: "
             f"{self.i_xt.shape[0]} seed(s), "
             f"{len(self.epochs)} measurements, {self.units}<br>"
             f'<img src="data:image/png;base64,{plane_png_base64(self)}"/>'
@@ -360,7 +539,7 @@ class Result:
 
     def __repr__(self) -> str:
         return (
-            f"Result({self.experiment.name!r}, seeds={self.i_xt.shape[0]}, "
+            f"Result({self.name!r}, seeds={self.i_xt.shape[0]}, "
             f"epochs={len(self.epochs)} measured, layers={len(self.layers)}, "
             f"estimators={list(self.estimators)}, units={self.units!r})"
         )

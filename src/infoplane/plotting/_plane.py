@@ -197,7 +197,7 @@ def default_limits(result: "Result", planes: Sequence[Plane], ib_curve):
 
 
 def _plane_title(result: "Result", e: int) -> str:
-    name = result.experiment.name
+    name = result.name
     if len(result.estimators) > 1:
         return f"{name}: {result.estimators[e]}"
     return name

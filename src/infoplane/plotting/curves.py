@@ -14,7 +14,19 @@ from ._plane import log_spaced, new_figure, own_style
 if TYPE_CHECKING:
     from ..results import Result
 
-__all__ = ["plot_curves", "plot_snr"]
+__all__ = ["has_curves", "plot_curves", "plot_snr"]
+
+METRICS = ("loss", "accuracy")
+
+
+def has_curves(result: "Result", metrics: Sequence[str] = METRICS) -> bool:
+    """Whether ``result`` holds a train or test curve of any of ``metrics`` (a run
+    always does; a recorded result when the user gave them)."""
+    return any(
+        f"{split}_{metric}" in result.arrays
+        for split in ("train", "test")
+        for metric in metrics
+    )
 
 
 def _band_axes(ax, n: int, *, figsize) -> tuple[Figure, tuple[Axes, ...]]:
@@ -48,12 +60,18 @@ def plot_curves(
         The figure holding the panels.
 
     Raises:
-        ValueError: an unknown metric, or the wrong number of Axes.
+        ValueError: an unknown metric, the wrong number of Axes, or a result with
+            none of these curves (a recorded result without ``metrics``).
     """
     metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     for metric in metrics:
-        if metric not in ("loss", "accuracy"):
+        if metric not in METRICS:
             raise ValueError(f'metrics must be "loss" or "accuracy", got {metric!r}')
+    if not has_curves(result, metrics):
+        raise ValueError(
+            f"this result has no {' or '.join(metrics)} curves; record them with "
+            "InformationPlane.record(..., metrics={'train_loss': ...})"
+        )
     epochs = np.asarray(result.epochs)
     n_seeds = result.i_xt.shape[0]
     with own_style(ax):
@@ -81,9 +99,7 @@ def plot_curves(
             panel.legend()
         if ax is None:
             spread = f", mean and range of {n_seeds} seeds" if n_seeds > 1 else ""
-            figure.suptitle(
-                f"{result.experiment.name}: training{spread}", parse_math=False
-            )
+            figure.suptitle(f"{result.name}: training{spread}", parse_math=False)
     return figure
 
 
@@ -142,7 +158,7 @@ def plot_snr(result: "Result", *, ax: Axes | None = None) -> Axes:
         seeds = mean.shape[0]
         over = f", mean of {seeds} seeds" if seeds > 1 else ""
         ax.set_title(
-            f"{result.experiment.name}: gradient mean and spread{over}",
+            f"{result.name}: gradient mean and spread{over}",
             parse_math=False,
         )
         ax.legend(handles=handles, ncols=2)

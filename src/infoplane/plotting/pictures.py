@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from ._plane import offscreen, plane_figure
 from .animation import animate, ffmpeg_available
-from .curves import plot_curves, plot_snr
+from .curves import has_curves, plot_curves, plot_snr
 
 if TYPE_CHECKING:
     from ..results import Result
@@ -22,9 +22,10 @@ def write_pictures(
 ) -> list[Path]:
     """Write every picture of a run into an existing directory.
 
-    ``plane.png`` (one panel per estimator, one colour scale), ``curves.png``,
-    ``plane.gif`` and, where ffmpeg is available, ``plane.mp4`` (with ``video``),
-    and ``snr.png`` when the run recorded gradient statistics. The figures are
+    ``plane.png`` (one panel per estimator, one colour scale), ``curves.png``
+    (when the result has loss or accuracy curves: always for a run), ``plane.gif``
+    and, where ffmpeg is available, ``plane.mp4`` (with ``video``), and ``snr.png``
+    when the run recorded gradient statistics. The figures are
     not pyplot's: none is left open, and pyplot is not imported.
 
     Args:
@@ -51,7 +52,8 @@ def write_pictures(
 
     save(plane_figure(result, ib_curve=ib_curve), "plane.png")
     with offscreen():
-        save(plot_curves(result), "curves.png")
+        if has_curves(result):
+            save(plot_curves(result), "curves.png")
         if "grad_mean_norm" in result.arrays:
             save(plot_snr(result).figure, "snr.png")
     if video:
