@@ -115,6 +115,7 @@ def test_run_in_process_with_quiet_and_no_video(tmp_path, capsys):
             "longer than the run",
         ),
         (["summary", "/nonexistent"], "not a readable infoplane result"),
+        (["run", "seed", "--set", "scale=big"], "scale must be one of"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(args, message, capsys, tmp_path):

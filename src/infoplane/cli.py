@@ -266,11 +266,13 @@ def _run(args) -> int:
     from infoplane import analysis, report
     from infoplane.output import atomic_directory
 
+    printed: set[str] = set()
     with atomic_directory(out, overwrite=args.force) as tmp:
-        with _progress(exp, args) as on_chunk, _warnings_once(ip.ClippingWarning):
+        with _progress(exp, args) as on_chunk, _warnings_printed(printed):
             result = ip.run(exp, on_chunk=on_chunk, strict=args.strict)
         for line in result.info["warnings"]:
-            print(f"infoplane: warning: {line}", file=sys.stderr)
+            if line not in printed:
+                print(f"infoplane: warning: {line}", file=sys.stderr)
         gap = report.write_run(
             result, tmp, video=not args.no_video, ib_bound=args.ib_bound
         )
@@ -327,6 +329,29 @@ def _warnings_once(category):
         yield
 
 
+@contextlib.contextmanager
+def _warnings_printed(printed: set[str]):
+    """Print a run's warnings (``RunWarning``) as they come, one line each (e.g. a
+    data warning before a long training), and note them in ``printed``."""
+    from tqdm import tqdm
+
+    from infoplane.runner import RunWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", RunWarning)
+        show = warnings.showwarning
+
+        def print_line(message, category, *args, **kwargs):
+            if not issubclass(category, RunWarning):
+                show(message, category, *args, **kwargs)
+            elif str(message) not in printed:
+                printed.add(str(message))
+                tqdm.write(f"infoplane: warning: {message}", file=sys.stderr)
+
+        warnings.showwarning = print_line
+        yield
+
+
 def _sweep(args) -> int:
     return _run_points(_experiment(args), args.set, args)
 
@@ -354,7 +379,7 @@ def _run_points(base, settings: list[str], args) -> int:
             bar.update(1)
 
         try:
-            with _warnings_once(ip.ClippingWarning):
+            with _warnings_once(ip.RunWarning):
                 results = sweeps.run_sweep(
                     points,
                     on_result=write_point,

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import NamedTuple
 
-from .datasets import load_task
+from .datasets import SCALES, check_task
 from .estimators import parse_estimator
 from .model import ACTIVATIONS
 from .schedules import parse_schedule
@@ -34,6 +34,7 @@ LIMITS = {
     "batch_size": (0, 10_000_000),
     "train_samples": (1, 10_000_000),
     "test_samples": (1, 10_000_000),
+    "measure_samples": (0, 10_000_000),
 }
 OPTIMIZERS = ("sgd", "adam")
 MEASURE_ON = ("train", "test", "full")
@@ -46,8 +47,10 @@ class Experiment:
     Attributes:
         name: a label for results and pictures.
         task: the data set: a key of ``infoplane.datasets.TASKS`` (with parameters,
-            e.g. ``tishby12:gamma=2``), or ``file:PATH.npz`` for your own arrays
-            (see :func:`infoplane.datasets.from_file`).
+            e.g. ``tishby12:gamma=2``; ``digits`` from scikit-learn),
+            ``mnist:DIR`` for the MNIST files you downloaded
+            (:func:`infoplane.datasets.from_mnist`), or ``file:PATH.npz`` for your
+            own arrays (:func:`infoplane.datasets.from_file`).
         hidden: widths of the hidden layers.
         activation: hidden nonlinearity, a key of ``infoplane.model.ACTIVATIONS``.
         loss: ``"sigmoid_bce"`` (the notebook: sigmoid cross-entropy on each output,
@@ -66,7 +69,17 @@ class Experiment:
         seed: the base seed from which every key derives.
         units: ``"nats"`` or ``"bits"`` for results and pictures.
         train_samples, test_samples: samples drawn, for population tasks (seed10).
-        train_fraction: share of each class used for training, for finite tasks.
+        train_fraction: share of each class used for training, for finite tasks
+            without a given split (MNIST keeps its own).
+        scale: how inputs are scaled before training (the information is measured
+            on the network, whose input is then the scaled data): ``"unit"`` (one
+            affine map of all values onto [-1, 1]), ``"standard"`` (each feature to
+            mean 0, variance 1), ``"none"``, or ``"auto"``, the task's own choice:
+            ``unit`` for the images of ``digits`` and ``mnist:``, ``none`` for the
+            synthetic bits and your files. A run records the scaling it applied.
+        measure_samples: measure the information on a random subset of this many
+            samples of the measured set (``measure_on``), fixed for each seed (its
+            inputs are recorded, ``measured_inputs``); 0 measures them all.
     """
 
     name: str = "custom"
@@ -89,6 +102,8 @@ class Experiment:
     train_samples: int = 50_000
     test_samples: int = 10_000
     train_fraction: float = 0.85
+    scale: str = "auto"
+    measure_samples: int = 0
 
     def __post_init__(self):
         hidden = self.hidden
@@ -118,16 +133,14 @@ class Experiment:
         _check_types(self)
         specs = tuple(parse_estimator(e).spec for e in estimators)
         object.__setattr__(self, "estimators", specs)
-        if self.task.startswith("file:"):
-            # Checked when a run loads it: a saved result loads without its data.
-            if not self.task.removeprefix("file:").strip():
-                raise ValueError("task file: needs a path, e.g. file:mine.npz")
-        else:
-            load_task(self.task)  # raises ValueError naming the problem
+        # Data on disk or in a package is read when a run loads it: a saved result
+        # loads without its data.
+        check_task(self.task)  # raises ValueError naming the problem
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("loss", self.loss, LOSSES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("measure_on", self.measure_on, MEASURE_ON)
+        _choice("scale", self.scale, SCALES)
         check_units(self.units)
         for field, (low, high) in LIMITS.items():
             value = getattr(self, field)

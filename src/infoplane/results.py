@@ -52,6 +52,10 @@ AXES = {
     "final_train_accuracy": ("seed",),
     "final_test_accuracy": ("seed",),
     "diverged_epoch": ("seed",),
+    # With measure_samples: each network's measured inputs (rows of the data set, -1
+    # for padding) and how many samples they hold.
+    "measured_inputs": ("seed", "measured"),
+    "measured_samples": ("seed",),
 }
 FORMAT_VERSION = 1
 
