@@ -152,3 +152,16 @@ def test_accuracy_near_chance_at_the_end_warns(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a short run is not judged
         ip.run(exp.replace(epochs=999))
+
+
+def test_classify_on_digits_learns():
+    exp = ip.preset("classify", epochs=30, measure="log:5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = ip.run(exp)
+    assert result.experiment.task == "digits"
+    assert result.arrays["final_test_accuracy"][0] > 0.85
+    np.testing.assert_array_equal(result.arrays["measured_samples"], [1000])
+    # 1000 distinct measured inputs: the 32 wide first layer gives each its own bins,
+    # I(X;T) = ln 1000 (the corner of the plane), I(T;Y) = H(Y) of the subset.
+    assert result.i_xt[0, -1, 0, 0] == pytest.approx(np.log(1000))

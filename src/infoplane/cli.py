@@ -56,8 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "experiment",
-        metavar="PRESET|FILE.toml",
-        help="a preset name (list them with `infoplane presets`) or a TOML file",
+        metavar="PRESET|FILE.toml|TASK",
+        help=(
+            "a preset name (list them with `infoplane presets`), a TOML file, or a "
+            "data task (digits, mnist:DIR, file:X.npz) to train with the classify "
+            "preset"
+        ),
     )
     run.add_argument("--out", type=Path, help="output directory (default: runs/NAME)")
     run.add_argument("--seeds", type=int, help="number of networks to train together")
@@ -206,9 +210,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _experiment(args):
     import infoplane as ip
+    from infoplane.datasets import DATA_TASKS
 
     source = args.experiment
-    if source.endswith(".toml") or Path(source).is_file():
+    if source in (*DATA_TASKS, "mnist") or source.startswith(("file:", "mnist:")):
+        exp = ip.preset("classify", task=source)  # a data task: the classify preset
+    elif source.endswith(".toml") or Path(source).is_file():
         exp = ip.load_experiment(source)
     else:
         exp = ip.preset(source)

@@ -306,6 +306,43 @@ _PAPER = dict(
     train_fraction=0.85,
 )
 
+# Your own data: a classifier's usual training (softmax, Adam, mini-batches), inputs
+# scaled onto [-1, 1], information measured on a fixed subset of training samples.
+_CLASSIFY = dict(
+    task="digits",
+    hidden=(32, 16, 8),
+    activation="tanh",
+    loss="softmax_ce",
+    optimizer="adam",
+    lr=1e-3,
+    batch_size=64,
+    epochs=200,
+    measure="log:100",
+    measure_on="train",
+    measure_samples=1000,
+    scale="unit",
+)
+
+# Saxe et al. (2018), Fig. 1C-D: MNIST, 784-1024-20-20-20-10, as their published code
+# (ibsgd) trained and measured it; docs/protocols.md §6 says what comes from where.
+_SAXE_MNIST = dict(
+    name="saxe2018-mnist",
+    task="mnist",  # the user's files: --set task=mnist:DIR
+    hidden=(1024, 20, 20, 20),
+    loss="softmax_ce",
+    optimizer="sgd",
+    lr=1e-3,
+    batch_size=128,
+    epochs=10_000,
+    measure="log:150",
+    estimators=("kde-upper:var=0.1", "binning-width:width=0.5"),
+    measure_on="test",
+    measure_output=True,
+    measure_samples=5000,
+    scale="unit",
+    units="bits",
+)
+
 PRESETS: dict[str, Preset] = {
     "seed": Preset(
         "the reproduction notebook: 10 bits, tanh 8-6-4, full-batch SGD, 3000 epochs",
@@ -335,6 +372,18 @@ PRESETS: dict[str, Preset] = {
             measure="log:30",
             estimators=("binning-width:width=0.07", "kde-upper:var=0.1"),
         ),
+        sweep=("activation=tanh,relu",),
+    ),
+    "classify": Preset(
+        "your own data (digits by default; task=file:X.npz, mnist:DIR): tanh 32-16-8, "
+        "softmax, Adam, batches of 64, inputs on [-1, 1], MI on 1000 training samples",
+        dict(_CLASSIFY, name="classify"),
+    ),
+    "saxe2018-mnist": Preset(
+        "Saxe et al.'s MNIST net 784-1024-20-20-20-10, tanh vs relu, kernel MI "
+        "(var 0.1) on 5000 test images; SGD 1e-3, batch 128, 10,000 epochs and "
+        "bin width 0.5 from their code (the paper does not say); needs task=mnist:DIR",
+        _SAXE_MNIST,
         sweep=("activation=tanh,relu",),
     ),
 }
