@@ -165,3 +165,40 @@ def test_classify_on_digits_learns():
     # 1000 distinct measured inputs: the 32 wide first layer gives each its own bins,
     # I(X;T) = ln 1000 (the corner of the plane), I(T;Y) = H(Y) of the subset.
     assert result.i_xt[0, -1, 0, 0] == pytest.approx(np.log(1000))
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    path.write_bytes(header + np.ascontiguousarray(array, np.uint8).tobytes())
+
+
+def test_saxe2018_mnist_runs_on_the_users_mnist_files(tmp_path):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 40), ("t10k", 12)):
+        y = np.arange(n, dtype=np.uint8) % 10
+        x = rng.integers(0, 40, (n, 4, 4)) + 20 * y[:, None, None]
+        _write_idx(tmp_path / f"{split}-images-idx3-ubyte", x.astype(np.uint8))
+        _write_idx(tmp_path / f"{split}-labels-idx1-ubyte", y)
+    exp = ip.preset(
+        "saxe2018-mnist",
+        task=f"mnist:{tmp_path}",
+        hidden=(8, 4),
+        epochs=3,
+        measure="every:1",
+        batch_size=8,
+        measure_samples=5,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ip.DataWarning)  # scaled: no data warning
+        # Bins of 0.5 hold the output's early probabilities (about 0.1) in one bin.
+        warnings.simplefilter("ignore", ip.ClippingWarning)
+        result = ip.run(exp)
+    assert result.experiment.scale == "unit"
+    np.testing.assert_array_equal(result.arrays["train_size"], [40])  # MNIST's split
+    np.testing.assert_array_equal(result.arrays["test_size"], [12])
+    measured = result.arrays["measured_inputs"]
+    assert measured.shape == (1, 5)
+    assert (measured >= 40).all()  # the test images (measure_on=test) come after
+    assert result.layers == ("layer 1", "layer 2", "output")
+    assert result.i_xt.shape == (1, 3, 3, 2)  # kernel bound and binning
+    assert np.all(result.i_xt <= np.log2(5) + 1e-9)  # bits, on 5 distinct images

@@ -84,7 +84,10 @@ class ProgramShape:
     (a traced scalar), the seed (the initial parameters, data split and shuffling
     keys), the epochs and the schedule (each chunk's target epochs), train_fraction,
     train_samples and test_samples with full batch (the per-input sample counts),
-    measure_on (the measured inputs' weights), the name and the units.
+    measure_on (the measured inputs' weights), scale (the input values), the name and
+    the units. ``measure_samples`` sets the number of measured inputs, an array
+    shape: each subset size compiles its own program (0, all inputs, the one without
+    a subset).
 
     A run-wide binning range (``binning-observed:scope=run``) is part of its
     estimator's spec, so each resolved range compiles its own program.
