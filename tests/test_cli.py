@@ -122,6 +122,9 @@ def test_run_in_process_with_quiet_and_no_video(tmp_path, capsys):
             "longer than the run",
         ),
         (["summary", "/nonexistent"], "not a readable infoplane result"),
+        (["run", "saxe2018-mnist"], "needs the folder of your MNIST files"),
+        (["run", "mnist:/nonexistent"], "does not exist"),
+        (["run", "seed", "--set", "scale=big"], "scale must be one of"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(args, message, capsys, tmp_path):
@@ -274,3 +277,23 @@ def test_run_on_your_own_data_file(tmp_path, capsys):
     assert "does not exist" in err
     assert "Traceback" not in err
     assert not (tmp_path / "s").exists()
+
+
+def test_a_data_task_runs_with_the_classify_preset(tmp_path, capsys):
+    import numpy as np
+
+    y = np.arange(120) % 3
+    x = y[:, None] * 100.0 + np.arange(120)[:, None] % 7  # 102 training rows
+    np.savez(tmp_path / "d.npz", inputs=x, labels=y)
+    args = ["--epochs", "5", "--measure", "log:3", "--no-video", "--log-every", "0"]
+    task = f"file:{tmp_path / 'd.npz'}"
+    assert main(["run", task, *args, "--out", str(tmp_path / "r")]) == 0
+    result = ip.Result.load(tmp_path / "r")
+    assert (result.experiment.name, result.experiment.task) == ("classify", task)
+    assert result.experiment.scale == "unit"
+    # The seed preset's loss on 3 classes, unscaled: each warning once, as it comes.
+    seed = ["run", "seed", "--set", f"task={task}", "--set", "batch_size=0"]
+    assert main([*seed, *args, "--out", str(tmp_path / "s")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("infoplane: warning: loss=sigmoid_bce") == 1
+    assert err.count("far beyond [-1, 1]") == 1

@@ -68,6 +68,10 @@ def test_seed_preset_is_the_notebook_protocol():
         ({"task": "seed11"}, "unknown task 'seed11'.*or file:PATH.npz"),
         ({"task": 3}, "task must be text"),
         ({"task": "file:"}, "needs a path"),
+        ({"task": "mnist:"}, "task mnist: needs a path"),
+        ({"scale": "minmax"}, "scale must be one of auto, unit, standard, none"),
+        ({"measure_samples": -1}, "measure_samples must be an integer from 0"),
+        ({"measure_samples": 1.5}, "measure_samples must be an integer, got 1.5"),
     ],
 )
 def test_bad_configuration_names_the_problem(change, message):
@@ -132,3 +136,36 @@ def test_sizes_the_data_cannot_give_fail_before_training(change, message, monkey
     monkeypatch.setattr("infoplane.runner.train", no_training)
     with pytest.raises(ValueError, match=message):
         ip.run(ip.preset("seed", **change))
+
+
+def test_existing_presets_keep_their_data_as_given():
+    for name in ("seed", "seed5", "tishby2017", "saxe2018"):
+        exp = ip.preset(name)
+        assert (exp.scale, exp.measure_samples) == ("auto", 0)  # bits: not scaled
+
+
+def test_presets_for_your_own_data_and_mnist():
+    exp = ip.preset("classify")
+    assert exp.task == "digits"
+    assert (exp.loss, exp.optimizer, exp.lr, exp.batch_size) == (
+        "softmax_ce",
+        "adam",
+        1e-3,
+        64,
+    )
+    assert (exp.scale, exp.measure_on, exp.measure_samples) == ("unit", "train", 1000)
+    assert ip.preset("classify", task="file:mine.npz").task == "file:mine.npz"
+    saxe = ip.preset("saxe2018-mnist")  # stands without files; a run asks for them
+    assert saxe.task == "mnist"
+    assert saxe.hidden == (1024, 20, 20, 20)
+    assert (saxe.loss, saxe.optimizer, saxe.lr, saxe.batch_size) == (
+        "softmax_ce",
+        "sgd",
+        1e-3,
+        128,
+    )
+    assert saxe.estimators == ("kde-upper:var=0.1", "binning-width:width=0.5")
+    assert (saxe.measure_on, saxe.measure_samples, saxe.scale) == ("test", 5000, "unit")
+    assert ip.PRESETS["saxe2018-mnist"].sweep == ("activation=tanh,relu",)
+    with pytest.raises(ValueError, match="needs the folder of your MNIST files"):
+        ip.run(saxe)

@@ -110,7 +110,12 @@ def test_from_arrays_and_its_errors():
 
 
 def test_unknown_task():
-    with pytest.raises(ValueError, match="unknown task 'mnist'; choose one of seed10"):
+    with pytest.raises(
+        ValueError, match="unknown task 'cifar10'; choose one of seed10"
+    ):
+        ip.load_task("cifar10")
+    # MNIST is a task, read from the user's files: without them, say what to give.
+    with pytest.raises(ValueError, match="needs the folder of your MNIST files"):
         ip.load_task("mnist")
 
 
@@ -217,3 +222,239 @@ def test_a_fifo_or_folder_named_as_the_data_file_is_refused(tmp_path):
     for name in ("pipe.npz", "dir.npz"):
         with pytest.raises(ValueError, match="is not a regular file"):
             ip.load_task(f"file:{tmp_path / name}")
+
+
+# --- Real data: IDX files, MNIST, digits, given splits and scaling -------------------
+
+
+def _idx_bytes(array: np.ndarray) -> bytes:
+    """``array`` (uint8) as an IDX file: magic 0x000008NN, dims as big-endian uint32."""
+    header = bytes([0, 0, 0x08, array.ndim])
+    dims = np.asarray(array.shape, ">u4").tobytes()
+    return header + dims + np.ascontiguousarray(array, np.uint8).tobytes()
+
+
+def _write_mnist(folder, *, gz: bool, n_train=30, n_test=12, seed=0, dot=False):
+    """A small MNIST-like folder: 4 x 5 images, labels 0..9, IDX files (gzipped)."""
+    import gzip
+
+    rng = np.random.default_rng(seed)
+    parts = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 4, 5), np.uint8),
+        "train-labels-idx1-ubyte": np.arange(n_train, dtype=np.uint8) % 10,
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 4, 5), np.uint8),
+        "t10k-labels-idx1-ubyte": np.arange(n_test, dtype=np.uint8) % 10,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, array in parts.items():
+        name = stem.replace("-idx", ".idx") if dot else stem
+        data = _idx_bytes(array)
+        if gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(data))
+        else:
+            (folder / name).write_bytes(data)
+    return parts
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_idx_files_plain_and_gzipped(tmp_path, gz):
+    parts = _write_mnist(tmp_path, gz=gz)
+    suffix = ".gz" if gz else ""
+    images = ip.datasets.read_idx(tmp_path / f"train-images-idx3-ubyte{suffix}")
+    labels = ip.datasets.read_idx(
+        tmp_path / f"t10k-labels-idx1-ubyte{suffix}", "labels"
+    )
+    np.testing.assert_array_equal(images, parts["train-images-idx3-ubyte"])
+    np.testing.assert_array_equal(labels, parts["t10k-labels-idx1-ubyte"])
+    assert images.shape == (30, 4, 5)
+
+
+@pytest.mark.parametrize(("gz", "dot"), [(False, False), (True, False), (True, True)])
+def test_mnist_folder_keeps_its_split(tmp_path, gz, dot):
+    parts = _write_mnist(tmp_path / "mnist", gz=gz, dot=dot)
+    d = ip.load_task(f"mnist:{tmp_path / 'mnist'}")
+    assert d.inputs.shape == (42, 20)  # 30 + 12 images of 4 x 5, flattened
+    np.testing.assert_array_equal(
+        d.inputs[:30], parts["train-images-idx3-ubyte"].reshape(30, 20)
+    )
+    np.testing.assert_array_equal(d.labels[30:], np.arange(12) % 10)
+    assert d.fixed_split.sum() == 30
+    assert not d.fixed_split[30:].any()
+    assert d.scale == "unit"
+    assert ip.load_task(f"mnist:{tmp_path / 'mnist'}") is d  # cached
+    # Every seed keeps the given split; train_fraction does not apply.
+    for seed in (0, 1):
+        train, test = d.split(
+            np.random.default_rng(seed),
+            train_samples=0,
+            test_samples=0,
+            train_fraction=0.5,
+        )
+        np.testing.assert_array_equal(train, d.fixed_split)
+        np.testing.assert_array_equal(test, ~d.fixed_split)
+    assert d.train_size(train_samples=0, train_fraction=0.5) == 30
+
+
+def test_mnist_from_keras_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    x, x_test = rng.integers(0, 256, (20, 3, 3)), rng.integers(0, 256, (6, 3, 3))
+    y, y_test = np.arange(20) % 10, np.arange(6) % 10
+    (tmp_path / "k").mkdir()
+    np.savez(
+        tmp_path / "k" / "mnist.npz", x_train=x, y_train=y, x_test=x_test, y_test=y_test
+    )
+    for spec in (f"mnist:{tmp_path / 'k'}", f"mnist:{tmp_path / 'k' / 'mnist.npz'}"):
+        d = ip.load_task(spec)
+        assert d.inputs.shape == (26, 9)
+        assert d.fixed_split.sum() == 20
+        assert d.scale == "unit"
+        assert d.name == spec
+
+
+def _corrupt(tmp_path, what):
+    """A folder of MNIST files with one defect; returns the folder."""
+    folder = tmp_path / what
+    _write_mnist(folder, gz=what == "bad gzip")
+    images = folder / "train-images-idx3-ubyte"
+    if what == "truncated":
+        images.write_bytes(images.read_bytes()[:-7])
+    elif what == "trailing":
+        images.write_bytes(images.read_bytes() + b"\0")
+    elif what == "short header":
+        images.write_bytes(images.read_bytes()[:9])
+    elif what == "bad magic":
+        images.write_bytes(b"\x1f\x8b" + images.read_bytes()[2:])
+    elif what == "float data":
+        images.write_bytes(b"\0\0\x0d\x03" + images.read_bytes()[4:])
+    elif what == "labels as images":
+        images.write_bytes((folder / "train-labels-idx1-ubyte").read_bytes())
+    elif what == "count mismatch":
+        labels = np.zeros(29, np.uint8)
+        (folder / "train-labels-idx1-ubyte").write_bytes(_idx_bytes(labels))
+    elif what == "missing":
+        (folder / "t10k-labels-idx1-ubyte").unlink()
+    elif what == "bad gzip":
+        path = folder / "train-images-idx3-ubyte.gz"
+        path.write_bytes(path.read_bytes()[:40])  # the stream is cut short
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("what", "message"),
+    [
+        ("truncated", r"is truncated: its header gives shape \(30, 4, 5\)"),
+        ("trailing", "longer than its header says"),
+        ("short header", "truncated in its header"),
+        ("bad magic", "is not an IDX file"),
+        ("float data", "not an IDX file of unsigned bytes"),
+        ("labels as images", "has magic number 0x00000801, not 0x00000803"),
+        ("count mismatch", "30 train images but 29 train labels"),
+        ("missing", r"lacks the test labels \(t10k-labels-idx1-ubyte\[\.gz\]\)"),
+        ("bad gzip", "damaged or truncated gzip file"),
+    ],
+)
+def test_bad_mnist_files_are_one_line_errors(tmp_path, what, message):
+    folder = _corrupt(tmp_path, what)
+    with pytest.raises(ValueError, match=message) as error:
+        ip.load_task(f"mnist:{folder}")
+    assert "\n" not in str(error.value)
+
+
+def test_mnist_without_files_says_what_to_give(tmp_path):
+    for spec in ("mnist", "mnist:  "):
+        with pytest.raises(ValueError, match="needs the folder of your MNIST files"):
+            ip.load_task(spec)
+    with pytest.raises(ValueError, match="does not exist.*downloads nothing"):
+        ip.load_task(f"mnist:{tmp_path / 'nowhere'}")
+    with pytest.raises(ValueError, match="holds no mnist.npz"):
+        ip.load_task(f"mnist:{tmp_path}")
+    ip.datasets.check_task("mnist")  # the saxe2018-mnist preset before its folder
+    with pytest.raises(ValueError, match="task mnist: needs a path"):
+        ip.datasets.check_task("mnist:")
+
+
+def test_npz_file_with_a_given_split_and_images(tmp_path):
+    rng = np.random.default_rng(1)
+    x, x_test = rng.normal(size=(40, 2, 3)), rng.normal(size=(10, 2, 3))
+    y, y_test = rng.integers(0, 3, 40), rng.integers(0, 3, 10)
+    np.savez(tmp_path / "s.npz", x_train=x, y_train=y, x_test=x_test, y_test=y_test)
+    d = ip.load_task(f"file:{tmp_path / 's.npz'}")
+    assert d.inputs.shape == (50, 6)
+    np.testing.assert_array_equal(d.fixed_split, np.arange(50) < 40)
+    assert d.scale == "none"  # your own files are used as given
+    np.savez(tmp_path / "part.npz", x_train=x, y_train=y, x_test=x_test)
+    with pytest.raises(ValueError, match="lacks y_test of a given split"):
+        ip.load_task(f"file:{tmp_path / 'part.npz'}")
+    np.savez(tmp_path / "both.npz", inputs=x, labels=y, x_train=x)
+    with pytest.raises(ValueError, match="keep one layout"):
+        ip.load_task(f"file:{tmp_path / 'both.npz'}")
+    np.savez(
+        tmp_path / "wide.npz", x_train=x, y_train=y, x_test=x_test[:, :1], y_test=y_test
+    )
+    with pytest.raises(ValueError, match="test inputs have 3 features"):
+        ip.load_task(f"file:{tmp_path / 'wide.npz'}")
+
+
+def test_a_class_only_in_the_test_set_is_a_class():
+    d = ip.Dataset.from_arrays(
+        np.zeros((4, 2)), [0, 1, 0, 1], test_inputs=np.ones((2, 2)), test_labels=[2, 0]
+    )
+    assert d.p_y.shape == (6, 3)
+    with pytest.raises(ValueError, match="both test_inputs and test_labels"):
+        ip.Dataset.from_arrays(
+            np.zeros((4, 2)), [0, 1, 0, 1], test_inputs=np.ones((2, 2))
+        )
+
+
+def test_scaling_unit_standard_none_and_auto():
+    x = np.array([[0.0, 10.0], [255.0, 10.0], [51.0, 10.0], [102.0, 10.0]])
+    d = ip.Dataset.from_arrays(x, [0, 1, 0, 1], scale="unit")
+    unit = d.scaled("unit")
+    # One map for all values: the smallest (0) to -1, the largest (255) to 1.
+    np.testing.assert_allclose(unit.inputs[:, 0], [-1, 1, -0.6, -0.2], atol=1e-6)
+    np.testing.assert_allclose(unit.inputs[:, 1], 10 / 127.5 - 1, atol=1e-6)
+    assert d.scaled("auto").scale == "unit"
+    np.testing.assert_array_equal(d.scaled("auto").inputs, unit.inputs)
+    standard = d.scaled("standard").inputs
+    np.testing.assert_allclose(standard[:, 0].mean(), 0, atol=1e-6)
+    np.testing.assert_allclose(standard[:, 0].std(), 1, atol=1e-6)
+    np.testing.assert_array_equal(standard[:, 1], 0)  # a constant feature
+    assert d.scaled("none") is d
+    assert d.inputs.max() == 255  # scaling makes a new data set
+    # With a given split, the training rows alone set the scale.
+    given = ip.Dataset.from_arrays(
+        x[:2], [0, 1], test_inputs=x[2:] * 2, test_labels=[0, 1]
+    ).scaled("unit")
+    np.testing.assert_allclose(given.inputs[:2].min(), -1)
+    np.testing.assert_allclose(given.inputs[:2].max(), 1)
+    with pytest.raises(ValueError, match="scale must be one of"):
+        d.scaled("minmax")
+
+
+def test_synthetic_tasks_are_not_scaled_by_default():
+    for task in ("seed10", "tishby12"):
+        d = ip.load_task(task)
+        assert d.scale == "none"
+        assert d.scaled("auto") is d
+
+
+def test_digits_from_scikit_learn():
+    d = ip.load_task("digits")
+    assert d.inputs.shape == (1797, 64)
+    assert d.p_y.shape == (1797, 10)
+    assert (d.inputs.min(), d.inputs.max()) == (0, 16)
+    assert d.fixed_split is None  # each seed splits it by train_fraction
+    assert d.scale == "unit"
+    scaled = d.scaled("auto").inputs
+    assert (scaled.min(), scaled.max()) == (-1, 1)
+
+
+def test_digits_without_scikit_learn_says_how_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # import fails
+    with pytest.raises(ValueError, match="pip install scikit-learn"):
+        ip.datasets.digits()
+    ip.datasets.check_task("digits")  # an experiment stands without it
+    with pytest.raises(ValueError, match="takes no parameters"):
+        ip.datasets.check_task("digits:n=5")

@@ -23,6 +23,8 @@ except _metadata.PackageNotFoundError:  # running from a source tree
 _EXPORTS = {
     "PRESETS": "config",
     "ClippingWarning": "runner",
+    "DataWarning": "runner",
+    "RunWarning": "runner",
     "Experiment": "config",
     "load_experiment": "config",
     "preset": "config",

@@ -57,8 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "experiment",
-        metavar="PRESET|FILE.toml",
-        help="a preset name (list them with `infoplane presets`) or a TOML file",
+        metavar="PRESET|FILE.toml|TASK",
+        help=(
+            "a preset name (list them with `infoplane presets`), a TOML file, or a "
+            "data task (digits, mnist:DIR, file:X.npz) to train with the classify "
+            "preset"
+        ),
     )
     run.add_argument("--out", type=Path, help="output directory (default: runs/NAME)")
     run.add_argument("--seeds", type=int, help="number of networks to train together")
@@ -228,9 +232,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _experiment(args):
     import infoplane as ip
+    from infoplane.datasets import DATA_TASKS
 
     source = args.experiment
-    if source.endswith(".toml") or Path(source).is_file():
+    if source in (*DATA_TASKS, "mnist") or source.startswith(("file:", "mnist:")):
+        exp = ip.preset("classify", task=source)  # a data task: the classify preset
+    elif source.endswith(".toml") or Path(source).is_file():
         exp = ip.load_experiment(source)
     else:
         exp = ip.preset(source)
@@ -288,8 +295,9 @@ def _run(args) -> int:
     from infoplane import analysis, report
     from infoplane.output import atomic_directory
 
+    printed: set[str] = set()
     with atomic_directory(out, overwrite=args.force) as tmp:
-        with _warnings_once(ip.ClippingWarning):
+        with _warnings_printed(printed):
             result = ip.run(
                 exp,
                 progress=not args.quiet,
@@ -297,7 +305,8 @@ def _run(args) -> int:
                 strict=args.strict,
             )
         for line in result.info["warnings"]:
-            print(f"infoplane: warning: {line}", file=sys.stderr)
+            if line not in printed:
+                print(f"infoplane: warning: {line}", file=sys.stderr)
         gap = report.write_run(
             result, tmp, video=not args.no_video, ib_bound=args.ib_bound
         )
@@ -342,6 +351,29 @@ def _warnings_once(category):
         yield
 
 
+@contextlib.contextmanager
+def _warnings_printed(printed: set[str]):
+    """Print a run's warnings (``RunWarning``) as they come, one line each (e.g. a
+    data warning before a long training), and note them in ``printed``."""
+    from tqdm import tqdm
+
+    from infoplane.runner import RunWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", RunWarning)
+        show = warnings.showwarning
+
+        def print_line(message, category, *args, **kwargs):
+            if not issubclass(category, RunWarning):
+                show(message, category, *args, **kwargs)
+            elif str(message) not in printed:
+                printed.add(str(message))
+                tqdm.write(f"infoplane: warning: {message}", file=sys.stderr)
+
+        warnings.showwarning = print_line
+        yield
+
+
 def _sweep(args) -> int:
     if args.collect is not None:
         if args.experiment or args.set or args.shard or args.out:
@@ -381,7 +413,7 @@ def _run_shard(base, settings: list[str], args) -> int:
             continue
         with (
             atomic_directory(out / names[i]) as tmp,
-            _warnings_once(ip.ClippingWarning),
+            _warnings_once(ip.RunWarning),
         ):
             result = ip.run(points[i], progress=not args.quiet, strict=args.strict)
             for line in result.info["warnings"]:
@@ -450,7 +482,7 @@ def _run_points(base, settings: list[str], args) -> int:
             bar.update(1)
 
         try:
-            with _warnings_once(ip.ClippingWarning):
+            with _warnings_once(ip.RunWarning):
                 results = sweeps.run_sweep(
                     points,
                     on_result=write_point,

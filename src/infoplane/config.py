@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import NamedTuple
 
-from .datasets import load_task
+from .datasets import SCALES, check_task
 from .estimators import parse_estimator
 from .model import ACTIVATIONS
 from .schedules import parse_schedule
@@ -34,6 +34,7 @@ LIMITS = {
     "batch_size": (0, 10_000_000),
     "train_samples": (1, 10_000_000),
     "test_samples": (1, 10_000_000),
+    "measure_samples": (0, 10_000_000),
 }
 OPTIMIZERS = ("sgd", "adam")
 MEASURE_ON = ("train", "test", "full")
@@ -46,8 +47,10 @@ class Experiment:
     Attributes:
         name: a label for results and pictures.
         task: the data set: a key of ``infoplane.datasets.TASKS`` (with parameters,
-            e.g. ``tishby12:gamma=2``), or ``file:PATH.npz`` for your own arrays
-            (see :func:`infoplane.datasets.from_file`).
+            e.g. ``tishby12:gamma=2``; ``digits`` from scikit-learn),
+            ``mnist:DIR`` for the MNIST files you downloaded
+            (:func:`infoplane.datasets.from_mnist`), or ``file:PATH.npz`` for your
+            own arrays (:func:`infoplane.datasets.from_file`).
         hidden: widths of the hidden layers.
         activation: hidden nonlinearity, a key of ``infoplane.model.ACTIVATIONS``.
         loss: ``"sigmoid_bce"`` (the notebook: sigmoid cross-entropy on each output,
@@ -66,7 +69,17 @@ class Experiment:
         seed: the base seed from which every key derives.
         units: ``"nats"`` or ``"bits"`` for results and pictures.
         train_samples, test_samples: samples drawn, for population tasks (seed10).
-        train_fraction: share of each class used for training, for finite tasks.
+        train_fraction: share of each class used for training, for finite tasks
+            without a given split (MNIST keeps its own).
+        scale: how inputs are scaled before training (the information is measured
+            on the network, whose input is then the scaled data): ``"unit"`` (one
+            affine map of all values onto [-1, 1]), ``"standard"`` (each feature to
+            mean 0, variance 1), ``"none"``, or ``"auto"``, the task's own choice:
+            ``unit`` for the images of ``digits`` and ``mnist:``, ``none`` for the
+            synthetic bits and your files. A run records the scaling it applied.
+        measure_samples: measure the information on a random subset of this many
+            samples of the measured set (``measure_on``), fixed for each seed (its
+            inputs are recorded, ``measured_inputs``); 0 measures them all.
     """
 
     name: str = "custom"
@@ -89,6 +102,8 @@ class Experiment:
     train_samples: int = 50_000
     test_samples: int = 10_000
     train_fraction: float = 0.85
+    scale: str = "auto"
+    measure_samples: int = 0
 
     def __post_init__(self):
         hidden = self.hidden
@@ -118,16 +133,14 @@ class Experiment:
         _check_types(self)
         specs = tuple(parse_estimator(e).spec for e in estimators)
         object.__setattr__(self, "estimators", specs)
-        if self.task.startswith("file:"):
-            # Checked when a run loads it: a saved result loads without its data.
-            if not self.task.removeprefix("file:").strip():
-                raise ValueError("task file: needs a path, e.g. file:mine.npz")
-        else:
-            load_task(self.task)  # raises ValueError naming the problem
+        # Data on disk or in a package is read when a run loads it: a saved result
+        # loads without its data.
+        check_task(self.task)  # raises ValueError naming the problem
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("loss", self.loss, LOSSES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("measure_on", self.measure_on, MEASURE_ON)
+        _choice("scale", self.scale, SCALES)
         check_units(self.units)
         for field, (low, high) in LIMITS.items():
             value = getattr(self, field)
@@ -293,6 +306,43 @@ _PAPER = dict(
     train_fraction=0.85,
 )
 
+# Your own data: a classifier's usual training (softmax, Adam, mini-batches), inputs
+# scaled onto [-1, 1], information measured on a fixed subset of training samples.
+_CLASSIFY = dict(
+    task="digits",
+    hidden=(32, 16, 8),
+    activation="tanh",
+    loss="softmax_ce",
+    optimizer="adam",
+    lr=1e-3,
+    batch_size=64,
+    epochs=200,
+    measure="log:100",
+    measure_on="train",
+    measure_samples=1000,
+    scale="unit",
+)
+
+# Saxe et al. (2018), Fig. 1C-D: MNIST, 784-1024-20-20-20-10, as their published code
+# (ibsgd) trained and measured it; docs/protocols.md §6 says what comes from where.
+_SAXE_MNIST = dict(
+    name="saxe2018-mnist",
+    task="mnist",  # the user's files: --set task=mnist:DIR
+    hidden=(1024, 20, 20, 20),
+    loss="softmax_ce",
+    optimizer="sgd",
+    lr=1e-3,
+    batch_size=128,
+    epochs=10_000,
+    measure="log:150",
+    estimators=("kde-upper:var=0.1", "binning-width:width=0.5"),
+    measure_on="test",
+    measure_output=True,
+    measure_samples=5000,
+    scale="unit",
+    units="bits",
+)
+
 PRESETS: dict[str, Preset] = {
     "seed": Preset(
         "the reproduction notebook: 10 bits, tanh 8-6-4, full-batch SGD, 3000 epochs",
@@ -322,6 +372,18 @@ PRESETS: dict[str, Preset] = {
             measure="log:30",
             estimators=("binning-width:width=0.07", "kde-upper:var=0.1"),
         ),
+        sweep=("activation=tanh,relu",),
+    ),
+    "classify": Preset(
+        "your own data (digits by default; task=file:X.npz, mnist:DIR): tanh 32-16-8, "
+        "softmax, Adam, batches of 64, inputs on [-1, 1], MI on 1000 training samples",
+        dict(_CLASSIFY, name="classify"),
+    ),
+    "saxe2018-mnist": Preset(
+        "Saxe et al.'s MNIST net 784-1024-20-20-20-10, tanh vs relu, kernel MI "
+        "(var 0.1) on 5000 test images; SGD 1e-3, batch 128, 10,000 epochs and "
+        "bin width 0.5 from their code (the paper does not say); needs task=mnist:DIR",
+        _SAXE_MNIST,
         sweep=("activation=tanh,relu",),
     ),
 }

@@ -9,27 +9,56 @@ exactly the gradient of the loss over all training samples (docs/protocols.md §
   Shwartz-Ziv & Tishby). Samples are drawn from the population with replacement.
 * ``tishby12``: all 4096 patterns of 12 bits with the icosahedral rule of
   Shwartz-Ziv & Tishby (2017). A split partitions the patterns, stratified by label.
+* ``digits``: scikit-learn's bundled 8 x 8 handwritten digits (1797 x 64, 10 classes),
+  read from the installed package (scikit-learn is an optional dependency).
+* ``mnist:DIR``: the MNIST files a user downloaded (IDX files or Keras' ``mnist.npz``);
+  its train/test split is kept (:func:`from_mnist`).
 * ``Dataset.from_arrays``: a user's own arrays, every row a distinct input; as a task,
-  ``file:PATH.npz`` (:func:`from_file`).
+  ``file:PATH.npz`` (:func:`from_file`), with an optional given train/test split.
+
+Nothing here downloads anything: real data comes from an installed package or from
+files on disk.
+
+A data set may carry a fixed split (``Dataset.fixed_split``: MNIST's 60,000 training
+and 10,000 test images); then every seed trains on the same rows and ``train_fraction``
+does not apply. It also names how an experiment with ``scale = "auto"`` scales its
+inputs (``Dataset.scale``; see :meth:`Dataset.scaled`).
 """
 
 import dataclasses
 import functools
+import gzip
 import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .units import entropy
 
-__all__ = ["TASKS", "Dataset", "from_file", "load_task", "seed10", "tishby12"]
+__all__ = [
+    "SCALES",
+    "TASKS",
+    "Dataset",
+    "check_task",
+    "digits",
+    "from_file",
+    "from_mnist",
+    "load_task",
+    "read_idx",
+    "seed10",
+    "tishby12",
+]
 
 # The notebook's label of each residue n mod 16: NumPy's legacy
 # RandomState(123456).shuffle of eight zeros then eight ones (docs/protocols.md §1).
 SEED10_LABELS = np.array([0, 1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0])
 
 TISHBY12_THRESHOLD = 7.6
+
+# How inputs can be scaled (Experiment.scale); "auto" is the data set's own choice.
+SCALES = ("auto", "unit", "standard", "none")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -44,6 +73,11 @@ class Dataset:
         population: True when samples are drawn from ``p_x`` with replacement (the
             synthetic 10-bit task); False when each input is one sample of a finite
             data set that a split partitions.
+        fixed_split: None, or a given split that every seed keeps: ``(n,)`` bool,
+            True for the training rows, False for the test rows (MNIST's own
+            split). With it, ``train_fraction`` does not apply.
+        scale: how ``scale = "auto"`` scales the inputs: ``"none"`` (the synthetic
+            bits, your own files) or ``"unit"`` (images: digits, MNIST).
     """
 
     name: str
@@ -51,6 +85,8 @@ class Dataset:
     p_y: np.ndarray
     p_x: np.ndarray
     population: bool
+    fixed_split: np.ndarray | None = None
+    scale: str = "none"
 
     def __post_init__(self):
         n = self.inputs.shape[0]
@@ -68,37 +104,104 @@ class Dataset:
             raise ValueError(f"p_x must be {n} non-negative numbers")
         if not math.isclose(self.p_x.sum(), 1.0, abs_tol=1e-6):
             raise ValueError(f"p_x must sum to 1, got {self.p_x.sum()}")
+        if self.fixed_split is not None:
+            split = self.fixed_split
+            if self.population or split.shape != (n,) or split.dtype != bool:
+                raise ValueError(
+                    f"fixed_split must be {n} booleans (True for training rows) of a "
+                    "finite data set"
+                )
+            if split.all() or not split.any():
+                which = "test" if split.all() else "training"
+                raise ValueError(f"the given split of {self.name} has no {which} rows")
+        if self.scale not in SCALES[1:]:
+            raise ValueError(f"scale must be one of {', '.join(SCALES[1:])}")
 
     @classmethod
-    def from_arrays(cls, inputs, labels, *, name: str = "arrays") -> "Dataset":
+    def from_arrays(
+        cls,
+        inputs,
+        labels,
+        *,
+        name: str = "arrays",
+        test_inputs=None,
+        test_labels=None,
+        scale: str = "none",
+    ) -> "Dataset":
         """A finite data set from a user's arrays; every row is its own input.
 
         Args:
-            inputs: ``(samples, features)`` numbers.
+            inputs: ``(samples, features)`` numbers; any shape per sample (an image,
+                ``(samples, 28, 28)``) is flattened to one row.
             labels: ``(samples,)`` class of each sample, any integer values.
             name: a name for results and pictures.
+            test_inputs, test_labels: a given test set (both or neither). Then
+                ``inputs`` and ``labels`` are the training set, every seed keeps
+                this split (``fixed_split``) and ``train_fraction`` does not apply.
+            scale: what ``scale = "auto"`` does with these inputs (see
+                :meth:`scaled`).
         """
-        if np.iscomplexobj(inputs):
-            raise ValueError("inputs are complex numbers; give real numbers")
-        try:
-            x = np.asarray(inputs, np.float32)
-        except (TypeError, ValueError):
-            raise ValueError("inputs must be an array of numbers") from None
-        if x.ndim == 1:
-            x = x[:, None]
-        x = x.reshape(len(x), -1)  # images and other shapes: one row per sample
-        if x.shape[0] < 2 or x.shape[1] == 0:
-            raise ValueError(
-                f"inputs must hold at least 2 samples of at least 1 feature, got "
-                f"shape {np.shape(inputs)}"
-            )
-        if not np.all(np.isfinite(x)):
-            raise ValueError("inputs contain NaN or infinite values")
-        codes, classes = _class_codes(labels, len(x))
+        if (test_inputs is None) != (test_labels is None):
+            raise ValueError("give both test_inputs and test_labels, or neither")
+        x = _input_rows(inputs)
+        if test_inputs is None:
+            codes, classes = _class_codes(labels, len(x))
+            split = None
+        else:
+            x_test = _input_rows(test_inputs, "test inputs", minimum=1)
+            if x_test.shape[1:] != x.shape[1:]:
+                raise ValueError(
+                    f"test inputs have {x_test.shape[1]} features per sample, the "
+                    f"training inputs {x.shape[1]}"
+                )
+            y, y_test = np.asarray(labels), np.asarray(test_labels)
+            if y.shape != (len(x),) or y_test.shape != (len(x_test),):
+                raise ValueError(
+                    f"labels must have shape ({len(x)},) and test labels "
+                    f"({len(x_test)},) to match the inputs, got {y.shape} and "
+                    f"{y_test.shape}"
+                )
+            both = np.concatenate([y, y_test])
+            codes, classes = _class_codes(both, len(both))
+            split = np.arange(len(x) + len(x_test)) < len(x)
+            x = np.concatenate([x, x_test])
         p_y = np.zeros((len(x), classes))
         p_y[np.arange(len(x)), codes] = 1.0
         p_x = np.full(len(x), 1.0 / len(x))
-        return cls(name, x, p_y, p_x, population=False)
+        return cls(name, x, p_y, p_x, False, fixed_split=split, scale=scale)
+
+    def scaled(self, how: str = "auto") -> "Dataset":
+        """This data set with its inputs scaled for training.
+
+        * ``"unit"``: one affine map of every value onto [-1, 1] (the smallest value
+          to -1, the largest to 1), the same for every feature, so an image keeps
+          its contrast: MNIST's pixels 0..255 become x / 127.5 - 1, as Saxe et al.
+          (2018) scaled them.
+        * ``"standard"``: each feature to mean 0 and standard deviation 1 (constant
+          features to 0), for features measured in different units.
+        * ``"none"``: as given.
+        * ``"auto"``: the data set's own choice, :attr:`scale`.
+
+        The statistics come from the training rows when the data set carries a fixed
+        split, else from every row (each seed splits them differently, and all seeds
+        share one scaling); no labels are used.
+        """
+        if how == "auto":
+            how = self.scale
+        if how not in SCALES[1:]:
+            raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {how!r}")
+        if how == "none":
+            return self
+        x = self.inputs.astype(np.float64)
+        rows = x if self.fixed_split is None else x[self.fixed_split]
+        if how == "unit":
+            low, high = rows.min(), rows.max()
+            span = high - low if high > low else 2.0
+            x = (x - low) * (2.0 / span) - 1.0
+        else:
+            std = rows.std(axis=0)
+            x = (x - rows.mean(axis=0)) / np.where(std > 0, std, 1.0)
+        return dataclasses.replace(self, inputs=x.astype(np.float32), scale=how)
 
     @property
     def labels(self) -> np.ndarray:
@@ -128,7 +231,8 @@ class Dataset:
         """Per-input sample counts of the training and test sets for one seed.
 
         A population data set draws ``train_samples`` and ``test_samples`` inputs from
-        p(x) with replacement; a finite one puts a fraction ``train_fraction`` of each
+        p(x) with replacement; one with a fixed split gives it, the same for every
+        seed; another finite one puts a fraction ``train_fraction`` of each
         class in the training set (a shuffled, label-stratified split) and the rest in
         the test set.
 
@@ -139,6 +243,10 @@ class Dataset:
             ``(train_counts, test_counts)``, int32 arrays of shape ``(n,)``.
         """
         n = len(self.p_x)
+        if self.fixed_split is not None:
+            return self.fixed_split.astype(np.int32), (~self.fixed_split).astype(
+                np.int32
+            )
         if self.population:
             # One draw for both sets: inverse-CDF sampling of train + test samples.
             cdf = np.cumsum(self.p_x)
@@ -161,12 +269,36 @@ class Dataset:
         """How many training samples a split gives (the same for every seed)."""
         if self.population:
             return train_samples
+        if self.fixed_split is not None:
+            return int(self.fixed_split.sum())
         return int(np.round(train_fraction * np.bincount(self.labels)).sum())
 
 
 # At most this many classes, and this many bytes for the table of p(y | x).
 MAX_CLASSES = 10_000
 MAX_LABEL_TABLE_BYTES = 2**31
+
+
+def _input_rows(inputs, what: str = "inputs", minimum: int = 2) -> np.ndarray:
+    """``inputs`` as float32 rows, one per sample (any shape per sample flattened)."""
+    if np.iscomplexobj(inputs):
+        raise ValueError(f"{what} are complex numbers; give real numbers")
+    try:
+        x = np.asarray(inputs, np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be an array of numbers") from None
+    if x.ndim == 1:
+        x = x[:, None]
+    x = x.reshape(len(x), -1)  # images and other shapes: one row per sample
+    if x.shape[0] < minimum or x.shape[1] == 0:
+        raise ValueError(
+            f"{what} must hold at least {minimum} sample{'s' * (minimum > 1)} of at "
+            "least 1 feature, got "
+            f"shape {np.shape(inputs)}"
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what} contain NaN or infinite values")
+    return x
 
 
 def _class_codes(labels, n: int) -> tuple[np.ndarray, int]:
@@ -265,6 +397,27 @@ def tishby12(gamma: float = math.inf, theta: float = TISHBY12_THRESHOLD) -> Data
     return Dataset(name, x, p_y, np.full(4096, 1 / 4096), False)
 
 
+def digits() -> Dataset:
+    """scikit-learn's 8 x 8 handwritten digits: 1797 images of 64 pixels (0..16), 10
+    classes, read from the installed scikit-learn (nothing is downloaded).
+
+    ``scale = "auto"`` maps the pixels onto [-1, 1]; each seed splits the images by
+    ``train_fraction``, stratified by class.
+
+    Raises:
+        ValueError: scikit-learn is not installed.
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ValueError(
+            "task digits reads scikit-learn's bundled digits, and scikit-learn is not "
+            "installed: pip install scikit-learn (or pip install 'infoplane[data]')"
+        ) from None
+    data = load_digits()
+    return Dataset.from_arrays(data.data, data.target, name="digits", scale="unit")
+
+
 TASKS = {
     "seed10": (seed10, "10 bits, label by n mod 16; 50,000/10,000 samples drawn"),
     "tishby12": (
@@ -272,22 +425,60 @@ TASKS = {
         "12 bits on an icosahedron, all 4096 patterns (the paper); "
         "tishby12:gamma=2 for stochastic labels",
     ),
+    "digits": (digits, "scikit-learn's 8x8 digits, 1797 x 64, 10 classes"),
 }
+# Tasks whose data is read from disk or a package only when a run needs it, so that
+# an Experiment (and a saved result) stands without the data.
+DATA_TASKS = ("digits",)
+HOW_TO_NAME_A_TASK = (
+    f"choose one of {', '.join(TASKS)}, mnist:DIR (the MNIST files you downloaded), "
+    "or file:PATH.npz for your own data"
+)
+MNIST_HELP = (
+    "mnist:DIR reads the MNIST files you downloaded into DIR: train-images-idx3-ubyte, "
+    "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each "
+    "may end in .gz), or Keras' mnist.npz; infoplane downloads nothing"
+)
+
+
+def check_task(spec: str) -> None:
+    """Raise ``ValueError`` unless ``spec`` names a task, without reading data from
+    disk: ``file:`` and ``mnist:`` paths and ``digits`` are read when a run needs
+    them (a saved result loads without its data); the synthetic tasks are built
+    (cheap, cached) to check their parameters.
+
+    A bare ``mnist`` (the ``saxe2018-mnist`` preset before its folder is given) is
+    accepted here and refused, saying what to give, by :func:`load_task`.
+    """
+    kind, sep, rest = spec.partition(":")
+    if kind in ("file", "mnist") and sep:
+        if not rest.strip():
+            example = "file:mine.npz" if kind == "file" else "mnist:~/data/mnist"
+            raise ValueError(f"task {kind}: needs a path, e.g. {example}")
+    elif spec == "mnist":
+        return
+    elif kind in DATA_TASKS:
+        if rest:
+            raise ValueError(f"task {kind} takes no parameters, got {spec!r}")
+    else:
+        load_task(spec)
 
 
 def load_task(spec: str) -> Dataset:
     """The data set a task spec names: a built-in one, ``name`` or
-    ``name:key=value,...`` (e.g. ``"tishby12:gamma=2"``), or ``file:PATH`` for your
-    own arrays (see :func:`from_file`).
+    ``name:key=value,...`` (e.g. ``"tishby12:gamma=2"``), ``digits``,
+    ``mnist:DIR`` for the MNIST files you downloaded (see :func:`from_mnist`), or
+    ``file:PATH`` for your own arrays (see :func:`from_file`).
 
-    Loaded once per spec (and, for a file, per modification), then cached.
+    Loaded once per spec (and, for files, per modification), then cached.
 
     Raises:
-        ValueError: unknown task or parameter, an impossible value, or a file that
-            is missing or does not hold the arrays.
+        ValueError: unknown task or parameter, an impossible value, or files that
+            are missing or do not hold the arrays.
     """
-    if spec.startswith("file:"):
-        path = Path(spec.removeprefix("file:")).expanduser()
+    kind, _, rest = spec.partition(":")
+    if kind == "file" and spec.startswith("file:"):
+        path = Path(rest).expanduser()
         try:
             stat = path.stat()
         except OSError:
@@ -295,6 +486,17 @@ def load_task(spec: str) -> Dataset:
         if not path.is_file():
             raise ValueError(f"data file {str(path)!r} is not a regular file")
         return _file_task(spec, path.resolve(), stat.st_mtime_ns, stat.st_size)
+    if kind == "mnist":
+        if not rest.strip():
+            raise ValueError(
+                f"task {spec!r} needs the folder of your MNIST files, e.g. "
+                f"--set task=mnist:~/data/mnist; {MNIST_HELP}"
+            )
+        path = Path(rest).expanduser().resolve()
+        files = _mnist_files(path)
+        stats = [f.stat() for f in files]
+        signature = tuple((s.st_mtime_ns, s.st_size) for s in stats)
+        return _mnist_task(spec, path, signature)
     return _builtin_task(spec)
 
 
@@ -302,10 +504,7 @@ def load_task(spec: str) -> Dataset:
 def _builtin_task(spec: str) -> Dataset:
     name, _, rest = spec.partition(":")
     if name not in TASKS:
-        raise ValueError(
-            f"unknown task {name!r}; choose one of {', '.join(TASKS)}, "
-            "or file:PATH.npz for your own data"
-        )
+        raise ValueError(f"unknown task {name!r}; {HOW_TO_NAME_A_TASK}")
     params = {}
     for item in filter(None, rest.split(",")):
         key, sep, value = item.partition("=")
@@ -329,17 +528,33 @@ def _file_task(spec: str, path: Path, mtime_ns: int, size: int) -> Dataset:
     return from_file(path, name=spec)
 
 
+@functools.cache
+def _mnist_task(spec: str, path: Path, signature: tuple) -> Dataset:
+    del signature  # only part of the cache key: the files' times and sizes
+    return from_mnist(path, name=spec)
+
+
+# Keras' layout of a data set with a given split (its mnist.npz).
+SPLIT_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
 def from_file(path: str | Path, *, name: str | None = None) -> Dataset:
-    """Your own data: a NumPy ``.npz`` file with arrays ``inputs`` and ``labels``.
+    """Your own data: a NumPy ``.npz`` file with arrays ``inputs`` and ``labels``, or
+    with a given split as ``x_train, y_train, x_test, y_test`` (Keras' layout).
 
     Write one with ``numpy.savez("mine.npz", inputs=x, labels=y)``: ``x`` of shape
-    ``(samples, features)``, ``y`` of shape ``(samples,)`` with any integer class
+    ``(samples, features)`` (or any shape per sample, e.g. ``(samples, 28, 28)``
+    images, flattened to rows), ``y`` of shape ``(samples,)`` with any integer class
     values. Every row is its own input (see :meth:`Dataset.from_arrays`); an
     experiment splits the rows into training and test sets by ``train_fraction``,
-    stratified by label. As a task spec: ``file:mine.npz``.
+    stratified by label, afresh for each seed. With ``x_train, ...`` the given split
+    is kept for every seed. As a task spec: ``file:mine.npz``.
     """
     path = Path(path)
-    how = "write it with numpy.savez(path, inputs=x, labels=y)"
+    how = (
+        "write it with numpy.savez(path, inputs=x, labels=y), or with a given split "
+        "numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+    )
     unreadable = ValueError(f"cannot read {str(path)!r} as a .npz file; {how}")
     try:
         with open(path, "rb") as f:
@@ -348,21 +563,176 @@ def from_file(path: str | Path, *, name: str | None = None) -> Dataset:
                 raise ValueError(
                     f"{str(path)!r} holds one array, not named arrays; {how}"
                 )
-            if not {"inputs", "labels"} <= set(data.files):
-                found = ", ".join(data.files) or "none"
+            names = set(data.files)
+            whole, split = {"inputs", "labels"} <= names, set(SPLIT_ARRAYS) & names
+            if whole and split:
                 raise ValueError(
-                    f"{str(path)!r} must hold arrays named inputs and labels "
-                    f"(it has {found}); {how}"
+                    f"{str(path)!r} holds both inputs/labels and "
+                    f"{', '.join(sorted(split))}; keep one layout"
                 )
+            if not whole and set(SPLIT_ARRAYS) != split:
+                found = ", ".join(data.files) or "none"
+                lacking = ", ".join(a for a in SPLIT_ARRAYS if a not in names)
+                wanted = (
+                    f"lacks {lacking} of a given split"
+                    if split
+                    else "must hold arrays named inputs and labels"
+                )
+                raise ValueError(f"{str(path)!r} {wanted} (it has {found}); {how}")
             # Object arrays would need pickle, which a data file must not run.
-            inputs, labels = data["inputs"], data["labels"]
-    except (OSError, EOFError, zipfile.BadZipFile):
+            if whole:
+                arrays = {"inputs": data["inputs"], "labels": data["labels"]}
+            else:
+                x, y, x_test, y_test = (data[a] for a in SPLIT_ARRAYS)
+                arrays = dict(
+                    inputs=x, labels=y, test_inputs=x_test, test_labels=y_test
+                )
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error):
         raise unreadable from None
     except ValueError as error:
         if str(path) in str(error):
             raise
         raise unreadable from None
     try:
-        return Dataset.from_arrays(inputs, labels, name=name or f"file:{path}")
+        return Dataset.from_arrays(**arrays, name=name or f"file:{path}")
     except (TypeError, ValueError) as error:
         raise ValueError(f"{str(path)!r}: {error}") from None
+
+
+# The MNIST IDX files, by part; each may also be gzipped (.gz) or spelt with a dot
+# before "idx" (as some mirrors name them).
+MNIST_PARTS = {
+    "train images": "train-images-idx3-ubyte",
+    "train labels": "train-labels-idx1-ubyte",
+    "test images": "t10k-images-idx3-ubyte",
+    "test labels": "t10k-labels-idx1-ubyte",
+}
+IDX_MAGIC = {"images": 0x00000803, "labels": 0x00000801}  # uint8 data, 3 or 1 dims
+
+
+def _mnist_files(path: Path) -> list[Path]:
+    """The files ``mnist:PATH`` reads: one ``.npz``, or the four IDX files of a folder
+    (preferred to an ``mnist.npz`` beside them)."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise ValueError(f"MNIST folder {str(path)!r} does not exist; {MNIST_HELP}")
+    found, missing = [], []
+    for part, stem in MNIST_PARTS.items():
+        names = [stem, stem.replace("-idx", ".idx")]
+        names = [n + ext for n in names for ext in ("", ".gz")]
+        match = next((path / n for n in names if (path / n).is_file()), None)
+        if match is None:
+            missing.append(f"{part} ({stem}[.gz])")
+        else:
+            found.append(match)
+    if not missing:
+        return found
+    if (path / "mnist.npz").is_file():
+        return [path / "mnist.npz"]
+    raise ValueError(
+        f"MNIST folder {str(path)!r} lacks the {', '.join(missing)} and holds no "
+        f"mnist.npz; {MNIST_HELP}"
+    )
+
+
+def read_idx(path: str | Path, kind: str | None = None) -> np.ndarray:
+    """The array of an IDX file (the MNIST format), gzipped or not.
+
+    The header is big-endian: a magic number (0x00000803 for images, 0x00000801 for
+    labels: two zero bytes, the data type 0x08 for uint8, the number of dimensions),
+    then each dimension as a uint32; then the uint8 data, row-major.
+
+    Args:
+        path: the file; a name ending in ``.gz`` is decompressed.
+        kind: ``"images"`` or ``"labels"`` to require that magic number.
+
+    Raises:
+        ValueError: one line naming the file and what is wrong (not IDX, another
+            kind, truncated, trailing bytes, a damaged gzip stream).
+    """
+    path = Path(path)
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                raw = f.read()
+        else:
+            raw = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as error:
+        reason = str(error)
+        if path.name.endswith(".gz") and not isinstance(error, FileNotFoundError):
+            reason = "a damaged or truncated gzip file"
+        raise ValueError(f"cannot read MNIST file {str(path)!r}: {reason}") from None
+    bad = f"MNIST file {str(path)!r} is not an IDX file"
+    if len(raw) < 4 or raw[:2] != b"\0\0":
+        raise ValueError(f"{bad} (it does not start with an IDX magic number)")
+    dtype, ndim = raw[2], raw[3]
+    if dtype != 0x08 or ndim == 0:
+        raise ValueError(
+            f"{bad} of unsigned bytes (magic number 0x{raw[:4].hex()}; expected "
+            "0x00000803 for images or 0x00000801 for labels)"
+        )
+    magic = int.from_bytes(raw[:4], "big")
+    if kind is not None and magic != IDX_MAGIC[kind]:
+        raise ValueError(
+            f"MNIST file {str(path)!r} has magic number 0x{magic:08x}, not "
+            f"0x{IDX_MAGIC[kind]:08x} of {kind}"
+        )
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"MNIST file {str(path)!r} is truncated in its header")
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
+    size = math.prod(shape)
+    if len(raw) != header + size:
+        short = len(raw) < header + size
+        state = "truncated" if short else "longer than its header says"
+        raise ValueError(
+            f"MNIST file {str(path)!r} is {state}: its header gives shape {shape}, "
+            f"{size:,} bytes of data, and it holds {len(raw) - header:,}"
+        )
+    return np.frombuffer(raw, np.uint8, size, header).reshape(shape)
+
+
+def from_mnist(path: str | Path, *, name: str | None = None) -> Dataset:
+    """MNIST from files you downloaded, with its own split (60,000 training and
+    10,000 test images, kept for every seed).
+
+    ``path`` is a folder with the four IDX files (``train-images-idx3-ubyte``,
+    ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
+    ``t10k-labels-idx1-ubyte``, each possibly ``.gz``), or a folder with Keras'
+    ``mnist.npz``, or that ``.npz`` file itself (arrays ``x_train, y_train, x_test,
+    y_test``). ``scale = "auto"`` maps the pixels 0..255 onto [-1, 1].
+
+    Raises:
+        ValueError: missing files, or files that are not what they should be (one
+            line naming the file).
+    """
+    path = Path(path).expanduser()
+    files = _mnist_files(path)
+    name = name or f"mnist:{path}"
+    if len(files) == 1:
+        data = from_file(files[0], name=name)
+        if data.fixed_split is None:
+            raise ValueError(
+                f"{str(files[0])!r} must hold x_train, y_train, x_test, y_test "
+                "(Keras' mnist.npz)"
+            )
+        return dataclasses.replace(data, scale="unit")
+    arrays = {}
+    for (part, _), file in zip(MNIST_PARTS.items(), files, strict=True):
+        arrays[part] = read_idx(file, part.split()[1])
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split} images"], arrays[f"{split} labels"]
+        if len(images) != len(labels):
+            raise ValueError(
+                f"MNIST folder {str(path)!r}: {len(images):,} {split} images but "
+                f"{len(labels):,} {split} labels"
+            )
+    return Dataset.from_arrays(
+        arrays["train images"],
+        arrays["train labels"],
+        test_inputs=arrays["test images"],
+        test_labels=arrays["test labels"],
+        name=name,
+        scale="unit",
+    )

@@ -60,6 +60,10 @@ AXES = {
     "final_train_accuracy": ("seed",),
     "final_test_accuracy": ("seed",),
     "diverged_epoch": ("seed",),
+    # With measure_samples: each network's measured inputs (rows of the data set, -1
+    # for padding) and how many samples they hold.
+    "measured_inputs": ("seed", "measured"),
+    "measured_samples": ("seed",),
 }
 # The arrays a result of a user's own loop (source "recorder") may hold.
 RECORDER_ARRAYS = frozenset(

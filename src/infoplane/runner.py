@@ -1,10 +1,11 @@
 """Running an experiment: its data, the compiled loop, and the Result.
 
-``run`` joins the pieces: it loads the data set, checks what can be known before any
-work, resolves run-wide binning ranges, trains with progress, and builds the
-:class:`~infoplane.Result`, turning the run's warnings into Python warnings.
+``run`` joins the pieces: it loads the data set and scales its inputs, checks what can
+be known before any work, resolves run-wide binning ranges, trains with progress, and
+builds the :class:`~infoplane.Result`, turning the run's warnings into Python warnings.
 """
 
+import math
 import warnings
 from collections.abc import Callable
 
@@ -16,7 +17,7 @@ from .estimators import parse_estimator
 from .results import Result
 from .training import DivergenceWarning, train
 
-__all__ = ["ClippingWarning", "check_sizes", "run"]
+__all__ = ["ClippingWarning", "DataWarning", "RunWarning", "check_sizes", "run"]
 
 
 def run(
@@ -45,6 +46,10 @@ def run(
             NaN (``result.arrays["diverged_epoch"]`` says when), the others are kept.
         ClippingWarning: an estimator's bins clipped activations or held a layer in
             one bin.
+        DataWarning: the data or the training does not suit the network: inputs
+            far beyond [-1, 1], a first layer saturated from the start, a binary
+            sigmoid loss on more than two classes, test accuracy near chance at the
+            end. Every warning's line is also in ``result.info["warnings"]``.
 
     Examples:
         >>> import infoplane as ip
@@ -55,7 +60,13 @@ def run(
     from tqdm.auto import tqdm
 
     dataset = load_task(experiment.task)
+    if experiment.scale == "auto":  # the result records the scaling applied
+        experiment = experiment.replace(scale=dataset.scale)
+    dataset = dataset.scaled(experiment.scale)
     check_sizes(experiment, dataset)
+    lines = data_warnings(experiment, dataset)
+    for line in lines:
+        warnings.warn(line, DataWarning, stacklevel=2)
     seeds = experiment.seeds
     bar = tqdm(
         total=experiment.epochs,
@@ -79,7 +90,87 @@ def run(
     result = Result.from_training(experiment, dataset, arrays)
     for line in result.info["warnings"]:
         warnings.warn(line, ClippingWarning, stacklevel=2)
+    after = fit_warnings(experiment, dataset, result.arrays)
+    for line in after:
+        warnings.warn(line, DataWarning, stacklevel=2)
+    result.info["warnings"].extend(lines + after)
     return result
+
+
+# Inputs beyond this magnitude are far outside the [-1, 1] that initialisations and
+# bounded activations expect (MNIST's raw pixels reach 255).
+FAR_INPUT = 10.0
+# A first layer with more of its values than this near its bounds at the first
+# measurement is saturated by its inputs, not by training.
+SATURATED = 0.9
+# Test accuracy that gets less than this share of the way from chance to 1, after at
+# least CHANCE_UPDATES optimiser steps, is "near chance".
+NEAR_CHANCE = 0.1
+CHANCE_UPDATES = 1000
+
+
+def data_warnings(experiment: Experiment, dataset: Dataset) -> list[str]:
+    """What can be seen wrong before training: inputs (as scaled) far beyond
+    [-1, 1], and a binary sigmoid loss on more than two classes."""
+    lines = []
+    low, high = float(dataset.inputs.min()), float(dataset.inputs.max())
+    if max(-low, high) > FAR_INPUT:
+        lines.append(
+            f"the inputs of {dataset.name} span [{low:.4g}, {high:.4g}] "
+            f"(scale={experiment.scale}), far beyond [-1, 1]: the first layer's "
+            "units saturate (tanh, sigmoid) or blow up (relu); set scale=unit (one "
+            "affine map of all values onto [-1, 1], for images) or scale=standard "
+            "(each feature to mean 0 and variance 1)"
+        )
+    classes = dataset.p_y.shape[1]
+    if experiment.loss == "sigmoid_bce" and classes > 2:
+        lines.append(
+            f"loss=sigmoid_bce (the seed notebook's loss for 2 classes) treats each "
+            f"of the {classes} outputs as its own yes/no question, which trains "
+            f"{classes} classes poorly; use loss=softmax_ce, or start from the "
+            "classify preset (softmax, Adam, mini-batches)"
+        )
+    return lines
+
+
+def fit_warnings(experiment: Experiment, dataset: Dataset, arrays: dict) -> list[str]:
+    """What a finished run shows wrong: a first layer saturated from the first
+    measurement (inputs too large for it), and test accuracy near chance at the
+    end of a run long enough to have learnt."""
+    lines = []
+    saturation = arrays["saturation"][:, 0, 0]  # (seed,): layer 1, first epoch
+    if not np.isnan(saturation).all() and np.nanmean(saturation) > SATURATED:
+        lines.append(
+            f"layer 1 is {np.nanmean(saturation):.1%} saturated at the first "
+            f"measurement (epoch {int(arrays['epochs'][0])}): its inputs are too "
+            f"large for {experiment.activation}, so it starts as a binary code; "
+            "scale the inputs (scale=unit or scale=standard)"
+        )
+    healthy = arrays["diverged_epoch"] < 0
+    accuracy = arrays["final_test_accuracy"][healthy]
+    if not len(accuracy):
+        return lines
+    train = dataset.train_size(
+        train_samples=experiment.train_samples,
+        train_fraction=experiment.train_fraction,
+    )
+    batches = (
+        1 if experiment.batch_size == 0 else math.ceil(train / experiment.batch_size)
+    )
+    # Chance: always answering the test set's most common class.
+    chance = float(arrays["test_class_share"][healthy].max(axis=1).mean())
+    mean = float(np.mean(accuracy))
+    if experiment.epochs * batches >= CHANCE_UPDATES and mean < chance + NEAR_CHANCE * (
+        1 - chance
+    ):
+        lines.append(
+            f"test accuracy is {mean:.3f} at the end, near chance ({chance:.3f}: "
+            "always the most common class): the networks did not learn the task, "
+            "so their information plane says little about learning; check the "
+            "labels, the scaling of the inputs, the loss and the learning rate "
+            f"(lr={experiment.lr:g})"
+        )
+    return lines
 
 
 def check_sizes(experiment: Experiment, dataset: Dataset) -> None:
@@ -131,5 +222,14 @@ def _resolve_run_ranges(experiment: Experiment, dataset: Dataset) -> Experiment:
     return experiment.replace(estimators=tuple(resolved))
 
 
-class ClippingWarning(UserWarning):
+class RunWarning(UserWarning):
+    """Something about a run that its numbers alone do not show (the base of the
+    run's warnings; the command line prints them as one line each)."""
+
+
+class ClippingWarning(RunWarning):
     """A fixed binning range lumped activation values outside it together."""
+
+
+class DataWarning(RunWarning):
+    """The data or the training does not suit the network (see :func:`run`)."""

@@ -88,7 +88,10 @@ class ProgramShape:
     (a traced scalar), the seed (the initial parameters, data split and shuffling
     keys), the epochs and the schedule (each chunk's target epochs), train_fraction,
     train_samples and test_samples with full batch (the per-input sample counts),
-    measure_on (the measured inputs' weights), the name and the units.
+    measure_on (the measured inputs' weights), scale (the input values), the name and
+    the units. ``measure_samples`` sets the number of measured inputs, an array
+    shape: each subset size compiles its own program (0, all inputs, the one without
+    a subset).
 
     A run-wide binning range (``binning-observed:scope=run``) is part of its
     estimator's spec, so each resolved range compiles its own program.
@@ -276,6 +279,8 @@ def _measure(program, estimators, shared, seed_data, model):
     logits_fm, layers_fm = model.features(shared["x_fm"])  # as training computes it
     if program.measure_output:
         layers_fm = [*layers_fm, _output_layer(program.loss, logits_fm, axis=0)]
+    if "measured" in seed_data:  # a subset (measure_samples): its inputs' columns
+        layers_fm = [a[:, seed_data["measured"]] for a in layers_fm]
     logits, layers = logits_fm.T, [a.T for a in layers_fm]  # estimators: inputs first
     by_estimator = [e.measure_layers(layers, inputs) for e in estimators]
     measured = list(zip(*by_estimator, strict=True))  # [layer][estimator]
@@ -452,11 +457,12 @@ def _setup(exp, dataset: Dataset, n_networks: int):
         test_samples=exp.test_samples,
         train_fraction=exp.train_fraction,
     )
-    networks, columns = [], []
+    networks, columns, subsets, measured = [], [], [], []
     for i in range(n_networks):
-        data_seed, init_seed, batch_seed = np.random.SeedSequence(
+        # A fourth child for the measured subset leaves the first three as they were.
+        data_seed, init_seed, batch_seed, subset_seed = np.random.SeedSequence(
             exp.seed, spawn_key=(i,)
-        ).spawn(3)
+        ).spawn(4)
         train, test = dataset.split(np.random.default_rng(data_seed), **split)
         model = MLP(
             dataset.inputs.shape[1],
@@ -467,6 +473,7 @@ def _setup(exp, dataset: Dataset, n_networks: int):
         )
         networks.append((model, batch_seed.generate_state(2)))
         measure = {"train": train, "test": test, "full": dataset.p_x}[exp.measure_on]
+        measured.append(measure)
         # What the compiled loop needs of the data, computed here once rather than
         # compiled into it: the training weights as shares, the counts of each split
         # and their reciprocal totals, and the measured inputs.
@@ -482,12 +489,56 @@ def _setup(exp, dataset: Dataset, n_networks: int):
         if exp.batch_size:  # the training multiset, as input indices
             data["samples"] = np.repeat(np.arange(len(train)), train).astype(np.int32)
         columns.append(data)
+        subsets.append(
+            _measured_subset(
+                measure,
+                exp.measure_samples,
+                np.random.default_rng(subset_seed),
+                samples=exp.measure_on != "full",
+            )
+        )
+    if any(s is not None for s in subsets):
+        # Every network measures the same number of inputs (padded with inputs of
+        # weight 0), so that the program has one shape for all of them.
+        length = max(len(s[0]) for s in subsets if s is not None)
+        for data, subset, measure in zip(columns, subsets, measured, strict=True):
+            if subset is None:  # this network's measured set is no larger
+                subset = np.flatnonzero(measure > 0), measure[measure > 0]
+            index, weight = (np.pad(a, (0, length - len(a))) for a in subset)
+            data["measured"] = index.astype(np.int32)
+            data["inputs"] = Inputs.of(weight, dataset.p_y[index])
+            data["measured_size"] = np.int32(len(subset[0]))
     # device_put, unlike jnp.asarray, transfers without compiling a conversion.
     stack = lambda *leaves: jax.device_put(np.stack(leaves))  # noqa: E731
     models, keys = jax.tree.map(stack, *networks)
     seed_data = jax.tree.map(stack, *columns)
     opt_state = _init_optimizer(exp.optimizer, models)
     return _State(models, opt_state, keys), seed_data
+
+
+def _measured_subset(
+    weights: np.ndarray, size: int, rng: np.random.Generator, *, samples: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A random subset of ``size`` samples of the measured set, as the indices of
+    their distinct inputs and the weight of each; None when ``size`` is 0 or the set
+    is no larger.
+
+    With ``samples``, ``weights`` are sample counts per input (a training or test
+    multiset) and the subset is ``size`` of those samples drawn without replacement;
+    otherwise ``weights`` are p(x) (``measure_on = "full"``) and the subset is
+    ``size`` of the inputs of positive p(x), each keeping its p(x).
+    """
+    present = np.flatnonzero(weights > 0)
+    pool = np.repeat(present, weights[present].astype(np.int64) if samples else 1)
+    if size == 0 or size >= len(pool):
+        return None
+    chosen = pool[rng.choice(len(pool), size, replace=False)]
+    if not samples:
+        chosen = np.sort(chosen)
+        return chosen, weights[chosen]
+    counts = np.bincount(chosen, minlength=len(weights))
+    index = np.flatnonzero(counts)
+    return index, counts[index]
 
 
 def _init_optimizer(kind: str, models):
@@ -608,6 +659,19 @@ def train(
         # Level 3: past train and its float64 wrapper, at whoever called train.
         warnings.warn(_divergence_message(exp, diverged), DivergenceWarning, 3)
     out["epochs"] = epochs
+    if "measured" in seed_data:
+        # Which inputs (rows of the data set) each network was measured on, -1 past
+        # its own number of them; and how many samples that subset holds.
+        index = np.asarray(seed_data["measured"])[: exp.seeds].astype(np.int64)
+        size = np.asarray(seed_data["measured_size"])[: exp.seeds]
+        index[np.arange(index.shape[1]) >= size[:, None]] = -1
+        out["measured_inputs"] = index[:, : size.max()]  # without padding networks
+        weights = np.asarray(seed_data["inputs"].weights)[: exp.seeds]
+        out["measured_samples"] = (
+            weights.sum(1).round().astype(np.int64)
+            if exp.measure_on != "full"
+            else size.astype(np.int64)
+        )
     train, test = (np.asarray(seed_data[k])[: exp.seeds] for k in ("train", "test"))
     out["train_size"], out["test_size"] = train.sum(1), test.sum(1)
     # Share of each class in each split, e.g. the positive rate of a binary task.
