@@ -599,3 +599,14 @@ def test_pictures_of_a_real_run(small_result, tmp_path):
     written = plotting.write_pictures(small_result, tmp_path, video=False)
     assert {p.name for p in written} == {"plane.png", "curves.png"}
     assert ink(tmp_path / "plane.png") > 0.03
+
+
+def test_layers_on_one_point_stay_visible_as_nested_markers():
+    from matplotlib.collections import PathCollection
+
+    ax = plotting.plot_plane(make_result())
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+    pairs = zip(scatters, LAYERS, strict=True)
+    hidden = [c.get_sizes()[0] for c, name in pairs if name != "output"]
+    assert hidden == sorted(hidden, reverse=True)  # deeper layers smaller, on top
+    assert len(set(hidden)) == len(hidden)

@@ -265,10 +265,14 @@ def draw_plane(
     )
 
     scatters, handles = [], []
+    hidden = sum(name != "output" for name in result.layers)
     for layer, name in enumerate(result.layers):
         is_output = name == "output"
         marker = OUTPUT_MARKER if is_output else MARKERS[layer % len(MARKERS)]
-        size = 70 if is_output else 22
+        # Shallower layers are drawn first and larger, so layers that sit on one
+        # point (e.g. every wide layer at ln N, each sample its own bin) stay
+        # visible as nested markers.
+        size = 70 if is_output else 22 * (1 + 0.5 * (hidden - 1 - layer))
         scatters.append(
             ax.scatter(
                 *offsets(plane, layer).T,
