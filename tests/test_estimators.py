@@ -12,6 +12,7 @@ from sklearn.metrics import mutual_info_score
 import infoplane as ip
 from infoplane.estimators import Binning, Inputs, parse_estimator
 from infoplane.estimators.discrete import group_ids, pack_symbols
+from infoplane.specs import parse_spec
 
 EDGES = np.linspace(-1, 1, 31)
 
@@ -191,6 +192,25 @@ def test_parse_estimator_round_trips_and_rejects_bad_specs():
         parse_estimator("binning:range=1:-1")
     with pytest.raises(ValueError, match="key=value"):
         parse_estimator("binning:30")
+
+
+def test_one_parser_reads_estimator_and_task_specs():
+    assert parse_spec(" binning : bins = 3 , range=-1:1, ") == (
+        "binning",
+        {"bins": "3", "range": "-1:1"},
+    )
+    assert parse_spec("tishby12:gamma=2.5", "task", float) == (
+        "tishby12",
+        {"gamma": 2.5},
+    )
+    with pytest.raises(ValueError, match="task 'tishby12:gamma=x': gamma must be a"):
+        ip.load_task("tishby12:gamma=x")
+    with pytest.raises(ValueError, match="task parameters are key=value"):
+        ip.load_task("tishby12:2")
+    with pytest.raises(ValueError, match="bins is given twice"):
+        parse_estimator("binning:bins=3,bins=4")
+    with pytest.raises(ValueError, match="key=value, got '=3'"):
+        parse_estimator("binning:=3")
 
 
 def test_mutual_information_rejects_bad_input():

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+from ..specs import parse_spec
 from .base import AbstractEstimator
 from .binning import Binning, EqualMass, FixedWidth, ObservedRange
 from .kernel import BLOCK, KDELower, KDEUpper
@@ -83,19 +84,11 @@ def parse_estimator(spec: "str | AbstractEstimator") -> AbstractEstimator:
     """
     if isinstance(spec, AbstractEstimator):
         return spec
-    name, _, rest = str(spec).strip().partition(":")
+    name, params = parse_spec(spec, "estimator")
     if name not in ESTIMATORS:
         raise ValueError(
             f"unknown estimator {name!r}; choose one of {', '.join(ESTIMATORS)}"
         )
-    params = {}
-    for item in filter(None, rest.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(
-                f"estimator parameters are key=value, got {item!r} in {spec!r}"
-            )
-        params[key.strip()] = value.strip()
     parser, _ = ESTIMATORS[name]
     try:
         estimator = parser(params)
