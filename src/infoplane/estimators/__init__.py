@@ -3,7 +3,7 @@
 from .base import AbstractEstimator, Inputs
 from .binning import AbstractBinning, Binning, EqualMass, FixedWidth, ObservedRange
 from .kernel import AbstractKernel, KDELower, KDEUpper
-from .measure import mutual_information
+from .samples import mutual_information
 from .spec import ESTIMATORS, parse_estimator
 
 __all__ = [

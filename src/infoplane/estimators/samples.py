@@ -1,4 +1,4 @@
-"""Mutual information of a layer measured on samples a user already has."""
+"""``mutual_information``: a layer's information on samples a user already has."""
 
 import equinox as eqx
 import numpy as np
