@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import mutual_info_score
 
 import infoplane as ip
-from infoplane.estimators import Binning, Inputs, parse_estimator
+from infoplane.estimators import Binning, JointDistribution, parse_estimator
 from infoplane.estimators.discrete import group_ids, pack_symbols
 from infoplane.specs import parse_spec
 
@@ -67,9 +67,9 @@ def test_inputs_built_on_the_host_equal_those_built_by_jax():
     rng = np.random.default_rng(3)
     w = rng.integers(0, 5, 40).astype(float)
     p_y = rng.dirichlet(np.ones(3), 40)  # soft labels
-    host = Inputs.of(w, p_y)
+    host = JointDistribution.of(w, p_y)
     with jax.enable_x64(True):
-        traced = jax.jit(Inputs.of)(jnp.asarray(w), jnp.asarray(p_y))
+        traced = jax.jit(JointDistribution.of)(jnp.asarray(w), jnp.asarray(p_y))
     for name, value in vars(host).items():
         np.testing.assert_allclose(value, getattr(traced, name), rtol=1e-14)
     p = (w[:, None] * p_y).sum(axis=0) / w.sum()
@@ -449,9 +449,9 @@ def test_family_measures_layers_of_several_widths_at_once(est):
     a, w, _, p_y = family_layer(8)
     wide = np.concatenate([a, family_layer(9)[0][:, :5]], axis=1)
     layers = [a, a[:, 4:], wide, wide[:, 1:]]
-    # Inputs built on the host with NumPy, as training does; measure builds them
-    # with JAX inside its compiled function.
-    together = est.measure_layers(layers, Inputs.of(w, p_y))
+    # The distribution built on the host with NumPy, as training does; measure
+    # builds it with JAX inside its compiled function.
+    together = est.measure_layers(layers, JointDistribution.of(w, p_y))
     for layer, (i_xt, i_ty, diagnostics) in zip(layers, together, strict=True):
         alone = est.measure(layer, w, p_y)
         assert float(i_xt) == pytest.approx(float(alone[0]), abs=1e-12)
@@ -479,7 +479,7 @@ def test_layers_counted_together_keep_their_own_word_widths():
     est = Binning()
     np.testing.assert_array_equal(np.asarray(est.symbols(layer_a)), symbols)
     (i_xt, _, diagnostics), _ = est.measure_layers(
-        [layer_a, layer_b], Inputs.of(w, p_y)
+        [layer_a, layer_b], JointDistribution.of(w, p_y)
     )
     assert float(i_xt) == pytest.approx(math.log(4), abs=1e-12)
     assert float(diagnostics["occupied_bins"]) == 4

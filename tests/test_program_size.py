@@ -16,7 +16,7 @@ import jax
 import numpy as np
 import pytest
 
-from infoplane.estimators import Inputs, parse_estimator
+from infoplane.estimators import JointDistribution, parse_estimator
 
 
 def compiled_instructions(spec: str, width: int, inputs: int = 1024) -> int:
@@ -25,7 +25,9 @@ def compiled_instructions(spec: str, width: int, inputs: int = 1024) -> int:
     estimator = parse_estimator(spec)
     rng = np.random.default_rng(0)
     layer = np.tanh(rng.normal(size=(inputs, width))).astype(np.float32)
-    measured_on = Inputs.of(np.ones(inputs), np.eye(2)[rng.integers(0, 2, inputs)])
+    measured_on = JointDistribution.of(
+        np.ones(inputs), np.eye(2)[rng.integers(0, 2, inputs)]
+    )
     measure = jax.jit(lambda a, i: estimator.measure_layers([a], i))
     with jax.enable_x64(True):
         text = measure.lower(layer, measured_on).compile().as_text()

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .estimators import Inputs, parse_estimator
+from .estimators import JointDistribution, parse_estimator
 from .estimators.diagnostics import layer_statistics
 from .estimators.discrete import float64
 from .results import Result
@@ -128,7 +128,7 @@ class InformationPlane:
         joint = np.zeros((len(first), p_y.shape[1]))
         np.add.at(joint, ids, p_y)
         p_y_x = joint / weights[:, None]
-        self._inputs = Inputs.of(weights, p_y_x)
+        self._inputs = JointDistribution.of(weights, p_y_x)
 
         if isinstance(estimators, str):
             estimators = (estimators,)
@@ -441,7 +441,7 @@ class InformationPlane:
 
 
 @float64
-def _measure(estimators, layers: list[np.ndarray], inputs: Inputs) -> dict:
+def _measure(estimators, layers: list[np.ndarray], inputs: JointDistribution) -> dict:
     """Every estimator on every layer, for each network: host arrays
     ``(seeds, layer, estimator)`` and ``(seeds, layer)``."""
     if layers[0].shape[0] == 1:  # one network: no vmap (XLA:CPU runs it faster)
@@ -453,7 +453,7 @@ def _measure(estimators, layers: list[np.ndarray], inputs: Inputs) -> dict:
 
 @eqx.filter_jit
 @eqx.debug.assert_max_traces(max_traces=None)  # counts traces: eqx.debug.get_num_traces
-def _measure_one(estimators, layers, inputs: Inputs) -> dict:
+def _measure_one(estimators, layers, inputs: JointDistribution) -> dict:
     by_estimator = [e.measure_layers(layers, inputs) for e in estimators]
     measured = list(zip(*by_estimator, strict=True))  # [layer][estimator]
     record = {
@@ -471,7 +471,7 @@ def _measure_one(estimators, layers, inputs: Inputs) -> dict:
 
 
 @eqx.filter_jit
-def _measure_seeds(estimators, layers, inputs: Inputs) -> dict:
+def _measure_seeds(estimators, layers, inputs: JointDistribution) -> dict:
     return jax.vmap(lambda ls: _measure_one(estimators, ls, inputs))(layers)
 
 

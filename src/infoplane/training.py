@@ -35,7 +35,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from . import _environment  # noqa: F401 (JAX devices and caches, before JAX starts)
 from .datasets import Dataset
 from .estimators import parse_estimator
-from .estimators.base import Inputs
+from .estimators.base import JointDistribution
 from .estimators.diagnostics import layer_statistics
 from .estimators.discrete import float64
 from .model import ACTIVATIONS, MLP
@@ -477,7 +477,7 @@ def _setup(exp, dataset: Dataset, n_networks: int):
             "train_share": (train / train.sum()).astype(np.float32),
             "fit_counts": counts,
             "fit_scale": 1 / np.maximum(counts.sum(axis=1), np.float32(1)),
-            "inputs": Inputs.of(measure, dataset.p_y),
+            "inputs": JointDistribution.of(measure, dataset.p_y),
         }
         if exp.batch_size:  # the training multiset, as input indices
             data["samples"] = np.repeat(np.arange(len(train)), train).astype(np.int32)

@@ -1,6 +1,6 @@
 """Estimators of I(X;T) and I(T;Y): one family, one call each (nats)."""
 
-from .base import AbstractEstimator, Inputs
+from .base import AbstractEstimator, JointDistribution
 from .binning import AbstractBinning, Binning, EqualMass, FixedWidth, ObservedRange
 from .kernel import AbstractKernel, KDELower, KDEUpper
 from .samples import mutual_information
@@ -14,7 +14,7 @@ __all__ = [
     "Binning",
     "EqualMass",
     "FixedWidth",
-    "Inputs",
+    "JointDistribution",
     "KDELower",
     "KDEUpper",
     "ObservedRange",

@@ -10,7 +10,7 @@ from jaxtyping import Array, Float, Int
 
 from .base import (
     AbstractEstimator,
-    Inputs,
+    JointDistribution,
     check_integer,
     check_positive,
     format_number,
@@ -62,7 +62,7 @@ class AbstractBinning(AbstractEstimator):
 
     @compiled
     def measure(self, activations, weights, p_y):
-        inputs = Inputs.of(weights, p_y)
+        inputs = JointDistribution.of(weights, p_y)
         return self.measure_layers([activations], inputs)[0]
 
     @compiled
@@ -96,7 +96,7 @@ class AbstractBinning(AbstractEstimator):
             measured.append((h_t, h_t + h_y - h_ty, diagnostics))
         return measured
 
-    def clipping(self, layers, inputs: Inputs) -> list[dict[str, Array]]:
+    def clipping(self, layers, inputs: JointDistribution) -> list[dict[str, Array]]:
         """Diagnostics of a fixed range, per layer (none for ranges that follow the
         data)."""
         del inputs

@@ -4,7 +4,7 @@ import equinox as eqx
 import numpy as np
 
 from ..units import from_nats
-from .base import AbstractEstimator, Inputs
+from .base import AbstractEstimator, JointDistribution
 from .binning import AbstractBinning, Binning
 from .discrete import float64, pack_symbols, plugin_entropies
 from .spec import parse_estimator
@@ -105,7 +105,7 @@ def _distinct_inputs(estimator, a, w, p_y):
 def _samples(estimator, a, x, x_bits, w, p_y):
     """Plug-in MI over samples: I(X;T) = H(X)+H(T)-H(X,T), I(T;Y) = H(T)+H(Y)-H(T,Y)."""
     x = [(x, x_bits)]
-    inputs = Inputs.of(w, p_y)
+    inputs = JointDistribution.of(w, p_y)
     t = pack_symbols(estimator.symbols(a, w), estimator.n_symbols)
     h_t, h_y, h_ty = plugin_entropies(t, inputs)
     h_x = plugin_entropies(x, inputs)[0]
