@@ -19,12 +19,11 @@ import jax
 import numpy as np
 
 from infoplane.estimators import (
+    KDE,
     Binning,
-    EqualMass,
-    FixedWidth,
-    KDELower,
-    KDEUpper,
-    ObservedRange,
+    BinningAdaptive,
+    BinningObserved,
+    BinningWidth,
 )
 
 INPUTS = 4096
@@ -32,11 +31,11 @@ UNITS = 10
 SEEDS = (1, 50)
 ESTIMATORS = [
     Binning(bins=30, low=-1.0, high=1.0),
-    FixedWidth(width=0.07),
-    ObservedRange(bins=30),
-    EqualMass(bins=30),
-    KDEUpper(var=0.1),
-    KDELower(var=0.1),
+    BinningWidth(width=0.07),
+    BinningObserved(bins=30),
+    BinningAdaptive(bins=30),
+    KDE(var=0.1),
+    KDE("lower", var=0.1),
 ]
 
 

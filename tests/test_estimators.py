@@ -227,17 +227,17 @@ def test_mutual_information_rejects_bad_input():
 
 FAMILY = [
     ip.estimators.Binning(bins=30, low=-1.0, high=1.0),
-    ip.estimators.FixedWidth(width=0.07),
-    ip.estimators.ObservedRange(bins=30),
-    ip.estimators.EqualMass(bins=30),
-    ip.estimators.KDEUpper(var=0.1),
-    ip.estimators.KDELower(var=0.1),
+    ip.estimators.BinningWidth(width=0.07),
+    ip.estimators.BinningObserved(bins=30),
+    ip.estimators.BinningAdaptive(bins=30),
+    ip.estimators.KDE(var=0.1),
+    ip.estimators.KDE("lower", var=0.1),
 ]
 FAMILY_IDS = [e.spec.partition(":")[0] for e in FAMILY]
 
 
 def digitize_reference(a, low, high, bins):
-    """numpy.digitize on ObservedRange's edges, with the top edge inclusive."""
+    """numpy.digitize on BinningObserved's edges, with the top edge inclusive."""
     edges = low + np.arange(bins + 1) * ((high - low) * (1 / bins))
     edges[-1] = high
     return np.where(a == high, bins, np.digitize(a, edges))
@@ -269,7 +269,7 @@ def plugin_reference(symbols, w, labels):
 def test_fixed_width_symbols_are_floor_of_value_over_width():
     rng = np.random.default_rng(0)
     a = np.concatenate([rng.normal(size=(500, 3)) * 5, [[0.0, -0.0, 0.07]]])
-    est = ip.estimators.FixedWidth(width=0.07)
+    est = ip.estimators.BinningWidth(width=0.07)
     np.testing.assert_array_equal(est.symbols(a), np.floor(a / 0.07))
     a32 = a.astype(np.float32)  # compared in float64, like NumPy on the upcast values
     want = np.floor(a32.astype(np.float64) / 0.07)
@@ -279,15 +279,17 @@ def test_fixed_width_symbols_are_floor_of_value_over_width():
     k = np.arange(-5000, 5000)
     for width in (0.07, 0.1, 1 / 3):
         edges = k * width
-        got = np.asarray(ip.estimators.FixedWidth(width=width).symbols(edges[:, None]))
+        got = np.asarray(
+            ip.estimators.BinningWidth(width=width).symbols(edges[:, None])
+        )
         np.testing.assert_array_equal(got[:, 0], k)
         # Just below each edge (but not the subnormal below 0, which XLA flushes).
         below = np.where(k == 0, -1e-300, np.nextafter(edges, -np.inf))[:, None]
-        got = np.asarray(ip.estimators.FixedWidth(width=width).symbols(below))
+        got = np.asarray(ip.estimators.BinningWidth(width=width).symbols(below))
         np.testing.assert_array_equal(got[:, 0], k - 1)
     # Values beyond the int32 range are clipped to it (documented).
     huge = np.array([[1e300, -1e300, 3.0]])
-    got = np.asarray(ip.estimators.FixedWidth(width=1.0).symbols(huge))
+    got = np.asarray(ip.estimators.BinningWidth(width=1.0).symbols(huge))
     assert got.tolist() == [[2**31 - 1, -(2**31), 3]]
 
 
@@ -309,7 +311,7 @@ def test_observed_range_equals_binning_on_the_observed_range():
     labels = rng.integers(0, 3, 400)
     low, high = a[w > 0].min(), a[w > 0].max()
     want = digitize_reference(a, low, high, 20)
-    est = ip.estimators.ObservedRange(bins=20)
+    est = ip.estimators.BinningObserved(bins=20)
     got = np.asarray(est.symbols(a, w))
     live = w > 0
     np.testing.assert_array_equal(got[live], want[live])
@@ -325,7 +327,7 @@ def test_observed_range_equals_binning_on_the_observed_range():
 
 
 def test_observed_range_of_a_constant_layer_is_one_bin():
-    est = ip.estimators.ObservedRange(bins=30)
+    est = ip.estimators.BinningObserved(bins=30)
     a = np.full((16, 3), 0.25)
     assert np.unique(np.asarray(est.symbols(a))).tolist() == [1]
     labels = np.eye(2)[np.arange(16) % 2]
@@ -337,7 +339,7 @@ def test_equal_mass_matches_quantile_reference_and_balances_bins():
     a = rng.normal(size=(600, 3)) ** 3  # continuous, skewed
     w = rng.uniform(0, 2, 600)
     w[::10] = 0
-    est = ip.estimators.EqualMass(bins=12)
+    est = ip.estimators.BinningAdaptive(bins=12)
     got = np.asarray(est.symbols(a, w))
     np.testing.assert_array_equal(got, equal_mass_reference(a, w, 12))
     for u in range(3):
@@ -351,7 +353,7 @@ def test_equal_mass_bins_are_exact_at_quantile_boundaries():
     # so dividing by multiplying with the reciprocal (as XLA does) would be one off.
     n = 237
     a = np.arange(float(n))[:, None]
-    got = np.asarray(ip.estimators.EqualMass(bins=3).symbols(a, np.ones(n)))
+    got = np.asarray(ip.estimators.BinningAdaptive(bins=3).symbols(a, np.ones(n)))
     np.testing.assert_array_equal(got[:, 0], np.arange(n) * 3 // n)
 
 
@@ -361,7 +363,7 @@ def test_equal_mass_puts_ties_together():
     a[:50, 0] = -0.0  # negative zero ties with zero
     a[50:100, 0] = 0.0
     w = rng.integers(0, 4, 600).astype(np.float64)
-    got = np.asarray(ip.estimators.EqualMass(bins=7).symbols(a, w))
+    got = np.asarray(ip.estimators.BinningAdaptive(bins=7).symbols(a, w))
     np.testing.assert_array_equal(got, equal_mass_reference(a, w, 7))
     for u in range(2):
         for value in np.unique(a[:, u]):
@@ -393,8 +395,8 @@ def test_family_limits_constant_and_identity(est):
     labels = np.eye(2, dtype=np.float32)[x % 2]
     h_x = -np.sum(p * np.log(p))
     h_y = -np.sum((p @ labels) * np.log(p @ labels))
-    if isinstance(est, ip.estimators.AbstractKernel):
-        est = type(est)(var=1e-4)
+    if isinstance(est, ip.estimators.KDE):
+        est = ip.estimators.KDE(est.bound, var=1e-4)
     i_xt, i_ty = est(bits, w, labels)
     assert float(i_xt) == pytest.approx(h_x, abs=1e-9)
     assert float(i_ty) == pytest.approx(h_y, abs=1e-9)
@@ -493,27 +495,33 @@ def test_family_specs_round_trip(est):
 
 def test_specs_of_new_binnings():
     est = ip.estimators
-    assert est.FixedWidth(width=0.07).spec == "binning-width:width=0.07"
-    assert est.ObservedRange(bins=30).spec == "binning-observed:bins=30"
-    assert est.EqualMass(bins=30).spec == "binning-adaptive:bins=30"
-    odd = est.FixedWidth(width=0.123456789)
+    assert est.BinningWidth(width=0.07).spec == "binning-width:width=0.07"
+    assert est.BinningObserved(bins=30).spec == "binning-observed:bins=30"
+    assert est.BinningAdaptive(bins=30).spec == "binning-adaptive:bins=30"
+    odd = est.BinningWidth(width=0.123456789)
     assert parse_estimator(odd.spec) == odd
     exact = Binning(bins=7, low=-0.123456789, high=2.0)
     assert parse_estimator(exact.spec) == exact
-    assert parse_estimator("binning-adaptive:bins=8") == est.EqualMass(bins=8)
+    assert parse_estimator("binning-adaptive:bins=8") == est.BinningAdaptive(bins=8)
 
 
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: ip.estimators.FixedWidth(width=0), "finite width > 0, got width=0"),
-        (lambda: ip.estimators.FixedWidth(width=-0.1), "got width=-0.1"),
-        (lambda: ip.estimators.FixedWidth(width=np.inf), "got width=inf"),
-        (lambda: ip.estimators.FixedWidth(width="0.1"), "got width='0.1'"),
-        (lambda: ip.estimators.ObservedRange(bins=1), "integer bins >= 2, got bins=1"),
-        (lambda: ip.estimators.ObservedRange(bins=2.5), "got bins=2.5"),
-        (lambda: ip.estimators.EqualMass(bins=0), "binning-adaptive needs an integer"),
-        (lambda: ip.estimators.EqualMass(bins=True), "got bins=True"),
+        (lambda: ip.estimators.BinningWidth(width=0), "finite width > 0, got width=0"),
+        (lambda: ip.estimators.BinningWidth(width=-0.1), "got width=-0.1"),
+        (lambda: ip.estimators.BinningWidth(width=np.inf), "got width=inf"),
+        (lambda: ip.estimators.BinningWidth(width="0.1"), "got width='0.1'"),
+        (
+            lambda: ip.estimators.BinningObserved(bins=1),
+            "integer bins >= 2, got bins=1",
+        ),
+        (lambda: ip.estimators.BinningObserved(bins=2.5), "got bins=2.5"),
+        (
+            lambda: ip.estimators.BinningAdaptive(bins=0),
+            "binning-adaptive needs an integer",
+        ),
+        (lambda: ip.estimators.BinningAdaptive(bins=True), "got bins=True"),
         (lambda: parse_estimator("binning-width:width=-1"), "got width=-1"),
         (lambda: parse_estimator("binning-observed:bins=x"), "binning-observed:bins=x"),
         (lambda: parse_estimator("binning-adaptive:range=0:1"), "unknown parameter"),
@@ -539,15 +547,18 @@ def test_binning_diagnostics_on_relu_like_activations():
     diag = Binning(bins=30, low=-1.0, high=1.0).diagnostics(lumped, np.ones(4))
     assert float(diag["occupied_bins"]) == 2
     assert float(diag["clipped_fraction"]) == pytest.approx(0.5, abs=1e-15)
-    wide = ip.estimators.FixedWidth(width=0.07).diagnostics(lumped, np.ones(4))
+    wide = ip.estimators.BinningWidth(width=0.07).diagnostics(lumped, np.ones(4))
     assert list(wide) == ["occupied_bins"]
     assert float(wide["occupied_bins"]) == 4
-    for est in (ip.estimators.ObservedRange(bins=4), ip.estimators.EqualMass(bins=4)):
+    for est in (
+        ip.estimators.BinningObserved(bins=4),
+        ip.estimators.BinningAdaptive(bins=4),
+    ):
         assert set(est.diagnostics(a, w)) == {"occupied_bins"}
     # Two equal-mass bins per unit: rows 0 and 3 share (0, 0), row 1 is (1, 1).
-    halves = ip.estimators.EqualMass(bins=2).diagnostics(a, w)
+    halves = ip.estimators.BinningAdaptive(bins=2).diagnostics(a, w)
     assert float(halves["occupied_bins"]) == 2
-    assert ip.estimators.KDEUpper().diagnostics(a, w) == {}
+    assert ip.estimators.KDE().diagnostics(a, w) == {}
 
 
 @settings(max_examples=25, deadline=None)
@@ -558,10 +569,10 @@ def test_equal_mass_and_observed_range_match_references(seed, scale):
     a = np.round(rng.normal(size=(64, 3)) * scale, 1)
     w = rng.integers(0, 4, 64).astype(np.float64)
     w[0] = 1.0
-    got = np.asarray(ip.estimators.EqualMass(bins=5).symbols(a, w))
+    got = np.asarray(ip.estimators.BinningAdaptive(bins=5).symbols(a, w))
     np.testing.assert_array_equal(got, equal_mass_reference(a, w, 5))
     live = w > 0
-    got = np.asarray(ip.estimators.ObservedRange(bins=5).symbols(a, w))[live]
+    got = np.asarray(ip.estimators.BinningObserved(bins=5).symbols(a, w))[live]
     want = digitize_reference(a, a[live].min(), a[live].max(), 5)[live]
     np.testing.assert_array_equal(got, want)
 

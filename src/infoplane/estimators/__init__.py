@@ -1,23 +1,33 @@
-"""Estimators of I(X;T) and I(T;Y): one family, one call each (nats)."""
+"""Estimators of I(X;T) and I(T;Y): one family, one call each (nats).
+
+Each class is named for its command-line name: ``Binning`` is ``binning``,
+``BinningWidth`` ``binning-width``, ``BinningObserved`` ``binning-observed``,
+``BinningAdaptive`` ``binning-adaptive``, and ``KDE`` is ``kde-upper`` or ``kde-lower``
+by its ``bound``.
+"""
 
 from .base import AbstractEstimator, JointDistribution
-from .binning import AbstractBinning, Binning, EqualMass, FixedWidth, ObservedRange
-from .kernel import AbstractKernel, KDELower, KDEUpper
+from .binning import (
+    AbstractBinning,
+    Binning,
+    BinningAdaptive,
+    BinningObserved,
+    BinningWidth,
+)
+from .kernel import KDE
 from .samples import mutual_information
 from .spec import ESTIMATORS, parse_estimator
 
 __all__ = [
     "ESTIMATORS",
+    "KDE",
     "AbstractBinning",
     "AbstractEstimator",
-    "AbstractKernel",
     "Binning",
-    "EqualMass",
-    "FixedWidth",
+    "BinningAdaptive",
+    "BinningObserved",
+    "BinningWidth",
     "JointDistribution",
-    "KDELower",
-    "KDEUpper",
-    "ObservedRange",
     "mutual_information",
     "parse_estimator",
 ]

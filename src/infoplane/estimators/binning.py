@@ -18,7 +18,13 @@ from .base import (
 )
 from .discrete import compiled, pack_symbols, plugin_counts
 
-__all__ = ["AbstractBinning", "Binning", "EqualMass", "FixedWidth", "ObservedRange"]
+__all__ = [
+    "AbstractBinning",
+    "Binning",
+    "BinningAdaptive",
+    "BinningObserved",
+    "BinningWidth",
+]
 
 _INT32 = np.iinfo(np.int32)
 
@@ -181,7 +187,7 @@ class Binning(AbstractBinning):
         return [{"clipped_fraction": f} for f in fractions]
 
 
-class FixedWidth(AbstractBinning):
+class BinningWidth(AbstractBinning):
     """Bins of a fixed width and unbounded range, as Saxe et al. (2018).
 
     A value a gets the index ``floor(a / width)``: the k with
@@ -198,7 +204,7 @@ class FixedWidth(AbstractBinning):
 
     Examples:
         >>> import numpy as np, infoplane as ip
-        >>> est = ip.estimators.FixedWidth(width=0.5)
+        >>> est = ip.estimators.BinningWidth(width=0.5)
         >>> est.spec
         'binning-width:width=0.5'
         >>> np.asarray(est.symbols(np.array([[-0.1, 0.0, 0.7, 3.2]]))).tolist()
@@ -231,7 +237,7 @@ class FixedWidth(AbstractBinning):
         return jnp.clip(k, low, high).astype(jnp.int32)
 
 
-class ObservedRange(AbstractBinning):
+class BinningObserved(AbstractBinning):
     """Equal-width bins spanning the observed range of the layer, or of the whole run.
 
     With ``scope="layer"`` (the default), per layer and per measurement, ``low`` and
@@ -255,7 +261,7 @@ class ObservedRange(AbstractBinning):
 
     Examples:
         >>> import numpy as np, infoplane as ip
-        >>> est = ip.estimators.ObservedRange(bins=4)
+        >>> est = ip.estimators.BinningObserved(bins=4)
         >>> est.spec
         'binning-observed:bins=4'
         >>> np.asarray(est.symbols(np.array([[0.0], [1.0], [2.0], [4.0]]))).ravel()
@@ -328,7 +334,7 @@ class ObservedRange(AbstractBinning):
         return jnp.where(spread, index, 1)
 
 
-class EqualMass(AbstractBinning):
+class BinningAdaptive(AbstractBinning):
     """Adaptive bins of equal mass per unit, as Chelombiev et al. (2019).
 
     Per unit, per measurement, a value a gets the bin ``floor(bins * F(a))``, where
@@ -343,7 +349,7 @@ class EqualMass(AbstractBinning):
 
     Examples:
         >>> import numpy as np, infoplane as ip
-        >>> est = ip.estimators.EqualMass(bins=2)
+        >>> est = ip.estimators.BinningAdaptive(bins=2)
         >>> est.spec
         'binning-adaptive:bins=2'
         >>> a = np.array([[0.0], [0.1], [5.0], [9.0]])

@@ -4,8 +4,8 @@ from collections.abc import Callable
 
 from ..specs import parse_spec
 from .base import AbstractEstimator
-from .binning import Binning, EqualMass, FixedWidth, ObservedRange
-from .kernel import BLOCK, KDELower, KDEUpper
+from .binning import Binning, BinningAdaptive, BinningObserved, BinningWidth
+from .kernel import BLOCK, KDE
 
 __all__ = ["ESTIMATORS", "parse_estimator"]
 
@@ -22,26 +22,26 @@ def _binning(params: dict[str, str]) -> Binning:
     return Binning(bins=int(params.pop("bins", "30")), low=low, high=high)
 
 
-def _fixed_width(params: dict[str, str]) -> FixedWidth:
-    return FixedWidth(width=float(params.pop("width", "0.07")))
+def _width(params: dict[str, str]) -> BinningWidth:
+    return BinningWidth(width=float(params.pop("width", "0.07")))
 
 
-def _observed(params: dict[str, str]) -> ObservedRange:
+def _observed(params: dict[str, str]) -> BinningObserved:
     bins, scope = int(params.pop("bins", "30")), params.pop("scope", "layer")
     if "range" not in params:
-        return ObservedRange(bins=bins, scope=scope)
+        return BinningObserved(bins=bins, scope=scope)
     low, high = _range(params.pop("range"))
-    return ObservedRange(bins=bins, scope=scope, low=low, high=high)
+    return BinningObserved(bins=bins, scope=scope, low=low, high=high)
 
 
-def _adaptive(params: dict[str, str]) -> EqualMass:
-    return EqualMass(bins=int(params.pop("bins", "30")))
+def _adaptive(params: dict[str, str]) -> BinningAdaptive:
+    return BinningAdaptive(bins=int(params.pop("bins", "30")))
 
 
-def _kernel(cls: type[KDEUpper] | type[KDELower]):
-    def parse(params: dict[str, str]) -> KDEUpper | KDELower:
+def _kernel(bound: str):
+    def parse(params: dict[str, str]) -> KDE:
         var = float(params.pop("var", "0.1"))
-        return cls(var=var, block=int(params.pop("block", str(BLOCK))))
+        return KDE(bound, var=var, block=int(params.pop("block", str(BLOCK))))
 
     return parse
 
@@ -53,7 +53,7 @@ ESTIMATORS: dict[str, tuple[Callable[[dict[str, str]], AbstractEstimator], str]]
         "equal bins on a fixed range (bins=30,range=-1:1), as Shwartz-Ziv & Tishby",
     ),
     "binning-width": (
-        _fixed_width,
+        _width,
         "bins of a fixed width, unbounded range (width=0.07), as Saxe et al.",
     ),
     "binning-observed": (
@@ -66,11 +66,11 @@ ESTIMATORS: dict[str, tuple[Callable[[dict[str, str]], AbstractEstimator], str]]
         "equal-mass bins per unit at weighted quantiles (bins=30), Chelombiev et al.",
     ),
     "kde-upper": (
-        _kernel(KDEUpper),
+        _kernel("upper"),
         "Kolchinsky-Tracey upper bound, Gaussian noise (var=0.1), as Saxe et al.",
     ),
     "kde-lower": (
-        _kernel(KDELower),
+        _kernel("lower"),
         "Kolchinsky-Tracey lower bound, Gaussian noise (var=0.1)",
     ),
 }
