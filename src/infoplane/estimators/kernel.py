@@ -133,22 +133,21 @@ def _pairwise_entropies(h, mixtures, width, block):
     n = h.shape[0]
     block = min(block, n)
     blocks = -(-n // block)
-    pad = blocks * block - n
     sq = jnp.sum(h * h, axis=1)
 
-    def one_block(rows):
-        start, h_i, sq_i, m_i = rows
+    def one_block(start):
+        # Rows start, ..., start + block - 1; past the last row (in the last block)
+        # the last row again, with no mass, so it adds exactly 0. Gathered here rather
+        # than from a padded copy of h: memory O(block x n) beside h itself.
+        index = start + jnp.arange(block)
+        clipped = jnp.minimum(index, n - 1)
+        h_i, sq_i = h[clipped], sq[clipped]
+        m_i = jnp.where((index < n)[:, None], mixtures[clipped], 0.0)
         d = jnp.maximum(sq_i[:, None] + sq[None, :] - 2.0 * (h_i @ h.T), 0.0)
         # Exact zeros on the diagonal, whatever the rounding of the expansion above.
-        d = jnp.where((start + jnp.arange(block))[:, None] == jnp.arange(n), 0.0, d)
+        d = jnp.where(index[:, None] == jnp.arange(n), 0.0, d)
         sums = jnp.exp(d * (-1.0 / width)) @ mixtures
         logs = jnp.log(jnp.where(m_i > 0, sums, 1.0))
         return -jnp.sum(m_i * logs, axis=0)
 
-    rows = (
-        jnp.arange(blocks) * block,
-        jnp.pad(h, ((0, pad), (0, 0))).reshape(blocks, block, -1),
-        jnp.pad(sq, (0, pad)).reshape(blocks, block),
-        jnp.pad(mixtures, ((0, pad), (0, 0))).reshape(blocks, block, -1),
-    )
-    return jnp.sum(jax.lax.map(one_block, rows), axis=0)
+    return jnp.sum(jax.lax.map(one_block, jnp.arange(blocks) * block), axis=0)
