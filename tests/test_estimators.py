@@ -148,9 +148,46 @@ def test_binning_matches_numpy_digitize_exactly_at_the_edges():
         # XLA flushes float64 subnormals (below 2.2e-308) to zero; leave them out.
         a = a[(a == 0) | (np.abs(a) > 1e-300)]
         estimator = Binning(bins=bins, low=low, high=high)
+        closed = Binning(bins=bins, low=low, high=high, top="closed")
         for values in (a, a.astype(np.float32)):
             got = np.asarray(estimator.symbols(values[:, None]))[:, 0]
             np.testing.assert_array_equal(got, np.digitize(values, edges))
+            # A closed top edge: only a value exactly at high moves, into bin `bins`.
+            got = np.asarray(closed.symbols(values[:, None]))[:, 0]
+            want = np.where(values == high, bins, np.digitize(values, edges))
+            np.testing.assert_array_equal(got, want)
+
+
+def test_top_edge_open_by_default_and_closed_symmetric_in_sign():
+    # A tanh layer saturated towards +1: 40% of its values are exactly +1.0 in
+    # float32 (docs/protocols.md §4 quotes these numbers).
+    rng = np.random.default_rng(0)
+    a = np.tanh(8 + 4 * rng.normal(size=(1024, 4))).astype(np.float32)
+    labels = np.arange(1024) % 2
+    default, closed = (
+        "binning:bins=30,range=-1:1",
+        "binning:bins=30,range=-1:1,top=closed",
+    )
+    assert parse_estimator(closed) == Binning(top="closed")
+    assert parse_estimator(default) == Binning(top="open")
+    measure = {
+        (spec, sign): ip.mutual_information(sign * a, labels, estimator=spec)
+        for spec in (default, closed)
+        for sign in (1, -1)
+    }
+    # The notebook's rule: +1.0 is a symbol of its own, -1.0 shares bin 1.
+    assert measure[default, 1][0] == pytest.approx(3.684, abs=5e-4)
+    assert measure[default, -1][0] == pytest.approx(1.366, abs=5e-4)
+    # Closed: +1.0 joins the top bin as -1.0 joins the bottom one; a and -a agree,
+    # and a measures as -a did under the default.
+    np.testing.assert_allclose(measure[closed, 1], measure[closed, -1], atol=1e-12)
+    np.testing.assert_allclose(measure[closed, 1], measure[default, -1], atol=1e-12)
+    # Nothing at +1.0 is clipped, either way.
+    for spec in (default, closed):
+        clipped = parse_estimator(spec).diagnostics(a, np.ones(1024))
+        assert float(clipped["clipped_fraction"]) == 0.0
+    with pytest.raises(ValueError, match="top must be open or closed"):
+        parse_estimator("binning:top=half")
 
 
 @pytest.mark.parametrize("units", [1, 9, 30])

@@ -19,7 +19,8 @@ def _range(text: str) -> tuple[float, float]:
 
 def _binning(params: dict[str, str]) -> Binning:
     low, high = _range(params.pop("range", "-1:1"))
-    return Binning(bins=int(params.pop("bins", "30")), low=low, high=high)
+    bins, top = int(params.pop("bins", "30")), params.pop("top", "open")
+    return Binning(bins=bins, low=low, high=high, top=top)
 
 
 def _width(params: dict[str, str]) -> BinningWidth:
@@ -50,7 +51,8 @@ def _kernel(bound: str):
 ESTIMATORS: dict[str, tuple[Callable[[dict[str, str]], AbstractEstimator], str]] = {
     "binning": (
         _binning,
-        "equal bins on a fixed range (bins=30,range=-1:1), as Shwartz-Ziv & Tishby",
+        "equal bins on a fixed range (bins=30,range=-1:1); a value at the top of "
+        "the range is a symbol of its own unless top=closed",
     ),
     "binning-width": (
         _width,
