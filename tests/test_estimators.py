@@ -257,6 +257,66 @@ def test_mutual_information_rejects_bad_input():
         ip.mutual_information(np.full((2, 1), np.nan), [0, 1])
     with pytest.raises(ValueError, match="weights"):
         ip.mutual_information(np.zeros((2, 1)), [0, 1], weights=[-1, 2])
+    with pytest.raises(ValueError, match=r"rows of p\(y\|x\).*row 1 is \[0.5, 0.6\]"):
+        ip.mutual_information(np.zeros((2, 1)), [[0.5, 0.5], [0.5, 0.6]])
+    with pytest.raises(ValueError, match="sample 1 has label 0.5"):
+        ip.mutual_information(np.zeros((2, 1)), [0.0, 0.5])
+    with pytest.raises(ValueError, match="labels must have shape"):
+        ip.mutual_information(np.zeros((2, 1)), np.ones((2, 1, 1)))
+
+
+def soft_reference(activations, p_y, inputs, weights):
+    """I(X;T) and I(T;Y) by direct summation over dictionaries, each sample adding
+    ``weight * p(y|x)`` to p(t, y) (nats)."""
+    joint_ty, joint_xt = Counter(), Counter()
+    for a, row, x, w in zip(activations, p_y, inputs, weights, strict=True):
+        t = np.digitize(a, EDGES).tobytes()
+        joint_xt[x, t] += w
+        for y, p in enumerate(row):
+            joint_ty[t, y] += w * p
+
+    def entropy(counter, *axes):
+        masses = Counter()
+        for key, m in counter.items():
+            masses[tuple(key[i] for i in axes)] += m
+        total = sum(masses.values())
+        return -sum(m / total * math.log(m / total) for m in masses.values() if m > 0)
+
+    i_xt = entropy(joint_xt, 0) + entropy(joint_xt, 1) - entropy(joint_xt, 0, 1)
+    i_ty = entropy(joint_ty, 0) + entropy(joint_ty, 1) - entropy(joint_ty, 0, 1)
+    return i_xt, i_ty
+
+
+def test_mutual_information_with_soft_labels_equals_direct_computation():
+    rng = np.random.default_rng(11)
+    a, ids = random_layer(rng, 600, 2, inputs=80)
+    logits = rng.normal(size=(600, 3)) * 2
+    p_y = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    w = rng.integers(0, 3, 600).astype(np.float64)
+    got = ip.mutual_information(a, p_y, inputs=ids, weights=w)
+    want = soft_reference(a, p_y, ids, w)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    # Without input ids every row is its own input.
+    got = ip.mutual_information(a, p_y, weights=w)
+    want = soft_reference(a, p_y, np.arange(600), w)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    # One-hot rows are integer labels.
+    labels = rng.integers(0, 3, 600)
+    np.testing.assert_array_equal(
+        ip.mutual_information(a, np.eye(3)[labels], inputs=ids),
+        ip.mutual_information(a, labels, inputs=ids),
+    )
+    # A kernel bound measures each input once, with p(y|x) the weighted mean of
+    # its samples' rows.
+    mass = np.bincount(ids, weights=w, minlength=80)
+    rows = np.stack([np.bincount(ids, w * p_y[:, c], 80) for c in range(3)], 1)
+    live = mass > 0
+    distinct = np.zeros((80, 2), np.float32)
+    distinct[ids] = a
+    kde = ip.estimators.KDE(var=0.1)
+    want = kde(distinct[live], mass[live], rows[live] / mass[live, None])
+    got = ip.mutual_information(a, p_y, inputs=ids, weights=w, estimator=kde)
+    np.testing.assert_allclose(got, np.asarray(want), rtol=0, atol=1e-12)
 
 
 # The binning family (fixed width, observed range, equal mass) and what every estimator

@@ -15,7 +15,7 @@ from .binning import (
     BinningWidth,
 )
 from .kernel import KDE
-from .samples import mutual_information
+from .samples import label_distributions, mutual_information
 from .spec import ESTIMATORS, parse_estimator
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "BinningObserved",
     "BinningWidth",
     "JointDistribution",
+    "label_distributions",
     "mutual_information",
     "parse_estimator",
 ]
