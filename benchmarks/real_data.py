@@ -199,10 +199,10 @@ def time_measurements(layers, p_y: np.ndarray, repeats: int) -> list[dict]:
     import jax
 
     from infoplane.estimators import parse_estimator
-    from infoplane.estimators.base import Inputs
+    from infoplane.estimators.base import JointDistribution
 
     jax.config.update("jax_enable_x64", True)  # estimators count in float64
-    inputs = Inputs.of(np.ones(len(p_y)), p_y)
+    inputs = JointDistribution.of(np.ones(len(p_y)), p_y)
     labels = p_y.argmax(1)
     device_layers = [jax.device_put(a) for a in layers]
     rows = []

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from sklearn.metrics import mutual_info_score
 
 import infoplane as ip
-from infoplane.estimators import Binning, Inputs, parse_estimator
+from infoplane.estimators import Binning, JointDistribution, parse_estimator
 from infoplane.estimators.discrete import group_ids, pack_symbols
+from infoplane.specs import parse_spec
 
 EDGES = np.linspace(-1, 1, 31)
 
@@ -66,9 +67,9 @@ def test_inputs_built_on_the_host_equal_those_built_by_jax():
     rng = np.random.default_rng(3)
     w = rng.integers(0, 5, 40).astype(float)
     p_y = rng.dirichlet(np.ones(3), 40)  # soft labels
-    host = Inputs.of(w, p_y)
+    host = JointDistribution.of(w, p_y)
     with jax.enable_x64(True):
-        traced = jax.jit(Inputs.of)(jnp.asarray(w), jnp.asarray(p_y))
+        traced = jax.jit(JointDistribution.of)(jnp.asarray(w), jnp.asarray(p_y))
     for name, value in vars(host).items():
         np.testing.assert_allclose(value, getattr(traced, name), rtol=1e-14)
     p = (w[:, None] * p_y).sum(axis=0) / w.sum()
@@ -147,9 +148,46 @@ def test_binning_matches_numpy_digitize_exactly_at_the_edges():
         # XLA flushes float64 subnormals (below 2.2e-308) to zero; leave them out.
         a = a[(a == 0) | (np.abs(a) > 1e-300)]
         estimator = Binning(bins=bins, low=low, high=high)
+        closed = Binning(bins=bins, low=low, high=high, top="closed")
         for values in (a, a.astype(np.float32)):
             got = np.asarray(estimator.symbols(values[:, None]))[:, 0]
             np.testing.assert_array_equal(got, np.digitize(values, edges))
+            # A closed top edge: only a value exactly at high moves, into bin `bins`.
+            got = np.asarray(closed.symbols(values[:, None]))[:, 0]
+            want = np.where(values == high, bins, np.digitize(values, edges))
+            np.testing.assert_array_equal(got, want)
+
+
+def test_top_edge_open_by_default_and_closed_symmetric_in_sign():
+    # A tanh layer saturated towards +1: 40% of its values are exactly +1.0 in
+    # float32 (docs/protocols.md §4 quotes these numbers).
+    rng = np.random.default_rng(0)
+    a = np.tanh(8 + 4 * rng.normal(size=(1024, 4))).astype(np.float32)
+    labels = np.arange(1024) % 2
+    default, closed = (
+        "binning:bins=30,range=-1:1",
+        "binning:bins=30,range=-1:1,top=closed",
+    )
+    assert parse_estimator(closed) == Binning(top="closed")
+    assert parse_estimator(default) == Binning(top="open")
+    measure = {
+        (spec, sign): ip.mutual_information(sign * a, labels, estimator=spec)
+        for spec in (default, closed)
+        for sign in (1, -1)
+    }
+    # The notebook's rule: +1.0 is a symbol of its own, -1.0 shares bin 1.
+    assert measure[default, 1][0] == pytest.approx(3.684, abs=5e-4)
+    assert measure[default, -1][0] == pytest.approx(1.366, abs=5e-4)
+    # Closed: +1.0 joins the top bin as -1.0 joins the bottom one; a and -a agree,
+    # and a measures as -a did under the default.
+    np.testing.assert_allclose(measure[closed, 1], measure[closed, -1], atol=1e-12)
+    np.testing.assert_allclose(measure[closed, 1], measure[default, -1], atol=1e-12)
+    # Nothing at +1.0 is clipped, either way.
+    for spec in (default, closed):
+        clipped = parse_estimator(spec).diagnostics(a, np.ones(1024))
+        assert float(clipped["clipped_fraction"]) == 0.0
+    with pytest.raises(ValueError, match="top must be open or closed"):
+        parse_estimator("binning:top=half")
 
 
 @pytest.mark.parametrize("units", [1, 9, 30])
@@ -193,6 +231,25 @@ def test_parse_estimator_round_trips_and_rejects_bad_specs():
         parse_estimator("binning:30")
 
 
+def test_one_parser_reads_estimator_and_task_specs():
+    assert parse_spec(" binning : bins = 3 , range=-1:1, ") == (
+        "binning",
+        {"bins": "3", "range": "-1:1"},
+    )
+    assert parse_spec("tishby12:gamma=2.5", "task", float) == (
+        "tishby12",
+        {"gamma": 2.5},
+    )
+    with pytest.raises(ValueError, match="task 'tishby12:gamma=x': gamma must be a"):
+        ip.load_task("tishby12:gamma=x")
+    with pytest.raises(ValueError, match="task parameters are key=value"):
+        ip.load_task("tishby12:2")
+    with pytest.raises(ValueError, match="bins is given twice"):
+        parse_estimator("binning:bins=3,bins=4")
+    with pytest.raises(ValueError, match="key=value, got '=3'"):
+        parse_estimator("binning:=3")
+
+
 def test_mutual_information_rejects_bad_input():
     with pytest.raises(ValueError, match="labels must have shape"):
         ip.mutual_information(np.zeros((4, 2)), [0, 1])
@@ -200,6 +257,66 @@ def test_mutual_information_rejects_bad_input():
         ip.mutual_information(np.full((2, 1), np.nan), [0, 1])
     with pytest.raises(ValueError, match="weights"):
         ip.mutual_information(np.zeros((2, 1)), [0, 1], weights=[-1, 2])
+    with pytest.raises(ValueError, match=r"rows of p\(y\|x\).*row 1 is \[0.5, 0.6\]"):
+        ip.mutual_information(np.zeros((2, 1)), [[0.5, 0.5], [0.5, 0.6]])
+    with pytest.raises(ValueError, match="sample 1 has label 0.5"):
+        ip.mutual_information(np.zeros((2, 1)), [0.0, 0.5])
+    with pytest.raises(ValueError, match="labels must have shape"):
+        ip.mutual_information(np.zeros((2, 1)), np.ones((2, 1, 1)))
+
+
+def soft_reference(activations, p_y, inputs, weights):
+    """I(X;T) and I(T;Y) by direct summation over dictionaries, each sample adding
+    ``weight * p(y|x)`` to p(t, y) (nats)."""
+    joint_ty, joint_xt = Counter(), Counter()
+    for a, row, x, w in zip(activations, p_y, inputs, weights, strict=True):
+        t = np.digitize(a, EDGES).tobytes()
+        joint_xt[x, t] += w
+        for y, p in enumerate(row):
+            joint_ty[t, y] += w * p
+
+    def entropy(counter, *axes):
+        masses = Counter()
+        for key, m in counter.items():
+            masses[tuple(key[i] for i in axes)] += m
+        total = sum(masses.values())
+        return -sum(m / total * math.log(m / total) for m in masses.values() if m > 0)
+
+    i_xt = entropy(joint_xt, 0) + entropy(joint_xt, 1) - entropy(joint_xt, 0, 1)
+    i_ty = entropy(joint_ty, 0) + entropy(joint_ty, 1) - entropy(joint_ty, 0, 1)
+    return i_xt, i_ty
+
+
+def test_mutual_information_with_soft_labels_equals_direct_computation():
+    rng = np.random.default_rng(11)
+    a, ids = random_layer(rng, 600, 2, inputs=80)
+    logits = rng.normal(size=(600, 3)) * 2
+    p_y = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    w = rng.integers(0, 3, 600).astype(np.float64)
+    got = ip.mutual_information(a, p_y, inputs=ids, weights=w)
+    want = soft_reference(a, p_y, ids, w)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    # Without input ids every row is its own input.
+    got = ip.mutual_information(a, p_y, weights=w)
+    want = soft_reference(a, p_y, np.arange(600), w)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    # One-hot rows are integer labels.
+    labels = rng.integers(0, 3, 600)
+    np.testing.assert_array_equal(
+        ip.mutual_information(a, np.eye(3)[labels], inputs=ids),
+        ip.mutual_information(a, labels, inputs=ids),
+    )
+    # A kernel bound measures each input once, with p(y|x) the weighted mean of
+    # its samples' rows.
+    mass = np.bincount(ids, weights=w, minlength=80)
+    rows = np.stack([np.bincount(ids, w * p_y[:, c], 80) for c in range(3)], 1)
+    live = mass > 0
+    distinct = np.zeros((80, 2), np.float32)
+    distinct[ids] = a
+    kde = ip.estimators.KDE(var=0.1)
+    want = kde(distinct[live], mass[live], rows[live] / mass[live, None])
+    got = ip.mutual_information(a, p_y, inputs=ids, weights=w, estimator=kde)
+    np.testing.assert_allclose(got, np.asarray(want), rtol=0, atol=1e-12)
 
 
 # The binning family (fixed width, observed range, equal mass) and what every estimator
@@ -207,17 +324,17 @@ def test_mutual_information_rejects_bad_input():
 
 FAMILY = [
     ip.estimators.Binning(bins=30, low=-1.0, high=1.0),
-    ip.estimators.FixedWidth(width=0.07),
-    ip.estimators.ObservedRange(bins=30),
-    ip.estimators.EqualMass(bins=30),
-    ip.estimators.KDEUpper(var=0.1),
-    ip.estimators.KDELower(var=0.1),
+    ip.estimators.BinningWidth(width=0.07),
+    ip.estimators.BinningObserved(bins=30),
+    ip.estimators.BinningAdaptive(bins=30),
+    ip.estimators.KDE(var=0.1),
+    ip.estimators.KDE("lower", var=0.1),
 ]
 FAMILY_IDS = [e.spec.partition(":")[0] for e in FAMILY]
 
 
 def digitize_reference(a, low, high, bins):
-    """numpy.digitize on ObservedRange's edges, with the top edge inclusive."""
+    """numpy.digitize on BinningObserved's edges, with the top edge inclusive."""
     edges = low + np.arange(bins + 1) * ((high - low) * (1 / bins))
     edges[-1] = high
     return np.where(a == high, bins, np.digitize(a, edges))
@@ -249,7 +366,7 @@ def plugin_reference(symbols, w, labels):
 def test_fixed_width_symbols_are_floor_of_value_over_width():
     rng = np.random.default_rng(0)
     a = np.concatenate([rng.normal(size=(500, 3)) * 5, [[0.0, -0.0, 0.07]]])
-    est = ip.estimators.FixedWidth(width=0.07)
+    est = ip.estimators.BinningWidth(width=0.07)
     np.testing.assert_array_equal(est.symbols(a), np.floor(a / 0.07))
     a32 = a.astype(np.float32)  # compared in float64, like NumPy on the upcast values
     want = np.floor(a32.astype(np.float64) / 0.07)
@@ -259,15 +376,17 @@ def test_fixed_width_symbols_are_floor_of_value_over_width():
     k = np.arange(-5000, 5000)
     for width in (0.07, 0.1, 1 / 3):
         edges = k * width
-        got = np.asarray(ip.estimators.FixedWidth(width=width).symbols(edges[:, None]))
+        got = np.asarray(
+            ip.estimators.BinningWidth(width=width).symbols(edges[:, None])
+        )
         np.testing.assert_array_equal(got[:, 0], k)
         # Just below each edge (but not the subnormal below 0, which XLA flushes).
         below = np.where(k == 0, -1e-300, np.nextafter(edges, -np.inf))[:, None]
-        got = np.asarray(ip.estimators.FixedWidth(width=width).symbols(below))
+        got = np.asarray(ip.estimators.BinningWidth(width=width).symbols(below))
         np.testing.assert_array_equal(got[:, 0], k - 1)
     # Values beyond the int32 range are clipped to it (documented).
     huge = np.array([[1e300, -1e300, 3.0]])
-    got = np.asarray(ip.estimators.FixedWidth(width=1.0).symbols(huge))
+    got = np.asarray(ip.estimators.BinningWidth(width=1.0).symbols(huge))
     assert got.tolist() == [[2**31 - 1, -(2**31), 3]]
 
 
@@ -289,7 +408,7 @@ def test_observed_range_equals_binning_on_the_observed_range():
     labels = rng.integers(0, 3, 400)
     low, high = a[w > 0].min(), a[w > 0].max()
     want = digitize_reference(a, low, high, 20)
-    est = ip.estimators.ObservedRange(bins=20)
+    est = ip.estimators.BinningObserved(bins=20)
     got = np.asarray(est.symbols(a, w))
     live = w > 0
     np.testing.assert_array_equal(got[live], want[live])
@@ -305,7 +424,7 @@ def test_observed_range_equals_binning_on_the_observed_range():
 
 
 def test_observed_range_of_a_constant_layer_is_one_bin():
-    est = ip.estimators.ObservedRange(bins=30)
+    est = ip.estimators.BinningObserved(bins=30)
     a = np.full((16, 3), 0.25)
     assert np.unique(np.asarray(est.symbols(a))).tolist() == [1]
     labels = np.eye(2)[np.arange(16) % 2]
@@ -317,7 +436,7 @@ def test_equal_mass_matches_quantile_reference_and_balances_bins():
     a = rng.normal(size=(600, 3)) ** 3  # continuous, skewed
     w = rng.uniform(0, 2, 600)
     w[::10] = 0
-    est = ip.estimators.EqualMass(bins=12)
+    est = ip.estimators.BinningAdaptive(bins=12)
     got = np.asarray(est.symbols(a, w))
     np.testing.assert_array_equal(got, equal_mass_reference(a, w, 12))
     for u in range(3):
@@ -331,7 +450,7 @@ def test_equal_mass_bins_are_exact_at_quantile_boundaries():
     # so dividing by multiplying with the reciprocal (as XLA does) would be one off.
     n = 237
     a = np.arange(float(n))[:, None]
-    got = np.asarray(ip.estimators.EqualMass(bins=3).symbols(a, np.ones(n)))
+    got = np.asarray(ip.estimators.BinningAdaptive(bins=3).symbols(a, np.ones(n)))
     np.testing.assert_array_equal(got[:, 0], np.arange(n) * 3 // n)
 
 
@@ -341,7 +460,7 @@ def test_equal_mass_puts_ties_together():
     a[:50, 0] = -0.0  # negative zero ties with zero
     a[50:100, 0] = 0.0
     w = rng.integers(0, 4, 600).astype(np.float64)
-    got = np.asarray(ip.estimators.EqualMass(bins=7).symbols(a, w))
+    got = np.asarray(ip.estimators.BinningAdaptive(bins=7).symbols(a, w))
     np.testing.assert_array_equal(got, equal_mass_reference(a, w, 7))
     for u in range(2):
         for value in np.unique(a[:, u]):
@@ -373,8 +492,8 @@ def test_family_limits_constant_and_identity(est):
     labels = np.eye(2, dtype=np.float32)[x % 2]
     h_x = -np.sum(p * np.log(p))
     h_y = -np.sum((p @ labels) * np.log(p @ labels))
-    if isinstance(est, ip.estimators.AbstractKernel):
-        est = type(est)(var=1e-4)
+    if isinstance(est, ip.estimators.KDE):
+        est = ip.estimators.KDE(est.bound, var=1e-4)
     i_xt, i_ty = est(bits, w, labels)
     assert float(i_xt) == pytest.approx(h_x, abs=1e-9)
     assert float(i_ty) == pytest.approx(h_y, abs=1e-9)
@@ -429,9 +548,9 @@ def test_family_measures_layers_of_several_widths_at_once(est):
     a, w, _, p_y = family_layer(8)
     wide = np.concatenate([a, family_layer(9)[0][:, :5]], axis=1)
     layers = [a, a[:, 4:], wide, wide[:, 1:]]
-    # Inputs built on the host with NumPy, as training does; measure builds them
-    # with JAX inside its compiled function.
-    together = est.measure_layers(layers, Inputs.of(w, p_y))
+    # The distribution built on the host with NumPy, as training does; measure
+    # builds it with JAX inside its compiled function.
+    together = est.measure_layers(layers, JointDistribution.of(w, p_y))
     for layer, (i_xt, i_ty, diagnostics) in zip(layers, together, strict=True):
         alone = est.measure(layer, w, p_y)
         assert float(i_xt) == pytest.approx(float(alone[0]), abs=1e-12)
@@ -459,7 +578,7 @@ def test_layers_counted_together_keep_their_own_word_widths():
     est = Binning()
     np.testing.assert_array_equal(np.asarray(est.symbols(layer_a)), symbols)
     (i_xt, _, diagnostics), _ = est.measure_layers(
-        [layer_a, layer_b], Inputs.of(w, p_y)
+        [layer_a, layer_b], JointDistribution.of(w, p_y)
     )
     assert float(i_xt) == pytest.approx(math.log(4), abs=1e-12)
     assert float(diagnostics["occupied_bins"]) == 4
@@ -473,27 +592,33 @@ def test_family_specs_round_trip(est):
 
 def test_specs_of_new_binnings():
     est = ip.estimators
-    assert est.FixedWidth(width=0.07).spec == "binning-width:width=0.07"
-    assert est.ObservedRange(bins=30).spec == "binning-observed:bins=30"
-    assert est.EqualMass(bins=30).spec == "binning-adaptive:bins=30"
-    odd = est.FixedWidth(width=0.123456789)
+    assert est.BinningWidth(width=0.07).spec == "binning-width:width=0.07"
+    assert est.BinningObserved(bins=30).spec == "binning-observed:bins=30"
+    assert est.BinningAdaptive(bins=30).spec == "binning-adaptive:bins=30"
+    odd = est.BinningWidth(width=0.123456789)
     assert parse_estimator(odd.spec) == odd
     exact = Binning(bins=7, low=-0.123456789, high=2.0)
     assert parse_estimator(exact.spec) == exact
-    assert parse_estimator("binning-adaptive:bins=8") == est.EqualMass(bins=8)
+    assert parse_estimator("binning-adaptive:bins=8") == est.BinningAdaptive(bins=8)
 
 
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: ip.estimators.FixedWidth(width=0), "finite width > 0, got width=0"),
-        (lambda: ip.estimators.FixedWidth(width=-0.1), "got width=-0.1"),
-        (lambda: ip.estimators.FixedWidth(width=np.inf), "got width=inf"),
-        (lambda: ip.estimators.FixedWidth(width="0.1"), "got width='0.1'"),
-        (lambda: ip.estimators.ObservedRange(bins=1), "integer bins >= 2, got bins=1"),
-        (lambda: ip.estimators.ObservedRange(bins=2.5), "got bins=2.5"),
-        (lambda: ip.estimators.EqualMass(bins=0), "binning-adaptive needs an integer"),
-        (lambda: ip.estimators.EqualMass(bins=True), "got bins=True"),
+        (lambda: ip.estimators.BinningWidth(width=0), "finite width > 0, got width=0"),
+        (lambda: ip.estimators.BinningWidth(width=-0.1), "got width=-0.1"),
+        (lambda: ip.estimators.BinningWidth(width=np.inf), "got width=inf"),
+        (lambda: ip.estimators.BinningWidth(width="0.1"), "got width='0.1'"),
+        (
+            lambda: ip.estimators.BinningObserved(bins=1),
+            "integer bins >= 2, got bins=1",
+        ),
+        (lambda: ip.estimators.BinningObserved(bins=2.5), "got bins=2.5"),
+        (
+            lambda: ip.estimators.BinningAdaptive(bins=0),
+            "binning-adaptive needs an integer",
+        ),
+        (lambda: ip.estimators.BinningAdaptive(bins=True), "got bins=True"),
         (lambda: parse_estimator("binning-width:width=-1"), "got width=-1"),
         (lambda: parse_estimator("binning-observed:bins=x"), "binning-observed:bins=x"),
         (lambda: parse_estimator("binning-adaptive:range=0:1"), "unknown parameter"),
@@ -519,15 +644,18 @@ def test_binning_diagnostics_on_relu_like_activations():
     diag = Binning(bins=30, low=-1.0, high=1.0).diagnostics(lumped, np.ones(4))
     assert float(diag["occupied_bins"]) == 2
     assert float(diag["clipped_fraction"]) == pytest.approx(0.5, abs=1e-15)
-    wide = ip.estimators.FixedWidth(width=0.07).diagnostics(lumped, np.ones(4))
+    wide = ip.estimators.BinningWidth(width=0.07).diagnostics(lumped, np.ones(4))
     assert list(wide) == ["occupied_bins"]
     assert float(wide["occupied_bins"]) == 4
-    for est in (ip.estimators.ObservedRange(bins=4), ip.estimators.EqualMass(bins=4)):
+    for est in (
+        ip.estimators.BinningObserved(bins=4),
+        ip.estimators.BinningAdaptive(bins=4),
+    ):
         assert set(est.diagnostics(a, w)) == {"occupied_bins"}
     # Two equal-mass bins per unit: rows 0 and 3 share (0, 0), row 1 is (1, 1).
-    halves = ip.estimators.EqualMass(bins=2).diagnostics(a, w)
+    halves = ip.estimators.BinningAdaptive(bins=2).diagnostics(a, w)
     assert float(halves["occupied_bins"]) == 2
-    assert ip.estimators.KDEUpper().diagnostics(a, w) == {}
+    assert ip.estimators.KDE().diagnostics(a, w) == {}
 
 
 @settings(max_examples=25, deadline=None)
@@ -538,10 +666,10 @@ def test_equal_mass_and_observed_range_match_references(seed, scale):
     a = np.round(rng.normal(size=(64, 3)) * scale, 1)
     w = rng.integers(0, 4, 64).astype(np.float64)
     w[0] = 1.0
-    got = np.asarray(ip.estimators.EqualMass(bins=5).symbols(a, w))
+    got = np.asarray(ip.estimators.BinningAdaptive(bins=5).symbols(a, w))
     np.testing.assert_array_equal(got, equal_mass_reference(a, w, 5))
     live = w > 0
-    got = np.asarray(ip.estimators.ObservedRange(bins=5).symbols(a, w))[live]
+    got = np.asarray(ip.estimators.BinningObserved(bins=5).symbols(a, w))[live]
     want = digitize_reference(a, a[live].min(), a[live].max(), 5)[live]
     np.testing.assert_array_equal(got, want)
 

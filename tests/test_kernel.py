@@ -6,7 +6,7 @@ import pytest
 from scipy.special import logsumexp
 
 import infoplane as ip
-from infoplane.estimators import KDELower, KDEUpper, parse_estimator
+from infoplane.estimators import KDE, parse_estimator
 
 # The 4096 raw 12-bit inputs of the paper's task, as rows of 0/1.
 PATTERNS = ((np.arange(4096)[:, None] >> np.arange(11, -1, -1)) & 1).astype(np.float64)
@@ -44,7 +44,7 @@ def test_upper_bound_on_raw_12_bit_inputs(var, bits):
     # docs/protocols.md §3 (Saxe et al. 2018; checked by hand): distinct
     # patterns are Hamming distance k apart, so at var=0.1 the bound is
     # 12 - 12 log2(1 + exp(-5)) = 11.88374 bits, and 12 bits as var -> 0.
-    i_xt, i_ty = KDEUpper(var=var)(PATTERNS, UNIFORM, PARITY)
+    i_xt, i_ty = KDE(var=var)(PATTERNS, UNIFORM, PARITY)
     assert float(i_xt) / math.log(2) == pytest.approx(bits, abs=5e-4)
     exact = 12 - 12 * math.log2(1 + math.exp(-1 / (2 * var)))
     assert float(i_xt) / math.log(2) == pytest.approx(exact, abs=1e-10)
@@ -52,10 +52,10 @@ def test_upper_bound_on_raw_12_bit_inputs(var, bits):
     assert float(i_ty) <= math.log(2) + 1e-12
 
 
-@pytest.mark.parametrize("cls", [KDEUpper, KDELower])
-def test_matches_direct_reference_with_soft_labels_and_zero_weights(cls):
+@pytest.mark.parametrize("bound", ["upper", "lower"])
+def test_matches_direct_reference_with_soft_labels_and_zero_weights(bound):
     h, w, p_y = random_problem(0)
-    est = cls(var=0.1)
+    est = KDE(bound, var=0.1)
     got = est(h, w, p_y)
     want = pairwise_reference(h, w, p_y, est.scale * est.var)
     # Same formula, summed in another order: agreement to rounding.
@@ -66,8 +66,8 @@ def test_lower_below_upper_and_both_below_ln_n():
     h, w, p_y = random_problem(1)
     n_live = np.count_nonzero(w)
     for var in (0.1, 1e-3):  # 0.1 shares its compilation with the test above
-        up = np.asarray(KDEUpper(var=var)(h, w, p_y))
-        low = np.asarray(KDELower(var=var)(h, w, p_y))
+        up = np.asarray(KDE(var=var)(h, w, p_y))
+        low = np.asarray(KDE("lower", var=var)(h, w, p_y))
         assert low[0] <= up[0] + 1e-12
         assert up[0] <= math.log(n_live) + 1e-12
         assert low[0] >= -1e-12
@@ -76,9 +76,9 @@ def test_lower_below_upper_and_both_below_ln_n():
 
 def test_blocked_equals_unblocked():
     h, w, p_y = random_problem(2)
-    whole = np.asarray(KDEUpper(var=0.1, block=len(w))(h, w, p_y))
+    whole = np.asarray(KDE(var=0.1, block=len(w))(h, w, p_y))
     for block in (1, 7):  # one row at a time, and padding in the last block
-        blocked = np.asarray(KDEUpper(var=0.1, block=block)(h, w, p_y))
+        blocked = np.asarray(KDE(var=0.1, block=block)(h, w, p_y))
         np.testing.assert_allclose(blocked, whole, rtol=0, atol=1e-10)
 
 
@@ -86,7 +86,7 @@ def test_permuting_rows_and_units_changes_nothing():
     h, w, p_y = random_problem(3)
     rng = np.random.default_rng(3)
     rows, units = rng.permutation(len(w)), rng.permutation(h.shape[1])
-    for est in (KDEUpper(var=0.1), KDELower(var=0.1)):
+    for est in (KDE(var=0.1), KDE("lower", var=0.1)):
         got = np.asarray(est(h[rows][:, units], w[rows], p_y[rows]))
         np.testing.assert_allclose(got, np.asarray(est(h, w, p_y)), atol=1e-10)
 
@@ -94,7 +94,7 @@ def test_permuting_rows_and_units_changes_nothing():
 def test_zero_weight_rows_contribute_nothing():
     h, w, p_y = random_problem(4)
     live = w > 0
-    est = KDEUpper(var=0.1)
+    est = KDE(var=0.1)
     np.testing.assert_allclose(
         np.asarray(est(h, w, p_y)),
         np.asarray(est(h[live], w[live], p_y[live])),
@@ -110,7 +110,7 @@ def test_limits_distinct_rows_with_tiny_noise_and_constant_layer():
     h_x = -np.sum(p[p > 0] * np.log(p[p > 0]))
     p_y = p @ labels
     h_y = -np.sum(p_y * np.log(p_y))
-    for est in (KDEUpper(var=1e-8), KDELower(var=1e-8)):
+    for est in (KDE(var=1e-8), KDE("lower", var=1e-8)):
         i_xt, i_ty = np.asarray(est(h, w, labels))
         # T = X: I(X;T) = H(X) and I(T;Y) = H(Y) for deterministic labels.
         assert i_xt == pytest.approx(h_x, abs=1e-9)
@@ -125,7 +125,7 @@ def test_mutual_information_with_kernel_estimator_and_units():
     labels = np.arange(100) % 3
     ids = np.repeat(np.arange(100), w.astype(int))
     nats = ip.mutual_information(h[ids], labels[ids], inputs=ids, estimator="kde-upper")
-    direct = ip.mutual_information(h, labels, weights=w, estimator=KDEUpper())
+    direct = ip.mutual_information(h, labels, weights=w, estimator=KDE())
     np.testing.assert_allclose(nats, direct, rtol=0, atol=1e-10)
     bits = ip.mutual_information(
         h, labels, weights=w, estimator="kde-upper:var=0.1", units="bits"
@@ -138,7 +138,7 @@ def test_jit_and_vmap_over_layers():
     layers = np.tanh(rng.normal(size=(3, 200, 4))).astype(np.float32)
     w = np.ones(200, np.float32)
     p_y = np.eye(2, dtype=np.float32)[np.arange(200) % 2]
-    for est in (KDEUpper(var=0.1, block=64), KDELower(var=0.1)):
+    for est in (KDE(var=0.1, block=64), KDE("lower", var=0.1)):
         got = jax.jit(jax.vmap(est, in_axes=(0, None, None)))(layers, w, p_y)
         for k in range(3):
             want = est(layers[k].astype(np.float64), w, p_y)
@@ -148,19 +148,21 @@ def test_jit_and_vmap_over_layers():
 
 
 def test_specs_round_trip_and_bad_parameters_are_rejected():
-    for est in (KDEUpper(), KDELower(var=1e-3), KDEUpper(var=0.123456789, block=7)):
+    for est in (KDE(), KDE("lower", var=1e-3), KDE(var=0.123456789, block=7)):
         assert parse_estimator(est.spec) == est
-    assert KDEUpper().spec == "kde-upper:var=0.1"
-    assert KDELower(block=16).spec == "kde-lower:var=0.1,block=16"
-    assert parse_estimator("kde-lower:var=0.5") == KDELower(var=0.5)
+    assert KDE().spec == "kde-upper:var=0.1"
+    assert KDE("lower", block=16).spec == "kde-lower:var=0.1,block=16"
+    assert parse_estimator("kde-lower:var=0.5") == KDE("lower", var=0.5)
     with pytest.raises(
         ValueError, match=r"kde-upper needs a finite var > 0, got var=0"
     ):
-        KDEUpper(var=0)
+        KDE(var=0)
     with pytest.raises(ValueError, match="var > 0, got var=nan"):
-        KDELower(var=float("nan"))
+        KDE("lower", var=float("nan"))
+    with pytest.raises(ValueError, match="kde bound must be upper or lower"):
+        KDE("middle")
     with pytest.raises(ValueError, match="integer block >= 1, got block=0"):
-        KDEUpper(block=0)
+        KDE(block=0)
     with pytest.raises(ValueError, match="var > 0, got var=-1"):
         parse_estimator("kde-upper:var=-1")
     with pytest.raises(ValueError, match="kde-lower:var=abc"):

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from infoplane.estimators.base import Inputs
+from infoplane.estimators.base import JointDistribution
 from infoplane.estimators.diagnostics import layer_statistics
 from infoplane.model import ACTIVATIONS, MLP
 
@@ -61,7 +61,7 @@ def test_layer_statistics_equal_a_layer_by_layer_computation():
     weights = rng.integers(0, 3, 50).astype(np.float32)
     stats = layer_statistics(  # feature-major: units, then inputs
         [tanh_layer.T, relu_layer.T],
-        Inputs.of(weights, np.ones((50, 1))),
+        JointDistribution.of(weights, np.ones((50, 1))),
         [(-1.0, 1.0), None],
     )
     used = weights > 0

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .specs import parse_spec
 from .units import entropy
 
 __all__ = [
@@ -505,15 +506,7 @@ def _builtin_task(spec: str) -> Dataset:
     name, _, rest = spec.partition(":")
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; {HOW_TO_NAME_A_TASK}")
-    params = {}
-    for item in filter(None, rest.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"task parameters are key=value, got {item!r} in {spec!r}")
-        try:
-            params[key.strip()] = float(value)
-        except ValueError:
-            raise ValueError(f"task {spec!r}: {key} must be a number") from None
+    params = parse_spec(spec, "task", float)[1]
     try:
         return TASKS[name][0](**params)
     except TypeError:

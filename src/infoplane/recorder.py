@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .estimators import Inputs, parse_estimator
+from .estimators import JointDistribution, label_distributions, parse_estimator
 from .estimators.diagnostics import layer_statistics
 from .estimators.discrete import float64
 from .results import Result
@@ -110,7 +110,7 @@ class InformationPlane:
         if y.ndim == 0 or len(y) == 0:
             raise ValueError(f"labels must hold one entry per sample, got {y.shape}")
         self.samples = n = len(y)
-        p_y = _label_distributions(y)
+        p_y = label_distributions(y)
         if inputs is None:
             ids, first, self.distinct_inputs = np.arange(n), np.arange(n), None
         else:
@@ -128,7 +128,7 @@ class InformationPlane:
         joint = np.zeros((len(first), p_y.shape[1]))
         np.add.at(joint, ids, p_y)
         p_y_x = joint / weights[:, None]
-        self._inputs = Inputs.of(weights, p_y_x)
+        self._inputs = JointDistribution.of(weights, p_y_x)
 
         if isinstance(estimators, str):
             estimators = (estimators,)
@@ -441,7 +441,7 @@ class InformationPlane:
 
 
 @float64
-def _measure(estimators, layers: list[np.ndarray], inputs: Inputs) -> dict:
+def _measure(estimators, layers: list[np.ndarray], inputs: JointDistribution) -> dict:
     """Every estimator on every layer, for each network: host arrays
     ``(seeds, layer, estimator)`` and ``(seeds, layer)``."""
     if layers[0].shape[0] == 1:  # one network: no vmap (XLA:CPU runs it faster)
@@ -453,7 +453,7 @@ def _measure(estimators, layers: list[np.ndarray], inputs: Inputs) -> dict:
 
 @eqx.filter_jit
 @eqx.debug.assert_max_traces(max_traces=None)  # counts traces: eqx.debug.get_num_traces
-def _measure_one(estimators, layers, inputs: Inputs) -> dict:
+def _measure_one(estimators, layers, inputs: JointDistribution) -> dict:
     by_estimator = [e.measure_layers(layers, inputs) for e in estimators]
     measured = list(zip(*by_estimator, strict=True))  # [layer][estimator]
     record = {
@@ -471,7 +471,7 @@ def _measure_one(estimators, layers, inputs: Inputs) -> dict:
 
 
 @eqx.filter_jit
-def _measure_seeds(estimators, layers, inputs: Inputs) -> dict:
+def _measure_seeds(estimators, layers, inputs: JointDistribution) -> dict:
     return jax.vmap(lambda ls: _measure_one(estimators, ls, inputs))(layers)
 
 
@@ -619,44 +619,3 @@ def _group(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return rank[inverse.reshape(n)], first[order]
-
-
-def _label_distributions(y: np.ndarray) -> np.ndarray:
-    """p(y | sample) ``(samples, classes)`` from classes or probability rows."""
-    n = len(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim == 1:
-        if y.dtype.kind in "USO":
-            codes = np.unique(y.astype(str), return_inverse=True)[1]
-        elif y.dtype.kind in "biuf":
-            values = y.astype(np.float64) if y.dtype.kind == "f" else y
-            bad = ~np.isfinite(values) | (values != np.round(values))
-            if y.dtype.kind == "f" and bad.any():
-                i = int(np.argmax(bad))
-                raise ValueError(
-                    f"labels must be integer classes (samples,) or rows of p(y|x) "
-                    f"(samples, classes); sample {i} has label {y[i].item()!r}"
-                )
-            codes = np.unique(y, return_inverse=True)[1]
-        else:
-            raise ValueError(f"labels must be integer classes, got dtype {y.dtype}")
-        p_y = np.zeros((n, int(codes.max()) + 1))
-        p_y[np.arange(n), codes.reshape(n)] = 1.0
-        return p_y
-    if y.ndim == 2 and y.dtype.kind in "biuf":
-        p = y.astype(np.float64)
-        sums = p.sum(axis=1)
-        bad = ~np.isfinite(p).all(axis=1) | (p < 0).any(axis=1)
-        bad |= np.abs(sums - 1) > 1e-6
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(
-                "labels of shape (samples, classes) must be rows of p(y|x): "
-                f"non-negative, summing to 1; row {i} is {y[i].tolist()}"
-            )
-        return p / sums[:, None]
-    raise ValueError(
-        "labels must be integer classes of shape (samples,) or rows of p(y|x) of "
-        f"shape (samples, classes), got shape {y.shape} and dtype {y.dtype}"
-    )

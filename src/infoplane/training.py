@@ -35,7 +35,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from . import _environment  # noqa: F401 (JAX devices and caches, before JAX starts)
 from .datasets import Dataset
 from .estimators import parse_estimator
-from .estimators.base import Inputs
+from .estimators.base import JointDistribution
 from .estimators.diagnostics import layer_statistics
 from .estimators.discrete import float64
 from .model import ACTIVATIONS, MLP
@@ -484,7 +484,7 @@ def _setup(exp, dataset: Dataset, n_networks: int):
             "train_share": (train / train.sum()).astype(np.float32),
             "fit_counts": counts,
             "fit_scale": 1 / np.maximum(counts.sum(axis=1), np.float32(1)),
-            "inputs": Inputs.of(measure, dataset.p_y),
+            "inputs": JointDistribution.of(measure, dataset.p_y),
         }
         if exp.batch_size:  # the training multiset, as input indices
             data["samples"] = np.repeat(np.arange(len(train)), train).astype(np.int32)
@@ -506,7 +506,7 @@ def _setup(exp, dataset: Dataset, n_networks: int):
                 subset = np.flatnonzero(measure > 0), measure[measure > 0]
             index, weight = (np.pad(a, (0, length - len(a))) for a in subset)
             data["measured"] = index.astype(np.int32)
-            data["inputs"] = Inputs.of(weight, dataset.p_y[index])
+            data["inputs"] = JointDistribution.of(weight, dataset.p_y[index])
             data["measured_size"] = np.int32(len(subset[0]))
     # device_put, unlike jnp.asarray, transfers without compiling a conversion.
     stack = lambda *leaves: jax.device_put(np.stack(leaves))  # noqa: E731

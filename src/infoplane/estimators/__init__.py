@@ -1,23 +1,34 @@
-"""Estimators of I(X;T) and I(T;Y): one family, one call each (nats)."""
+"""Estimators of I(X;T) and I(T;Y): one family, one call each (nats).
 
-from .base import AbstractEstimator, Inputs
-from .binning import AbstractBinning, Binning, EqualMass, FixedWidth, ObservedRange
-from .kernel import AbstractKernel, KDELower, KDEUpper
-from .measure import mutual_information
+Each class is named for its command-line name: ``Binning`` is ``binning``,
+``BinningWidth`` ``binning-width``, ``BinningObserved`` ``binning-observed``,
+``BinningAdaptive`` ``binning-adaptive``, and ``KDE`` is ``kde-upper`` or ``kde-lower``
+by its ``bound``.
+"""
+
+from .base import AbstractEstimator, JointDistribution
+from .binning import (
+    AbstractBinning,
+    Binning,
+    BinningAdaptive,
+    BinningObserved,
+    BinningWidth,
+)
+from .kernel import KDE
+from .samples import label_distributions, mutual_information
 from .spec import ESTIMATORS, parse_estimator
 
 __all__ = [
     "ESTIMATORS",
+    "KDE",
     "AbstractBinning",
     "AbstractEstimator",
-    "AbstractKernel",
     "Binning",
-    "EqualMass",
-    "FixedWidth",
-    "Inputs",
-    "KDELower",
-    "KDEUpper",
-    "ObservedRange",
+    "BinningAdaptive",
+    "BinningObserved",
+    "BinningWidth",
+    "JointDistribution",
+    "label_distributions",
     "mutual_information",
     "parse_estimator",
 ]

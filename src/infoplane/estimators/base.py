@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
-__all__ = ["AbstractEstimator", "Inputs"]
+__all__ = ["AbstractEstimator", "JointDistribution"]
 
 
 def python_scalar(value):
@@ -50,20 +50,24 @@ def check_positive(name: str, field: str, value) -> None:
         raise ValueError(f"{name} needs a finite {field} > 0, got {field}={value!r}")
 
 
-class Inputs(eqx.Module):
-    """The distinct inputs a layer is measured on: p(x) and p(y | x), with what the
-    estimators derive from them.
+class JointDistribution(eqx.Module):
+    """p(x, y) over the distinct inputs x a layer is measured on, and what every
+    estimator derives from it: the weights and p(y | x) it is given, the joint masses
+    they make, their totals, H(Y).
 
-    Everything here depends on the data, not on the network, so the training loop
-    builds it once per network with NumPy (:meth:`of` on NumPy arrays) instead of
-    compiling it into every measurement; inside a traced function :meth:`of` builds
-    it with JAX. All arrays are float64.
+    Row i of a layer's activations is input i; its mass is ``weights[i]`` (a count or
+    a probability: the weights need not sum to 1) and its labels are the distribution
+    ``p_y[i]`` (one-hot rows for integer labels). None of this depends on the network,
+    so the training loop and the recorder build it once with NumPy (:meth:`of` on
+    NumPy arrays) rather than compiling it into every measurement; inside a traced
+    function :meth:`of` builds it with JAX. All arrays are float64.
 
     Attributes:
         weights: mass of each input (counts or probabilities), ``(inputs,)``.
         p_y: p(y | x), ``(inputs, classes)``.
-        masses: ``weights * p_y`` column by column, then ``weights``:
-            ``(inputs, classes + 1)``, what the plug-in counting sums per symbol.
+        masses: the joint masses ``weights * p_y`` column by column, then
+            ``weights``: ``(inputs, classes + 1)``, what the plug-in counting sums per
+            symbol.
         log_totals: the logarithms of the sums of the joint masses and of the
             weights, ``(2,)``.
         inverse_totals: the reciprocals of these sums.
@@ -82,7 +86,7 @@ class Inputs(eqx.Module):
     used: Bool[Array, " inputs"]
 
     @classmethod
-    def of(cls, weights, p_y) -> "Inputs":
+    def of(cls, weights, p_y) -> "JointDistribution":
         """From input weights ``(inputs,)`` and p(y | x) ``(inputs, classes)``: NumPy
         arrays give NumPy fields, computed on the host; JAX arrays (or tracers) give
         JAX fields (64-bit types must be enabled)."""
@@ -152,15 +156,15 @@ class AbstractEstimator(eqx.Module):
         )
 
     def measure_layers(
-        self, layers: list[Float[Array, "inputs units"]], inputs: Inputs
+        self, layers: list[Float[Array, "inputs units"]], inputs: JointDistribution
     ) -> list[tuple[Float[Array, ""], Float[Array, ""], dict[str, Float[Array, ""]]]]:
         """:meth:`measure` of every layer of a network on the same ``inputs``, as the
         training loop calls it.
 
         By default one layer after another; estimators that can measure several
-        layers in one batched computation, or use what :class:`Inputs` holds
-        precomputed, override it, which gives the compiled loop fewer operations to
-        compile and run.
+        layers in one batched computation, or use what :class:`JointDistribution`
+        holds precomputed, override it, which gives the compiled loop fewer
+        operations to compile and run.
         """
         return [self.measure(a, inputs.weights, inputs.p_y) for a in layers]
 

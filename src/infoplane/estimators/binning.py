@@ -10,7 +10,7 @@ from jaxtyping import Array, Float, Int
 
 from .base import (
     AbstractEstimator,
-    Inputs,
+    JointDistribution,
     check_integer,
     check_positive,
     format_number,
@@ -18,7 +18,13 @@ from .base import (
 )
 from .discrete import compiled, pack_symbols, plugin_counts
 
-__all__ = ["AbstractBinning", "Binning", "EqualMass", "FixedWidth", "ObservedRange"]
+__all__ = [
+    "AbstractBinning",
+    "Binning",
+    "BinningAdaptive",
+    "BinningObserved",
+    "BinningWidth",
+]
 
 _INT32 = np.iinfo(np.int32)
 
@@ -62,7 +68,7 @@ class AbstractBinning(AbstractEstimator):
 
     @compiled
     def measure(self, activations, weights, p_y):
-        inputs = Inputs.of(weights, p_y)
+        inputs = JointDistribution.of(weights, p_y)
         return self.measure_layers([activations], inputs)[0]
 
     @compiled
@@ -96,7 +102,7 @@ class AbstractBinning(AbstractEstimator):
             measured.append((h_t, h_t + h_y - h_ty, diagnostics))
         return measured
 
-    def clipping(self, layers, inputs: Inputs) -> list[dict[str, Array]]:
+    def clipping(self, layers, inputs: JointDistribution) -> list[dict[str, Array]]:
         """Diagnostics of a fixed range, per layer (none for ranges that follow the
         data)."""
         del inputs
@@ -108,23 +114,41 @@ class Binning(AbstractBinning):
 
     Edges are ``linspace(low, high, bins + 1)`` and a value a gets the index
     ``numpy.digitize(a, edges)``: the number of edges <= a. Values inside the range fall
-    in bins 1..bins; values below ``low`` get 0 and values at or above ``high`` get
-    ``bins + 1``, exactly as the original code (where tanh saturating to exactly 1.0 in
-    float32 lands in its own bin). Comparisons are made in float64, as NumPy does.
+    in bins 1..bins; values below ``low`` get 0 and values above ``high`` get
+    ``bins + 1``. Comparisons are made in float64, as NumPy does.
+
+    The top edge: with ``top="open"`` (the default, as the reproduction notebook and
+    the original code) a value exactly at ``high`` gets ``bins + 1``, a symbol of its
+    own, while a value exactly at ``low`` shares bin 1 with its neighbours; so tanh
+    saturated to exactly +1.0 in float32 is told apart from 0.99 but -1.0 is not from
+    -0.99, and ``a`` and ``-a`` measure differently. With ``top="closed"`` the last
+    bin is closed, [edge, high], so ``high`` joins bin ``bins`` and the two ends are
+    treated alike (docs/protocols.md §4 gives the numbers).
 
     Values outside the range are not an error: they are lumped into the two end
     symbols, which is what the original code did to ReLU layers on [-1, 1].
     :meth:`diagnostics` reports their weighted fraction as ``clipped_fraction``.
 
     Args:
-        bins: number of equal bins, at least 2.
+        bins: number of equal bins, at least 2 (the original authors' and Saxe et
+            al.'s code use ``linspace(-1, 1, 30)`` as edges: ``bins=29``).
         low: lower end of the range.
         high: upper end of the range, above ``low``.
+        top: ``"open"`` or ``"closed"``: whether a value exactly at ``high`` gets a
+            symbol of its own or joins the top bin.
 
     Examples:
-        >>> import infoplane as ip
+        >>> import numpy as np, infoplane as ip
         >>> ip.estimators.Binning(bins=30, low=-1.0, high=1.0).spec
         'binning:bins=30,range=-1:1'
+        >>> a = np.array([[-1.0, -0.99, 0.99, 1.0]])
+        >>> np.asarray(ip.estimators.Binning(bins=4).symbols(a)).tolist()
+        [[1, 1, 4, 5]]
+        >>> closed = ip.estimators.Binning(bins=4, top="closed")
+        >>> closed.spec
+        'binning:bins=4,range=-1:1,top=closed'
+        >>> np.asarray(closed.symbols(a)).tolist()
+        [[1, 1, 4, 4]]
 
     References:
         Shwartz-Ziv & Tishby (2017), arXiv:1703.00810, section 3.
@@ -133,6 +157,7 @@ class Binning(AbstractBinning):
     bins: int = eqx.field(default=30, converter=python_scalar)
     low: float = eqx.field(default=-1.0, converter=python_scalar)
     high: float = eqx.field(default=1.0, converter=python_scalar)
+    top: str = "open"
 
     def __check_init__(self):
         if not isinstance(self.bins, int) or self.bins < 2:
@@ -144,6 +169,10 @@ class Binning(AbstractBinning):
                 f"binning range must be finite with low < high, got "
                 f"range={self.low}:{self.high}"
             )
+        if self.top not in ("open", "closed"):
+            raise ValueError(
+                f"binning top must be open or closed, got top={self.top!r}"
+            )
 
     @property
     def n_symbols(self) -> int:
@@ -152,7 +181,8 @@ class Binning(AbstractBinning):
     @property
     def spec(self) -> str:
         low, high = format_number(self.low), format_number(self.high)
-        return f"binning:bins={self.bins},range={low}:{high}"
+        spec = f"binning:bins={self.bins},range={low}:{high}"
+        return spec if self.top == "open" else f"{spec},top={self.top}"
 
     @compiled
     def symbols(self, activations, weights=None):
@@ -160,7 +190,10 @@ class Binning(AbstractBinning):
         edges = jnp.asarray(np.linspace(self.low, self.high, self.bins + 1))
         a = jnp.asarray(activations, jnp.float64)
         width = (self.high - self.low) / self.bins
-        return _digitize(a, self.low, width, edges)
+        index = _digitize(a, self.low, width, edges)
+        if self.top == "closed":
+            index = jnp.where(a == self.high, self.bins, index)
+        return index
 
     def clipping(self, layers, inputs):
         """``clipped_fraction`` of each layer: the weighted fraction of activation
@@ -181,7 +214,7 @@ class Binning(AbstractBinning):
         return [{"clipped_fraction": f} for f in fractions]
 
 
-class FixedWidth(AbstractBinning):
+class BinningWidth(AbstractBinning):
     """Bins of a fixed width and unbounded range, as Saxe et al. (2018).
 
     A value a gets the index ``floor(a / width)``: the k with
@@ -198,7 +231,7 @@ class FixedWidth(AbstractBinning):
 
     Examples:
         >>> import numpy as np, infoplane as ip
-        >>> est = ip.estimators.FixedWidth(width=0.5)
+        >>> est = ip.estimators.BinningWidth(width=0.5)
         >>> est.spec
         'binning-width:width=0.5'
         >>> np.asarray(est.symbols(np.array([[-0.1, 0.0, 0.7, 3.2]]))).tolist()
@@ -231,7 +264,7 @@ class FixedWidth(AbstractBinning):
         return jnp.clip(k, low, high).astype(jnp.int32)
 
 
-class ObservedRange(AbstractBinning):
+class BinningObserved(AbstractBinning):
     """Equal-width bins spanning the observed range of the layer, or of the whole run.
 
     With ``scope="layer"`` (the default), per layer and per measurement, ``low`` and
@@ -255,7 +288,7 @@ class ObservedRange(AbstractBinning):
 
     Examples:
         >>> import numpy as np, infoplane as ip
-        >>> est = ip.estimators.ObservedRange(bins=4)
+        >>> est = ip.estimators.BinningObserved(bins=4)
         >>> est.spec
         'binning-observed:bins=4'
         >>> np.asarray(est.symbols(np.array([[0.0], [1.0], [2.0], [4.0]]))).ravel()
@@ -328,7 +361,7 @@ class ObservedRange(AbstractBinning):
         return jnp.where(spread, index, 1)
 
 
-class EqualMass(AbstractBinning):
+class BinningAdaptive(AbstractBinning):
     """Adaptive bins of equal mass per unit, as Chelombiev et al. (2019).
 
     Per unit, per measurement, a value a gets the bin ``floor(bins * F(a))``, where
@@ -343,7 +376,7 @@ class EqualMass(AbstractBinning):
 
     Examples:
         >>> import numpy as np, infoplane as ip
-        >>> est = ip.estimators.EqualMass(bins=2)
+        >>> est = ip.estimators.BinningAdaptive(bins=2)
         >>> est.spec
         'binning-adaptive:bins=2'
         >>> a = np.array([[0.0], [0.1], [5.0], [9.0]])

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .base import Inputs
+from .base import JointDistribution
 from .discrete import float64
 
 __all__ = ["layer_statistics"]
@@ -14,14 +14,14 @@ __all__ = ["layer_statistics"]
 @float64
 def layer_statistics(
     layers: list[Float[Array, "units inputs"]],
-    inputs: Inputs,
+    inputs: JointDistribution,
     bounds: list[tuple[float, float] | None],
 ) -> dict[str, Float[Array, " layers"]]:
     """Per-layer summaries of activations on the inputs of positive weight.
 
     ``layers`` are feature-major, as :meth:`infoplane.model.MLP.features` gives
     them (units, then inputs), measured on ``inputs``
-    (:class:`~infoplane.estimators.base.Inputs`).
+    (:class:`~infoplane.estimators.base.JointDistribution`).
     Returns ``(layers,)`` float32 arrays:
 
     * ``saturation``: weighted fraction of values within 1% of the half-range of a

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Int
 
-from .base import Inputs
+from .base import JointDistribution
 
 __all__ = [
     "compiled",
@@ -187,7 +187,7 @@ def group_ids(columns: Sequence[tuple[Array, int]]) -> Int[Array, " rows"]:
 
 @float64
 def plugin_entropies(
-    columns: Sequence[tuple[Array, int]], inputs: Inputs
+    columns: Sequence[tuple[Array, int]], inputs: JointDistribution
 ) -> tuple[Array, Array, Array]:
     """Plug-in H(T), H(Y) and H(T, Y) in nats, in float64 (see
     :func:`plugin_counts`, which also counts the symbols that occur)."""
@@ -196,7 +196,7 @@ def plugin_entropies(
 
 @float64
 def plugin_counts(
-    columns: Sequence[tuple[Array, int]], inputs: Inputs
+    columns: Sequence[tuple[Array, int]], inputs: JointDistribution
 ) -> tuple[Array, Array, Array, Array]:
     """Plug-in H(T), H(Y) and H(T, Y) in nats, in float64.
 
@@ -204,7 +204,7 @@ def plugin_counts(
         columns: the symbol T of each row, as ``(values, bits)`` pairs (e.g. from
             :func:`pack_symbols`); rows with equal values in every column are equal.
         inputs: the rows' weights (counts or p(x)) and p(y | row), as
-            :class:`~infoplane.estimators.base.Inputs`.
+            :class:`~infoplane.estimators.base.JointDistribution`.
 
     Returns:
         ``(H(T), H(Y), H(T,Y), n)`` as float64 scalars, where p(t, y) is proportional

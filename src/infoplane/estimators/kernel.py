@@ -11,8 +11,6 @@ bound for c = 8 (Bhattacharyya distance). The noise entropy H(T|X) cancels in bo
 mutual informations.
 """
 
-import abc
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -26,42 +24,79 @@ from .base import (
 )
 from .discrete import compiled
 
-__all__ = ["AbstractKernel", "KDELower", "KDEUpper"]
+__all__ = ["KDE"]
 
 BLOCK = 256  # default rows per block (fastest on CPU); the spec names it if different
 
+# The kernel scale c of each bound: exp(-||h_i - h_j||^2 / (c var)).
+SCALES = {"upper": 2.0, "lower": 8.0}
 
-class AbstractKernel(AbstractEstimator):
-    """Pairwise-distance estimate for T = h(X) + Gaussian noise of variance ``var``.
 
-    I(X;T) = -sum_i p_i ln sum_j p_j K_ij with K_ij = exp(-||h_i - h_j||^2 / (c var)),
-    and I(T;Y) = H(T) - sum_y p(y) H(T|y), where H(T|y) is the same pairwise sum with
-    the weights p(x|y) = p(x) p(y|x) / p(y) (soft labels allowed). The difference of two
+class KDE(AbstractEstimator):
+    """Kolchinsky-Tracey bound for T = h(X) plus Gaussian noise of variance ``var``.
+
+    With kernel K_ij = exp(-||h_i - h_j||^2 / (c var)),
+    I(X;T) ~ -sum_i p_i ln sum_j p_j K_ij: an upper bound with c = 2
+    (``bound="upper"``, KL divergence between the noise components, eq. 10) and a
+    lower bound with c = 8 (``bound="lower"``, Bhattacharyya distance, eq. 11).
+    I(T;Y) = H(T) - sum_y p(y) H(T|y), where H(T|y) is the same pairwise sum with the
+    weights p(x|y) = p(x) p(y|x) / p(y) (soft labels allowed); the difference of two
     bounds is an estimate, not a bound. Every value is at most H(X) <= ln N, N the
     number of inputs of weight > 0.
 
-    Rows are handled ``block`` at a time, so memory is O(block * inputs) (times the
-    number of seeds under ``vmap``) rather than O(inputs^2). Each sum over j includes
-    j = i, where the exponent is at its maximum 0: this is log-sum-exp with its shift
-    known, so no term overflows and no sum that counts can underflow to 0.
+    Rows are handled ``block`` at a time in a loop (``lax.map``), so the compiled
+    program is the same for any number of inputs N and its memory is
+    O(block x N) beside the activations themselves (times the number of seeds under
+    ``vmap``), not O(N^2). Each sum over j includes j = i, where the exponent is at
+    its maximum 0: this is log-sum-exp with its shift known, so no term overflows and
+    no sum that counts can underflow to 0.
+
+    Args:
+        bound: ``"upper"`` (command-line name ``kde-upper``) or ``"lower"``
+            (``kde-lower``).
+        var: noise variance s2, a finite number > 0 (Saxe et al. use 0.1).
+        block: rows per block of the pairwise sums, at least 1 (memory only).
+
+    Examples:
+        >>> import numpy as np, infoplane as ip
+        >>> est = ip.estimators.KDE(var=0.1)
+        >>> est.spec
+        'kde-upper:var=0.1'
+        >>> x = np.eye(4)  # four inputs, distance sqrt(2) apart
+        >>> i_xt, _ = est(x, np.ones(4), np.full((4, 1), 1.0))
+        >>> round(float(i_xt), 4)  # ln 4 - ln(1 + 3 exp(-10))
+        1.3862
+        >>> ip.estimators.KDE("lower", block=64).spec
+        'kde-lower:var=0.1,block=64'
+
+    References:
+        Kolchinsky & Tracey (2017), "Estimating mixture entropy with pairwise
+        distances", Entropy 19(7):361, eqs. 10 and 11; Saxe et al. (2018), ICLR,
+        section 2; Kolchinsky, Tracey & Wolpert (2019), "Nonlinear information
+        bottleneck", Entropy 21(12):1181.
     """
 
-    var: eqx.AbstractVar[float]
-    block: eqx.AbstractVar[int]
+    bound: str = "upper"
+    var: float = eqx.field(default=0.1, converter=python_scalar)
+    block: int = eqx.field(default=BLOCK, converter=python_scalar)
 
     def __check_init__(self):
+        if self.bound not in SCALES:
+            raise ValueError(
+                f"kde bound must be upper or lower, got bound={self.bound!r}"
+            )
         check_positive(self.name, "var", self.var)
         check_integer(self.name, "block", self.block, 1)
 
     @property
-    @abc.abstractmethod
     def name(self) -> str:
-        """The command-line name."""
+        """The command-line name: ``kde-upper`` or ``kde-lower``."""
+        return f"kde-{self.bound}"
 
     @property
-    @abc.abstractmethod
     def scale(self) -> float:
         """c: the kernel is exp(-||h_i - h_j||^2 / (c var))."""
+        return SCALES[self.bound]
 
     @property
     def spec(self) -> str:
@@ -83,77 +118,6 @@ class AbstractKernel(AbstractEstimator):
         return entropies[0], entropies[0] - jnp.sum(p_class * entropies[1:])
 
 
-class KDEUpper(AbstractKernel):
-    """Kolchinsky-Tracey upper bound: kernel exp(-||h_i - h_j||^2 / (2 var)).
-
-    I(X;T) <= -sum_i p_i ln sum_j p_j exp(-||h_i - h_j||^2 / (2 var)) for T = h(X) plus
-    Gaussian noise of variance ``var`` per unit; I(T;Y) is the difference of such
-    bounds (see :class:`AbstractKernel`).
-
-    Args:
-        var: noise variance s2, a finite number > 0 (Saxe et al. use 0.1).
-        block: rows per block of the pairwise sums, at least 1 (memory only).
-
-    Examples:
-        >>> import numpy as np, infoplane as ip
-        >>> est = ip.estimators.KDEUpper(var=0.1)
-        >>> est.spec
-        'kde-upper:var=0.1'
-        >>> x = np.eye(4)  # four inputs, distance sqrt(2) apart
-        >>> i_xt, _ = est(x, np.ones(4), np.full((4, 1), 1.0))
-        >>> round(float(i_xt), 4)  # ln 4 - ln(1 + 3 exp(-10))
-        1.3862
-
-    References:
-        Kolchinsky & Tracey (2017), "Estimating mixture entropy with pairwise
-        distances", Entropy 19(7):361, eq. 10; Saxe et al. (2018), ICLR, section 2.
-    """
-
-    var: float = eqx.field(default=0.1, converter=python_scalar)
-    block: int = eqx.field(default=BLOCK, converter=python_scalar)
-
-    @property
-    def name(self) -> str:
-        return "kde-upper"
-
-    @property
-    def scale(self) -> float:
-        return 2.0
-
-
-class KDELower(AbstractKernel):
-    """Kolchinsky-Tracey lower bound: kernel exp(-||h_i - h_j||^2 / (8 var)).
-
-    I(X;T) >= -sum_i p_i ln sum_j p_j exp(-||h_i - h_j||^2 / (8 var)) for T = h(X) plus
-    Gaussian noise of variance ``var`` per unit (Bhattacharyya distance in place of
-    the KL divergence); I(T;Y) is the difference of such bounds.
-
-    Args:
-        var: noise variance s2, a finite number > 0.
-        block: rows per block of the pairwise sums, at least 1 (memory only).
-
-    Examples:
-        >>> import infoplane as ip
-        >>> ip.estimators.KDELower(var=0.1).spec
-        'kde-lower:var=0.1'
-
-    References:
-        Kolchinsky & Tracey (2017), Entropy 19(7):361, eq. 11; Kolchinsky, Tracey &
-        Wolpert (2019), "Nonlinear information bottleneck", Entropy 21(12):1181.
-    """
-
-    var: float = eqx.field(default=0.1, converter=python_scalar)
-    block: int = eqx.field(default=BLOCK, converter=python_scalar)
-
-    @property
-    def name(self) -> str:
-        return "kde-lower"
-
-    @property
-    def scale(self) -> float:
-        return 8.0
-
-
 def _pairwise_entropies(h, mixtures, width, block):
     """-sum_i m_ik ln sum_j m_jk exp(-||h_i - h_j||^2 / width), for every column k.
 
@@ -169,22 +133,21 @@ def _pairwise_entropies(h, mixtures, width, block):
     n = h.shape[0]
     block = min(block, n)
     blocks = -(-n // block)
-    pad = blocks * block - n
     sq = jnp.sum(h * h, axis=1)
 
-    def one_block(rows):
-        start, h_i, sq_i, m_i = rows
+    def one_block(start):
+        # Rows start, ..., start + block - 1; past the last row (in the last block)
+        # the last row again, with no mass, so it adds exactly 0. Gathered here rather
+        # than from a padded copy of h: memory O(block x n) beside h itself.
+        index = start + jnp.arange(block)
+        clipped = jnp.minimum(index, n - 1)
+        h_i, sq_i = h[clipped], sq[clipped]
+        m_i = jnp.where((index < n)[:, None], mixtures[clipped], 0.0)
         d = jnp.maximum(sq_i[:, None] + sq[None, :] - 2.0 * (h_i @ h.T), 0.0)
         # Exact zeros on the diagonal, whatever the rounding of the expansion above.
-        d = jnp.where((start + jnp.arange(block))[:, None] == jnp.arange(n), 0.0, d)
+        d = jnp.where(index[:, None] == jnp.arange(n), 0.0, d)
         sums = jnp.exp(d * (-1.0 / width)) @ mixtures
         logs = jnp.log(jnp.where(m_i > 0, sums, 1.0))
         return -jnp.sum(m_i * logs, axis=0)
 
-    rows = (
-        jnp.arange(blocks) * block,
-        jnp.pad(h, ((0, pad), (0, 0))).reshape(blocks, block, -1),
-        jnp.pad(sq, (0, pad)).reshape(blocks, block),
-        jnp.pad(mixtures, ((0, pad), (0, 0))).reshape(blocks, block, -1),
-    )
-    return jnp.sum(jax.lax.map(one_block, rows), axis=0)
+    return jnp.sum(jax.lax.map(one_block, jnp.arange(blocks) * block), axis=0)

@@ -2,9 +2,10 @@
 
 from collections.abc import Callable
 
+from ..specs import parse_spec
 from .base import AbstractEstimator
-from .binning import Binning, EqualMass, FixedWidth, ObservedRange
-from .kernel import BLOCK, KDELower, KDEUpper
+from .binning import Binning, BinningAdaptive, BinningObserved, BinningWidth
+from .kernel import BLOCK, KDE
 
 __all__ = ["ESTIMATORS", "parse_estimator"]
 
@@ -18,29 +19,30 @@ def _range(text: str) -> tuple[float, float]:
 
 def _binning(params: dict[str, str]) -> Binning:
     low, high = _range(params.pop("range", "-1:1"))
-    return Binning(bins=int(params.pop("bins", "30")), low=low, high=high)
+    bins, top = int(params.pop("bins", "30")), params.pop("top", "open")
+    return Binning(bins=bins, low=low, high=high, top=top)
 
 
-def _fixed_width(params: dict[str, str]) -> FixedWidth:
-    return FixedWidth(width=float(params.pop("width", "0.07")))
+def _width(params: dict[str, str]) -> BinningWidth:
+    return BinningWidth(width=float(params.pop("width", "0.07")))
 
 
-def _observed(params: dict[str, str]) -> ObservedRange:
+def _observed(params: dict[str, str]) -> BinningObserved:
     bins, scope = int(params.pop("bins", "30")), params.pop("scope", "layer")
     if "range" not in params:
-        return ObservedRange(bins=bins, scope=scope)
+        return BinningObserved(bins=bins, scope=scope)
     low, high = _range(params.pop("range"))
-    return ObservedRange(bins=bins, scope=scope, low=low, high=high)
+    return BinningObserved(bins=bins, scope=scope, low=low, high=high)
 
 
-def _adaptive(params: dict[str, str]) -> EqualMass:
-    return EqualMass(bins=int(params.pop("bins", "30")))
+def _adaptive(params: dict[str, str]) -> BinningAdaptive:
+    return BinningAdaptive(bins=int(params.pop("bins", "30")))
 
 
-def _kernel(cls: type[KDEUpper] | type[KDELower]):
-    def parse(params: dict[str, str]) -> KDEUpper | KDELower:
+def _kernel(bound: str):
+    def parse(params: dict[str, str]) -> KDE:
         var = float(params.pop("var", "0.1"))
-        return cls(var=var, block=int(params.pop("block", str(BLOCK))))
+        return KDE(bound, var=var, block=int(params.pop("block", str(BLOCK))))
 
     return parse
 
@@ -49,10 +51,11 @@ def _kernel(cls: type[KDEUpper] | type[KDELower]):
 ESTIMATORS: dict[str, tuple[Callable[[dict[str, str]], AbstractEstimator], str]] = {
     "binning": (
         _binning,
-        "equal bins on a fixed range (bins=30,range=-1:1), as Shwartz-Ziv & Tishby",
+        "equal bins on a fixed range (bins=30,range=-1:1); a value at the top of "
+        "the range is a symbol of its own unless top=closed",
     ),
     "binning-width": (
-        _fixed_width,
+        _width,
         "bins of a fixed width, unbounded range (width=0.07), as Saxe et al.",
     ),
     "binning-observed": (
@@ -65,11 +68,11 @@ ESTIMATORS: dict[str, tuple[Callable[[dict[str, str]], AbstractEstimator], str]]
         "equal-mass bins per unit at weighted quantiles (bins=30), Chelombiev et al.",
     ),
     "kde-upper": (
-        _kernel(KDEUpper),
+        _kernel("upper"),
         "Kolchinsky-Tracey upper bound, Gaussian noise (var=0.1), as Saxe et al.",
     ),
     "kde-lower": (
-        _kernel(KDELower),
+        _kernel("lower"),
         "Kolchinsky-Tracey lower bound, Gaussian noise (var=0.1)",
     ),
 }
@@ -83,19 +86,11 @@ def parse_estimator(spec: "str | AbstractEstimator") -> AbstractEstimator:
     """
     if isinstance(spec, AbstractEstimator):
         return spec
-    name, _, rest = str(spec).strip().partition(":")
+    name, params = parse_spec(spec, "estimator")
     if name not in ESTIMATORS:
         raise ValueError(
             f"unknown estimator {name!r}; choose one of {', '.join(ESTIMATORS)}"
         )
-    params = {}
-    for item in filter(None, rest.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(
-                f"estimator parameters are key=value, got {item!r} in {spec!r}"
-            )
-        params[key.strip()] = value.strip()
     parser, _ = ESTIMATORS[name]
     try:
         estimator = parser(params)

@@ -1,15 +1,15 @@
-"""Mutual information of a layer measured on samples a user already has."""
+"""``mutual_information``: a layer's information on samples a user already has."""
 
 import equinox as eqx
 import numpy as np
 
 from ..units import from_nats
-from .base import AbstractEstimator, Inputs
+from .base import AbstractEstimator, JointDistribution
 from .binning import AbstractBinning, Binning
 from .discrete import float64, pack_symbols, plugin_entropies
 from .spec import parse_estimator
 
-__all__ = ["mutual_information"]
+__all__ = ["label_distributions", "mutual_information"]
 
 
 @float64
@@ -32,7 +32,12 @@ def mutual_information(
 
     Args:
         activations: shape ``(samples, units)`` (or ``(samples,)`` for one unit).
-        labels: class of each sample, shape ``(samples,)``, any integer values.
+        labels: class of each sample, shape ``(samples,)`` (any integer values, or
+            text), or p(y | x) of each sample as rows ``(samples, classes)``,
+            non-negative and summing to 1 (soft labels; see
+            :func:`label_distributions`). I(T;Y) then uses p(t, y) = sum over the
+            samples with symbol t of weight * p(y | x), as the training loop does for
+            tasks with stochastic labels.
         inputs: optional id of each sample's input, shape ``(samples,)``.
         weights: optional non-negative weight of each sample, shape ``(samples,)``.
         estimator: an estimator or its name (default ``Binning()``: 30 bins on
@@ -45,7 +50,8 @@ def mutual_information(
 
     Raises:
         ValueError: mismatched shapes, negative or all-zero weights, non-finite
-            activations, or unknown estimator.
+            activations, labels that are neither classes nor p(y | x) rows, or
+            unknown estimator.
 
     Examples:
         >>> import numpy as np, infoplane as ip
@@ -54,6 +60,9 @@ def mutual_information(
         >>> i_xt, i_ty = ip.mutual_information(t, x % 2, inputs=x, units="bits")
         >>> round(i_xt, 6), round(i_ty, 6)
         (1.0, 0.0)
+        >>> p_y = np.where(x[:, None] < 4, [0.9, 0.1], [0.1, 0.9])  # soft labels
+        >>> round(ip.mutual_information(t, p_y, inputs=x, units="bits")[1], 6)
+        0.531004
     """
     estimator = Binning() if estimator is None else parse_estimator(estimator)
     a = np.asarray(activations)
@@ -66,12 +75,16 @@ def mutual_information(
         )
     if not np.all(np.isfinite(a)):
         raise ValueError("activations contain NaN or infinite values")
-    labels = _column(labels, "labels", n)
+    labels = np.asarray(labels)
+    if labels.ndim not in (1, 2) or len(labels) != n:
+        raise ValueError(
+            f"labels must have shape ({n},) or ({n}, classes) to match the "
+            f"activations, got {labels.shape}"
+        )
+    p_y = label_distributions(labels)
     w = np.ones(n) if weights is None else _column(weights, "weights", n)
     if w.dtype.kind not in "iuf" or np.any(w < 0) or not np.any(w > 0):
         raise ValueError("weights must be non-negative numbers, not all zero")
-    classes, y = np.unique(labels, return_inverse=True)
-    p_y = np.eye(len(classes))[y]
     if inputs is None:
         i_xt, i_ty = _distinct_inputs(estimator, a, w, p_y)
     elif isinstance(estimator, AbstractBinning):
@@ -105,12 +118,71 @@ def _distinct_inputs(estimator, a, w, p_y):
 def _samples(estimator, a, x, x_bits, w, p_y):
     """Plug-in MI over samples: I(X;T) = H(X)+H(T)-H(X,T), I(T;Y) = H(T)+H(Y)-H(T,Y)."""
     x = [(x, x_bits)]
-    inputs = Inputs.of(w, p_y)
+    inputs = JointDistribution.of(w, p_y)
     t = pack_symbols(estimator.symbols(a, w), estimator.n_symbols)
     h_t, h_y, h_ty = plugin_entropies(t, inputs)
     h_x = plugin_entropies(x, inputs)[0]
     h_xt = plugin_entropies(x + t, inputs)[0]
     return h_x + h_t - h_xt, h_t + h_y - h_ty
+
+
+def label_distributions(labels) -> np.ndarray:
+    """p(y | sample) as float64 rows ``(samples, classes)``, from classes or rows.
+
+    Labels of shape ``(samples,)`` (or ``(samples, 1)``) are classes: integers of any
+    values, whole floats, or text; class k is the k-th distinct value in sorted order
+    and its rows are one-hot. Labels of shape ``(samples, classes)`` are rows of
+    p(y | x): finite, non-negative, each summing to 1 within 1e-6 (then divided by
+    its sum).
+
+    Raises:
+        ValueError: non-whole or non-finite classes, rows that are not
+            distributions, or any other shape or type.
+
+    Examples:
+        >>> label_distributions([3, 7, 3]).tolist()
+        [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]
+        >>> label_distributions([[0.25, 0.75]]).tolist()
+        [[0.25, 0.75]]
+    """
+    y = np.asarray(labels)
+    n = len(y) if y.ndim else 0
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 1 and n:
+        if y.dtype.kind in "USO":
+            codes = np.unique(y.astype(str), return_inverse=True)[1]
+        elif y.dtype.kind in "biuf":
+            values = y.astype(np.float64) if y.dtype.kind == "f" else y
+            bad = ~np.isfinite(values) | (values != np.round(values))
+            if y.dtype.kind == "f" and bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(
+                    f"labels must be integer classes (samples,) or rows of p(y|x) "
+                    f"(samples, classes); sample {i} has label {y[i].item()!r}"
+                )
+            codes = np.unique(y, return_inverse=True)[1]
+        else:
+            raise ValueError(f"labels must be integer classes, got dtype {y.dtype}")
+        p_y = np.zeros((n, int(codes.max()) + 1))
+        p_y[np.arange(n), codes.reshape(n)] = 1.0
+        return p_y
+    if y.ndim == 2 and n and y.dtype.kind in "biuf":
+        p = y.astype(np.float64)
+        sums = p.sum(axis=1)
+        bad = ~np.isfinite(p).all(axis=1) | (p < 0).any(axis=1)
+        bad |= np.abs(sums - 1) > 1e-6
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                "labels of shape (samples, classes) must be rows of p(y|x): "
+                f"non-negative, summing to 1; row {i} is {y[i].tolist()}"
+            )
+        return p / sums[:, None]
+    raise ValueError(
+        "labels must be integer classes of shape (samples,) or rows of p(y|x) of "
+        f"shape (samples, classes), got shape {y.shape} and dtype {y.dtype}"
+    )
 
 
 def _column(values, name: str, n: int) -> np.ndarray:
