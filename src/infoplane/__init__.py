@@ -35,7 +35,7 @@ _EXPORTS = {
     "DivergenceWarning": "training",
 }
 _SUBMODULES = {
-    "analysis", "config", "datasets", "estimators", "ib", "model",
+    "analysis", "config", "datasets", "distributed", "estimators", "ib", "model",
     "output", "plotting", "report", "results", "runner", "schedules", "sweeps",
     "training", "units",
 }  # fmt: skip
