@@ -113,6 +113,27 @@ def test_a_killed_process_fails_the_run_on_every_process(tmp_path, victim):
     assert not out.exists()  # nothing half-written is visible
 
 
+@pytest.mark.slow
+def test_failures_every_process_meets_end_them_all_with_one_line(tmp_path):
+    # Process 0 cannot claim --out: it says why, the others that it stopped; exit 2.
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "mine.txt").write_text("not infoplane's")
+    processes = _distributed(*TINY, "--quiet", "--out", taken)
+    (out0, err0), (out1, err1) = (p.communicate(timeout=300) for p in processes)
+    assert [p.returncode for p in processes] == [2, 2], (err0, err1)
+    assert "taken already exists" in err0 or "not empty" in err0
+    assert "process 0 of this distributed run stopped (exit code 2)" in err1
+    assert (out0, out1) == ("", "")
+    assert [len(err.splitlines()) for err in (err0, err1)] == [1, 1]
+    # Every network diverges: every process says so; exit 1, nothing written.
+    processes = _distributed(*TINY, "--lr", "1e6", "--quiet", "--out", tmp_path / "nan")
+    errs = [p.communicate(timeout=300)[1] for p in processes]
+    assert [p.returncode for p in processes] == [1, 1], errs
+    assert all(err.startswith("infoplane: error: training diverged") for err in errs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
 def test_distributed_options_need_distributed_and_a_cluster(
     capsys, tmp_path, monkeypatch
 ):

@@ -382,6 +382,8 @@ def _start_distributed(args):
 class PeerFailed(RuntimeError):
     """Process 0 of a multi-process run failed; the others stop with its exit code."""
 
+    shared = True  # every process knows: see _leave
+
     def __init__(self, code: int):
         super().__init__(
             f"process 0 of this distributed run stopped (exit code {code}); its "
@@ -406,6 +408,7 @@ def _on_main(dist, action):
     except BaseException as error:
         with contextlib.suppress(Exception):  # a peer that is gone already
             dist.share(_exit_code(error))
+            error.shared = True  # every process knows: see _leave
         raise
     dist.share(0)
     return value
@@ -685,27 +688,38 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         what = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
         print(f"infoplane: {what}; nothing was written", file=sys.stderr)
-        return _leave(_exit_code(interrupt))
+        return _leave(_exit_code(interrupt), interrupt)
     except Exception as error:  # one clear line, unless --debug
         if args.debug:
             raise
         code, message = _error(error)
         print(f"infoplane: error: {message}", file=sys.stderr)
-        return _leave(code)
+        return _leave(code, error)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _leave(code: int) -> int:
-    """``code``; a failed process of a multi-process run exits at once instead, as
-    JAX would otherwise wait at its shutdown barrier for peers that may be gone."""
+def _leave(code: int, error: BaseException) -> int:
+    """``code``, the exit code of a command that ``error`` ended.
+
+    In a multi-process run, a failure that every process meets alike (bad input,
+    divergence, one that process 0 shared with the others) ends normally: all
+    processes meet at JAX's shutdown barrier and leave together. Any other failure (a
+    peer that died, a signal to this process alone) exits at once, as JAX would
+    otherwise wait at that barrier for peers that may be gone.
+    """
     jax = sys.modules.get("jax")
-    if jax is not None and jax.distributed.is_initialized():
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    if jax is None or not jax.distributed.is_initialized():
+        return code
+    from infoplane.training import TrainingDiverged
+
+    alike = isinstance(error, ValueError | TrainingDiverged)
+    if alike or getattr(error, "shared", False):
+        return code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _exit_code(error: BaseException) -> int:
