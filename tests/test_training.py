@@ -197,11 +197,15 @@ def _poison_network_1(monkeypatch):
     """Make network 1 of a run start from NaN weights: it diverges at once."""
     setup = training._setup
 
-    def poisoned(exp, dataset, n_networks):
-        state, seed_data = setup(exp, dataset, n_networks)
+    def poisoned(*args):
+        state, seed_data = setup(*args)
         weight = state.model.layers[0].weight
+        nan = np.array(weight)
+        nan[1] = np.nan  # on the host: the weights may be sharded over devices
         state = eqx.tree_at(
-            lambda s: s.model.layers[0].weight, state, weight.at[1].set(jnp.nan)
+            lambda s: s.model.layers[0].weight,
+            state,
+            jax.device_put(nan, weight.sharding),
         )
         return state, seed_data
 

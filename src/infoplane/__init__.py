@@ -38,7 +38,7 @@ _EXPORTS = {
     "DivergenceWarning": "training",
 }
 _SUBMODULES = {
-    "analysis", "config", "datasets", "estimators", "ib", "model",
+    "analysis", "config", "datasets", "distributed", "estimators", "ib", "model",
     "output", "plotting", "recorder", "report", "results", "runner", "schedules",
     "sweeps",
     "training", "units",

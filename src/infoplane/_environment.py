@@ -27,13 +27,16 @@ def cache_dir() -> Path:
 def one_cpu_device_per_core() -> None:
     """Let JAX see one CPU device per core, so seeds train in parallel across cores.
 
+    The cores are those this process may run on (``sched_getaffinity``: under a batch
+    scheduler, the job's share of the node; else all).
+
     XLA runs the small matrix products of these networks on one core per device; with a
     device per core the seed axis is split across them (about twice as fast on two
     cores). Skipped when the user chose a device count (``jax_num_cpu_devices``,
     ``XLA_FLAGS``, or ``INFOPLANE_CPU_DEVICES``, e.g. ``=1`` to turn this off) or when
     JAX has already started its backends.
     """
-    wanted = os.environ.get("INFOPLANE_CPU_DEVICES", str(os.cpu_count() or 1))
+    wanted = os.environ.get("INFOPLANE_CPU_DEVICES", str(_usable_cores()))
     if "host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return
     if jax.config.jax_num_cpu_devices != -1 or not wanted.isdigit():
@@ -41,6 +44,35 @@ def one_cpu_device_per_core() -> None:
     # Once JAX's backends have started the count is fixed: keep what the user has.
     with contextlib.suppress(RuntimeError):
         jax.config.update("jax_num_cpu_devices", max(1, int(wanted)))
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (a batch job's share of a node), else all."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def cpu_collectives() -> None:
+    """Let CPU devices of several processes exchange arrays (gloo over TCP), and
+    wait for each other up to a day.
+
+    Needed before the backends start in a multi-process run on CPUs; JAX 0.10 uses
+    gloo by default, older versions none. Left alone where the user chose one
+    (``JAX_CPU_COLLECTIVES_IMPLEMENTATION``, e.g. ``mpi``). XLA gives up on a CPU
+    collective after 30 minutes, but the other processes wait in one while process 0
+    writes the run directory, which can take longer for a large run; a process that
+    dies is noticed by its heartbeats instead. ``XLA_FLAGS`` that set
+    ``--xla_cpu_collective_timeout_seconds`` are kept.
+    """
+    if jax.config.jax_cpu_collectives_implementation is None:
+        with contextlib.suppress(RuntimeError):
+            jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_collective_timeout_seconds" not in flags:
+        wait = f"--xla_cpu_collective_timeout_seconds={24 * 3600}"
+        os.environ["XLA_FLAGS"] = f"{flags} {wait}".strip()
 
 
 def compilation_cache() -> None:

@@ -130,6 +130,35 @@ def _parser() -> argparse.ArgumentParser:
         help="fail (exit 1) when any network diverges; by default a run fails only "
         "when all do, and a diverged network's later values are NaN",
     )
+    several = run.add_argument_group(
+        "more than one machine",
+        "Start the same command once per process (srun does). The networks are "
+        "shared out over the devices of all processes; process 0 writes --out and "
+        "reports, the others print only errors.",
+    )
+    several.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a multi-process run (jax.distributed): under SLURM nothing more "
+        "is needed, else give the three options below",
+    )
+    several.add_argument(
+        "--coordinator", metavar="HOST:PORT", help="address of process 0"
+    )
+    several.add_argument(
+        "--num-processes", type=int, metavar="N", help="processes in the run"
+    )
+    several.add_argument(
+        "--process-id", type=int, metavar="I", help="this process, 0 to N-1"
+    )
+    several.add_argument(
+        "--heartbeat-timeout",
+        type=int,
+        default=100,
+        metavar="SECONDS",
+        help="a process silent this long counts as dead and the run fails on "
+        "every process (default 100)",
+    )
 
     commands.add_parser("presets", help="list the presets with a one-line description")
 
@@ -287,8 +316,11 @@ def _run(args) -> int:
     exp = _experiment(args)
     exp = exp.replace(**_settings(args.set))
     load_task(exp.task)  # e.g. a data file that cannot be read: fail before starting
+    dist = _start_distributed(args)
+    if dist is not None and not dist.is_main():
+        args.quiet = True  # only process 0 reports
     if args.experiment in PRESETS and PRESETS[args.experiment].sweep:
-        return _run_points(exp, list(PRESETS[args.experiment].sweep), args)
+        return _run_points(exp, list(PRESETS[args.experiment].sweep), args, dist)
     out = args.out or Path("runs") / exp.name
 
     import infoplane as ip
@@ -296,20 +328,32 @@ def _run(args) -> int:
     from infoplane.output import atomic_directory
 
     printed: set[str] = set()
-    with atomic_directory(out, overwrite=args.force) as tmp:
-        with _warnings_printed(printed):
+    with contextlib.ExitStack() as stack:
+        tmp = _on_main(
+            dist,
+            lambda: stack.enter_context(atomic_directory(out, overwrite=args.force)),
+        )
+        # Only the process that writes prints a run's warnings.
+        quiet = _warnings_once(Warning) if tmp is None else _warnings_printed(printed)
+        with quiet:
             result = ip.run(
                 exp,
                 progress=not args.quiet,
                 on_chunk=None if args.quiet else _log_lines(args.log_every),
                 strict=args.strict,
             )
-        for line in result.info["warnings"]:
-            if line not in printed:
-                print(f"infoplane: warning: {line}", file=sys.stderr)
-        gap = report.write_run(
-            result, tmp, video=not args.no_video, ib_bound=args.ib_bound
-        )
+
+        def write():
+            for line in result.info["warnings"]:
+                if line not in printed:
+                    print(f"infoplane: warning: {line}", file=sys.stderr)
+            gap = report.write_run(
+                result, tmp, video=not args.no_video, ib_bound=args.ib_bound
+            )
+            stack.close()  # the run directory appears
+            return gap
+
+        gap = _on_main(dist, write)
     if not args.quiet:
         if gap is not None:
             pairs = zip(result.layers, gap[:, 0], strict=True)
@@ -318,6 +362,67 @@ def _run(args) -> int:
         print(analysis.summary_table(result))
         print(f"wrote {out}/")
     return 0
+
+
+def _start_distributed(args):
+    """Join the multi-process run that ``--distributed`` asks for (before anything
+    starts JAX): the :mod:`infoplane.distributed` module, or None for a run alone."""
+    given = {
+        "--coordinator": args.coordinator,
+        "--num-processes": args.num_processes,
+        "--process-id": args.process_id,
+    }
+    if not args.distributed:
+        named = [name for name, value in given.items() if value is not None]
+        if named:
+            raise ValueError(f"{', '.join(named)} need --distributed")
+        return None
+    if args.heartbeat_timeout < 1:
+        raise ValueError("--heartbeat-timeout must be at least 1 second")
+    from infoplane import distributed
+
+    distributed.initialize(
+        args.coordinator,
+        args.num_processes,
+        args.process_id,
+        heartbeat_timeout=args.heartbeat_timeout,
+    )
+    return distributed
+
+
+class PeerFailed(RuntimeError):
+    """Process 0 of a multi-process run failed; the others stop with its exit code."""
+
+    shared = True  # every process knows: see _leave
+
+    def __init__(self, code: int):
+        super().__init__(
+            f"process 0 of this distributed run stopped (exit code {code}); its "
+            "error says why; nothing was written"
+        )
+        self.code = code
+
+
+def _on_main(dist, action):
+    """``action()`` on the process that writes: the only one, or process 0 of a
+    multi-process run, which then tells the others whether it succeeded (they raise
+    :class:`PeerFailed` if not, and return None otherwise)."""
+    if dist is None:
+        return action()
+    if not dist.is_main():
+        code = dist.share(0)
+        if code:
+            raise PeerFailed(code)
+        return None
+    try:
+        value = action()
+    except BaseException as error:
+        with contextlib.suppress(Exception):  # a peer that is gone already
+            dist.share(_exit_code(error))
+            error.shared = True  # every process knows: see _leave
+        raise
+    dist.share(0)
+    return value
 
 
 def _log_lines(log_every: int):
@@ -459,8 +564,9 @@ def _collect(out: Path, args) -> int:
     return 0
 
 
-def _run_points(base, settings: list[str], args) -> int:
-    """Run every point of a grid; write their directories and combined figures."""
+def _run_points(base, settings: list[str], args, dist=None) -> int:
+    """Run every point of a grid; write their directories and combined figures (in
+    a multi-process run ``dist``, every process runs, process 0 writes)."""
     from tqdm import tqdm
 
     import infoplane as ip
@@ -471,10 +577,16 @@ def _run_points(base, settings: list[str], args) -> int:
     names = [sweeps.point_name(p, settings) for p in points]
     out = args.out or Path("runs") / base.name
     video = getattr(args, "video", False)
-    with atomic_directory(out, overwrite=args.force) as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = _on_main(
+            dist,
+            lambda: stack.enter_context(atomic_directory(out, overwrite=args.force)),
+        )
         bar = tqdm(total=len(points), desc=base.name, unit="point", disable=args.quiet)
 
         def write_point(i, exp, result):
+            if tmp is None:  # not the writing process
+                return
             for line in result.info["warnings"]:
                 print(f"infoplane: warning: {names[i]}: {line}", file=sys.stderr)
             (tmp / names[i]).mkdir()
@@ -482,7 +594,7 @@ def _run_points(base, settings: list[str], args) -> int:
             bar.update(1)
 
         try:
-            with _warnings_once(ip.RunWarning):
+            with _warnings_once(ip.RunWarning if tmp is not None else Warning):
                 results = sweeps.run_sweep(
                     points,
                     on_result=write_point,
@@ -491,10 +603,19 @@ def _run_points(base, settings: list[str], args) -> int:
                 )
         finally:
             bar.close()
-        report.write_manifest(tmp, report.sweep_manifest(base, settings, names))
-        verdicts = report.write_sweep(
-            results, names, tmp, loss_threshold=getattr(args, "loss_threshold", 0.1)
-        )
+
+        def write():
+            report.write_manifest(tmp, report.sweep_manifest(base, settings, names))
+            verdicts = report.write_sweep(
+                results,
+                names,
+                tmp,
+                loss_threshold=getattr(args, "loss_threshold", 0.1),
+            )
+            stack.close()  # the sweep directory appears
+            return verdicts
+
+        verdicts = _on_main(dist, write)
     if not args.quiet:
         _print_sweep(names, results, verdicts)
         print(f"wrote {out}/")
@@ -603,16 +724,49 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         what = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
         print(f"infoplane: {what}; nothing was written", file=sys.stderr)
-        return 143 if isinstance(interrupt, Terminated) else 130
+        return _leave(_exit_code(interrupt), interrupt)
     except Exception as error:  # one clear line, unless --debug
         if args.debug:
             raise
         code, message = _error(error)
         print(f"infoplane: error: {message}", file=sys.stderr)
-        return code
+        return _leave(code, error)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _leave(code: int, error: BaseException) -> int:
+    """``code``, the exit code of a command that ``error`` ended.
+
+    In a multi-process run, a failure that every process meets alike (bad input,
+    divergence, one that process 0 shared with the others) ends normally: all
+    processes meet at JAX's shutdown barrier and leave together. Any other failure (a
+    peer that died, a signal to this process alone) exits at once, as JAX would
+    otherwise wait at that barrier for peers that may be gone.
+    """
+    jax = sys.modules.get("jax")
+    if jax is None or not jax.distributed.is_initialized():
+        return code
+    from infoplane.training import TrainingDiverged
+
+    alike = isinstance(error, ValueError | TrainingDiverged)
+    if alike or getattr(error, "shared", False):
+        return code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _exit_code(error: BaseException) -> int:
+    """The exit code of a command that ``error`` ends."""
+    if isinstance(error, Terminated):
+        return 143
+    if isinstance(error, KeyboardInterrupt):
+        return 130
+    if isinstance(error, Exception):
+        return _error(error)[0]
+    return RUNTIME_ERROR
 
 
 def _command(args) -> int:
@@ -631,6 +785,8 @@ def _error(error: Exception) -> tuple[int, str]:
     """The exit code and one-line message of an error that ends a command."""
     from infoplane.training import TrainingDiverged
 
+    if isinstance(error, PeerFailed):
+        return error.code, str(error)
     if isinstance(error, ValueError | FileExistsError):
         return USAGE_ERROR, str(error)
     if isinstance(error, TrainingDiverged):
@@ -643,6 +799,11 @@ def _error(error: Exception) -> tuple[int, str]:
     if isinstance(error, OSError) and error.strerror:
         where = f": {error.filename}" if error.filename else ""
         return USAGE_ERROR, f"{error.strerror}{where}"
+    if "Gloo" in str(error):  # a gather of a multi-process run lost its peer
+        return RUNTIME_ERROR, (
+            f"another process of this distributed run stopped ({error}); its log "
+            "says why; nothing was written"
+        )
     return RUNTIME_ERROR, f"{error} (run with --debug for the traceback)"
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from .config import Experiment
 from .datasets import Dataset, load_task
+from .distributed import is_main
 from .estimators import parse_estimator
 from .results import Result
 from .training import DivergenceWarning, train
@@ -29,9 +30,14 @@ def run(
 ) -> Result:
     """Train and measure ``experiment``; return its :class:`~infoplane.Result`.
 
+    In a multi-process run (:func:`infoplane.distributed.initialize`) every process
+    calls it with the same experiment; the networks are shared out over all
+    processes' devices, and every process returns the same, whole Result.
+
     Args:
         experiment: what to run.
-        progress: show a progress bar over epochs (terminal or notebook).
+        progress: show a progress bar over epochs (terminal or notebook); in a
+            multi-process run only process 0 shows it.
         on_chunk: optional callback after each compiled chunk of the run, with the
             epochs it measured and its records (see ``training.train``).
         strict: raise when any network diverges, not only when all do.
@@ -72,7 +78,7 @@ def run(
         total=experiment.epochs,
         unit="epoch",
         desc=f"{experiment.name} ({seeds} seed{'s' * (seeds > 1)})",
-        disable=not progress,
+        disable=not progress or not is_main(),
         leave=False,
     )
 

@@ -5,7 +5,9 @@ the next, then a measurement (every estimator on every layer, loss and accuracy)
 chunk of segments is one call of a compiled function; between chunks the host reports
 progress, checks each network for divergence and logs. Every seed's network trains in
 the same program under ``vmap``; with several devices the seed axis is sharded across
-them.
+them. In a multi-process run (:mod:`infoplane.distributed`) the devices are those of
+every process: each process draws and trains the networks of its own devices, and
+each chunk's records are gathered to every process.
 
 Epochs count from 0. A measurement at epoch e is taken after that epoch's update, as
 the reproduction notebook does (``every:20`` measures epochs 0, 20, ..., 2980). Every
@@ -34,6 +36,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from . import _environment  # noqa: F401 (JAX devices and caches, before JAX starts)
 from .datasets import Dataset
+from .distributed import gather
 from .estimators import parse_estimator
 from .estimators.base import JointDistribution
 from .estimators.diagnostics import layer_statistics
@@ -323,14 +326,15 @@ def _advance(state, shared, seed_data, start, targets, program: ProgramShape):
             return jax.tree.map(lambda a: a[None], fn(*squeeze))
         return jax.vmap(fn)(*args)
 
-    def epoch(state, seed_data, number, collect):
-        return per_seed(
-            lambda s, d: _epoch(program, shared, d, s, number, collect),
-            state,
-            seed_data,
-        )
+    def all_seeds(shared, state, seed_data):
+        # shared is an argument, not closed over: shard_map passes it to every device.
+        def epoch(state, seed_data, number, collect):
+            return per_seed(
+                lambda s, d: _epoch(program, shared, d, s, number, collect),
+                state,
+                seed_data,
+            )
 
-    def all_seeds(state, seed_data):
         def segment(carry, target):
             # Epochs from ``done`` (the number run so far) up to the target, inclusive;
             # a repeated target (padding) runs none. With grad_stats, the last epoch
@@ -374,13 +378,17 @@ def _advance(state, shared, seed_data, start, targets, program: ProgramShape):
     layout = []
     mesh = _seed_mesh(program.networks)
     if mesh is None:
-        state, records = all_seeds(state, seed_data)
+        state, records = all_seeds(shared, state, seed_data)
     else:
         # Seeds are independent: each device runs its share, with no communication.
         spec = PartitionSpec("seeds")
         state, records = jax.shard_map(
-            all_seeds, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False
-        )(state, seed_data)
+            all_seeds,
+            mesh=mesh,
+            in_specs=(PartitionSpec(), spec, spec),
+            out_specs=spec,
+            check_vma=False,
+        )(shared, state, seed_data)
     return state, records, tuple(layout)
 
 
@@ -437,28 +445,31 @@ def _unpack(records: np.ndarray, layout) -> dict[str, np.ndarray]:
 
 
 def _seed_mesh(n_seeds: int):
-    """A mesh over all devices for the seed axis, when there are several devices and
-    several seeds to share among them."""
+    """A mesh over all devices (of every process, in a multi-process run) for the
+    seed axis, when there are several devices and several seeds to share among them."""
     devices = jax.devices()
     if len(devices) < 2 or n_seeds < 2:
         return None
     return jax.make_mesh((len(devices),), ("seeds",))
 
 
-def _setup(exp, dataset: Dataset, n_networks: int):
+def _setup(exp, dataset: Dataset, n_networks: int, sharding=None):
     """Draw every network's data split, initial parameters and shuffling key.
 
     Network i draws from NumPy generators seeded by ``SeedSequence(seed,
     spawn_key=(i,))``, so it is the same network whether it trains alone or among
     fifty. Drawing on the host compiles nothing, which is most of a short run's start.
+    With ``sharding`` (of the seed axis), a process draws only the networks of its
+    own devices, and the arrays are global ones (:func:`_place`).
     """
+    rows = _local_rows(n_networks, sharding)
     split = dict(
         train_samples=exp.train_samples,
         test_samples=exp.test_samples,
         train_fraction=exp.train_fraction,
     )
     networks, columns, subsets, measured = [], [], [], []
-    for i in range(n_networks):
+    for i in rows:
         # A fourth child for the measured subset leaves the first three as they were.
         data_seed, init_seed, batch_seed, subset_seed = np.random.SeedSequence(
             exp.seed, spawn_key=(i,)
@@ -499,8 +510,9 @@ def _setup(exp, dataset: Dataset, n_networks: int):
         )
     if any(s is not None for s in subsets):
         # Every network measures the same number of inputs (padded with inputs of
-        # weight 0), so that the program has one shape for all of them.
-        length = max(len(s[0]) for s in subsets if s is not None)
+        # weight 0), so that the program has one shape for all of them, on every
+        # process of a multi-process run.
+        length = exp.measure_samples
         for data, subset, measure in zip(columns, subsets, measured, strict=True):
             if subset is None:  # this network's measured set is no larger
                 subset = np.flatnonzero(measure > 0), measure[measure > 0]
@@ -508,11 +520,11 @@ def _setup(exp, dataset: Dataset, n_networks: int):
             data["measured"] = index.astype(np.int32)
             data["inputs"] = JointDistribution.of(weight, dataset.p_y[index])
             data["measured_size"] = np.int32(len(subset[0]))
-    # device_put, unlike jnp.asarray, transfers without compiling a conversion.
-    stack = lambda *leaves: jax.device_put(np.stack(leaves))  # noqa: E731
+    place = functools.partial(_place, n_networks, rows, sharding)
+    stack = lambda *leaves: place(np.stack(leaves))  # noqa: E731
     models, keys = jax.tree.map(stack, *networks)
     seed_data = jax.tree.map(stack, *columns)
-    opt_state = _init_optimizer(exp.optimizer, models)
+    opt_state = _init_optimizer(exp.optimizer, models, len(rows), place)
     return _State(models, opt_state, keys), seed_data
 
 
@@ -541,32 +553,66 @@ def _measured_subset(
     return index, counts[index]
 
 
-def _init_optimizer(kind: str, models):
+def _local_rows(n_networks: int, sharding) -> np.ndarray:
+    """The networks (rows of the seed axis) on this process's devices: all of them
+    without ``sharding``."""
+    if sharding is None:
+        return np.arange(n_networks)
+    indices = sharding.addressable_devices_indices_map((n_networks,)).values()
+    return np.unique(np.concatenate([np.arange(n_networks)[i[0]] for i in indices]))
+
+
+def _place(n_networks: int, rows: np.ndarray, sharding, local: np.ndarray):
+    """A seed-major array of ``n_networks`` rows from this process's rows ``rows``
+    (``local``): without ``sharding`` on the default device, else a global array
+    whose shards each process fills from its own rows (``device_put`` cannot place
+    host data on another process's devices)."""
+    if sharding is None:
+        # device_put, unlike jnp.asarray, transfers without compiling a conversion.
+        return jax.device_put(local)
+    where = np.zeros(n_networks, np.intp)
+    where[rows] = np.arange(len(rows))
+    return jax.make_array_from_callback(
+        (n_networks, *local.shape[1:]),
+        sharding,
+        lambda index: local[(where[index[0]], *index[1:])],
+    )
+
+
+def _init_optimizer(kind: str, models, n_local: int, place):
     """The optimiser state of every network: zeros of the shapes optax's ``init``
     gives (SGD has none; Adam's moments and step count start at zero), built on the
-    host so that nothing is compiled (tests check it against ``init``)."""
+    host so that nothing is compiled (tests check it against ``init``); ``n_local``
+    rows of each, placed by ``place``."""
     init = _optimizer(kind, 1.0).init
     shapes = jax.eval_shape(
         jax.vmap(lambda m: init(eqx.filter(m, eqx.is_array))), models
     )
-    return jax.tree.map(lambda s: jax.device_put(np.zeros(s.shape, s.dtype)), shapes)
+    return jax.tree.map(
+        lambda s: place(np.zeros((n_local, *s.shape[1:]), s.dtype)), shapes
+    )
 
 
-def _shared(exp, dataset: Dataset) -> dict[str, jax.Array]:
+def _shared(exp, dataset: Dataset, mesh=None) -> dict[str, jax.Array]:
     """What every network reads: the inputs feature-major, as training lays them out;
     the labels both ways and as the most likely class of each input; and the
-    learning rate, on the device."""
+    learning rate, on the device (with ``mesh``, on every device of it)."""
     x = np.asarray(dataset.inputs, np.float32)
     p_y = np.asarray(dataset.p_y, np.float32)
-    return jax.device_put(
-        {
-            "x_fm": np.ascontiguousarray(x.T),
-            "p_y": p_y,
-            "p_y_fm": np.ascontiguousarray(p_y.T),
-            "label": np.argmax(dataset.p_y, axis=1),  # int64, as jnp.argmax gives
-            "lr": np.float32(exp.lr),
-        }
-    )
+    shared = {
+        "x_fm": np.ascontiguousarray(x.T),
+        "p_y": p_y,
+        "p_y_fm": np.ascontiguousarray(p_y.T),
+        "label": np.argmax(dataset.p_y, axis=1),  # int64, as jnp.argmax gives
+        "lr": np.asarray(exp.lr, np.float32),
+    }
+    if mesh is None:
+        return jax.device_put(shared)
+    everywhere = NamedSharding(mesh, PartitionSpec())
+    return {
+        name: jax.make_array_from_callback(a.shape, everywhere, lambda i, a=a: a[i])
+        for name, a in shared.items()
+    }
 
 
 @float64  # entropies need float64; the networks are explicitly float32
@@ -611,17 +657,15 @@ def train(
         DivergenceWarning: some networks, not all, diverged.
     """
     epochs = parse_schedule(exp.measure).epochs(exp.epochs)
-    shared = _shared(exp, dataset)
     # With several devices, pad the seeds to a multiple of their number (the extra
     # networks are dropped) so the seed axis always splits evenly.
     mesh = _seed_mesh(exp.seeds)
     n_devices = 1 if mesh is None else mesh.size
     n_networks = -(-exp.seeds // n_devices) * n_devices
     program = ProgramShape.of(exp, n_networks)
-    state, seed_data = _setup(exp, dataset, n_networks)
-    if mesh is not None:
-        sharding = NamedSharding(mesh, PartitionSpec("seeds"))
-        state, seed_data = jax.device_put((state, seed_data), sharding)
+    shared = _shared(exp, dataset, mesh)
+    sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("seeds"))
+    state, seed_data = _setup(exp, dataset, n_networks, sharding)
 
     # Every epoch trains. When the schedule does not measure the last epoch, one more
     # target runs the remaining epochs after the last measurement; its record gives
@@ -640,7 +684,9 @@ def train(
         state, packed, layout = _advance(
             state, shared, seed_data, done, padded.astype(np.int32), program
         )
-        chunk = _unpack(np.asarray(packed)[: exp.seeds, : len(targets)], layout)
+        # Every process gets every network's records (an all-gather when the seeds
+        # are spread over processes), so all of them decide alike below.
+        chunk = _unpack(gather(packed)[: exp.seeds, : len(targets)], layout)
         diverged = _find_divergence(chunk["train_loss"], targets, diverged)
         chunk = _mask_diverged(chunk, targets, diverged)
         if (diverged >= 0).all() or (strict and (diverged >= 0).any()):
@@ -662,17 +708,17 @@ def train(
     if "measured" in seed_data:
         # Which inputs (rows of the data set) each network was measured on, -1 past
         # its own number of them; and how many samples that subset holds.
-        index = np.asarray(seed_data["measured"])[: exp.seeds].astype(np.int64)
-        size = np.asarray(seed_data["measured_size"])[: exp.seeds]
+        index = gather(seed_data["measured"])[: exp.seeds].astype(np.int64)
+        size = gather(seed_data["measured_size"])[: exp.seeds]
         index[np.arange(index.shape[1]) >= size[:, None]] = -1
         out["measured_inputs"] = index[:, : size.max()]  # without padding networks
-        weights = np.asarray(seed_data["inputs"].weights)[: exp.seeds]
+        weights = gather(seed_data["inputs"].weights)[: exp.seeds]
         out["measured_samples"] = (
             weights.sum(1).round().astype(np.int64)
             if exp.measure_on != "full"
             else size.astype(np.int64)
         )
-    train, test = (np.asarray(seed_data[k])[: exp.seeds] for k in ("train", "test"))
+    train, test = (gather(seed_data[k])[: exp.seeds] for k in ("train", "test"))
     out["train_size"], out["test_size"] = train.sum(1), test.sum(1)
     # Share of each class in each split, e.g. the positive rate of a binary task.
     out["train_class_share"] = train @ dataset.p_y / train.sum(1, keepdims=True)
