@@ -26,7 +26,13 @@ def test_run_reports_progress_to_the_last_epoch(monkeypatch):
 
     bars = []
 
+    postfixes = []
+
     class Recording(tqdm.auto.tqdm):
+        def set_postfix_str(self, s="", refresh=True):
+            postfixes.append((self.n, s))
+            super().set_postfix_str(s, refresh)
+
         def close(self):
             bars.append(self.n)
             super().close()
@@ -40,6 +46,7 @@ def test_run_reports_progress_to_the_last_epoch(monkeypatch):
     )
     assert seen == [0, 20, 40]
     assert bars[0] == 45  # the epochs after the last measurement count too
+    assert postfixes == [(0, "compiling"), (0, "")]  # until the first chunk is back
 
 
 def test_a_data_file_too_small_to_split_fails_before_training(tmp_path):

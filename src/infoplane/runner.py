@@ -82,7 +82,13 @@ def run(
         leave=False,
     )
 
+    # The first chunk waits for XLA to compile the program (or to load it from the
+    # cache): say so, rather than sit at 0%.
+    bar.set_postfix_str("compiling")
+
     def report(epochs, chunk):
+        if bar.postfix:
+            bar.set_postfix_str("", refresh=False)
         bar.update(int(epochs[-1]) + 1 - bar.n)
         if on_chunk is not None:
             on_chunk(epochs, chunk)
