@@ -407,7 +407,10 @@ class Result:
         path = Path(path)
         try:
             meta = json.loads((path / "result.json").read_text())
-            with open(path / "arrays.npz", "rb") as f, np.load(f) as npz:
+            with (
+                open(path / "arrays.npz", "rb") as f,
+                np.load(f, allow_pickle=False) as npz,
+            ):
                 arrays = {k: npz[k] for k in npz.files}
         except (OSError, ValueError, EOFError, RecursionError, zipfile.BadZipFile) as e:
             if (path / "sweep.json").exists():
