@@ -260,7 +260,7 @@ def test_lorenzen2022_preset_measures_quantised_networks_exactly(tmp_path, capsy
     code = main([*args, "--seeds", "3", "--measure", "log:4", "--quiet"])
     assert code == 0
     names = {p.name for p in (tmp_path / "q").iterdir()}
-    assert {"activation=tanh", "activation=relu", "sweep.png"} <= names
+    assert {"activation=tanh", "activation=relu", "sweep.png", "verdict.txt"} <= names
     for activation in ("tanh", "relu"):
         result = ip.Result.load(tmp_path / "q" / f"activation={activation}")
         assert result.experiment.quantize == "8bit"
