@@ -253,6 +253,25 @@ def test_saxe2018_preset_compares_activations(tmp_path, capsys):
     assert relu.estimators == ("binning-width:width=0.07", "kde-upper:var=0.1")
 
 
+def test_lorenzen2022_preset_measures_quantised_networks_exactly(tmp_path, capsys):
+    import numpy as np
+
+    args = ["run", "lorenzen2022", "--out", str(tmp_path / "q"), "--epochs", "20"]
+    code = main([*args, "--seeds", "3", "--measure", "log:4", "--quiet"])
+    assert code == 0
+    names = {p.name for p in (tmp_path / "q").iterdir()}
+    assert {"activation=tanh", "activation=relu", "sweep.png", "verdict.txt"} <= names
+    for activation in ("tanh", "relu"):
+        result = ip.Result.load(tmp_path / "q" / f"activation={activation}")
+        assert result.experiment.quantize == "8bit"
+        assert result.experiment.activation == activation
+        assert result.estimators == ("quantized",)
+        # Exact MI in bits on all 4096 inputs: at most H(X) = 12 and H(Y) < 1 bit.
+        assert np.all(result.i_xt <= 12 + 1e-9)
+        assert np.all(result.i_ty <= 0.999157 + 1e-6)
+        assert np.isfinite(result.i_xt).all()
+
+
 def test_run_on_your_own_data_file(tmp_path, capsys):
     import numpy as np
 

@@ -169,3 +169,24 @@ def test_presets_for_your_own_data_and_mnist():
     assert ip.PRESETS["saxe2018-mnist"].sweep == ("activation=tanh,relu",)
     with pytest.raises(ValueError, match="needs the folder of your MNIST files"):
         ip.run(saxe)
+
+
+def test_lorenzen2022_preset_quantises_and_measures_exactly():
+    exp = ip.preset("lorenzen2022")
+    assert (exp.task, exp.hidden, exp.measure_on) == (
+        "tishby12",
+        (10, 7, 5, 4, 3),
+        "full",
+    )
+    assert (exp.quantize, exp.estimators, exp.seeds) == ("8bit", ("quantized",), 50)
+    assert (exp.units, exp.measure_output) == ("bits", False)
+    assert ip.PRESETS["lorenzen2022"].sweep == ("activation=tanh,relu",)
+    assert ip.preset("lorenzen2022", activation="relu").quantize == "8bit"
+    assert ip.Experiment().quantize == "none"  # runs without it are as before
+    assert ip.config.parse_values("quantize", "none,8bit,4bit") == [
+        "none",
+        "8bit",
+        "4bit",
+    ]
+    with pytest.raises(ValueError, match="output is not quantised"):
+        ip.preset("lorenzen2022", measure_output=True)

@@ -685,3 +685,68 @@ def test_observed_range_scope_and_given_range():
         parse_estimator("binning-observed:scope=network")
     with pytest.raises(ValueError, match="only with scope=run"):
         parse_estimator("binning-observed:range=0:1")
+
+
+def _dictionary_mi(keys, labels, weights):
+    """I(X;T) = H(T) and I(T;Y) of distinct inputs with masses ``weights``, by
+    counting the keys in dictionaries (nats)."""
+    p_t, p_ty, p_y = Counter(), Counter(), Counter()
+    for k, y, w in zip(keys, labels.tolist(), weights.tolist(), strict=True):
+        p_t[k] += w
+        p_ty[k, y] += w
+        p_y[y] += w
+
+    def entropy(p):
+        return -sum(v * math.log(v) for v in p.values() if v > 0)
+
+    return entropy(p_t), entropy(p_t) + entropy(p_y) - entropy(p_ty)
+
+
+@pytest.mark.parametrize(("activation", "quantize"), [("tanh", "8bit"),
+                                                      ("relu", "4bit")])  # fmt: skip
+def test_quantized_equals_dictionary_count_of_quantised_vectors(activation, quantize):
+    data = ip.load_task("tishby12")
+    bits = ip.model.QUANTIZE[quantize]
+    low, high = ip.model.quantize_range(activation)
+    model = ip.model.MLP(12, (10, 7, 5), 2, activation, key=jax.random.PRNGKey(3),
+                         quantize=quantize)  # fmt: skip
+    _, hidden = model.batch(jnp.asarray(data.inputs * 2.0 - 1.0))
+    est = parse_estimator(f"quantized:bits={bits},range={low:g}:{high:g}")
+    assert est == ip.estimators.Quantized(bits=bits, low=low, high=high)
+    weights = np.full(len(data.labels), 1 / len(data.labels))
+    for layer in hidden:
+        a = np.asarray(layer)
+        # The quantised float vectors themselves are the symbols: no grid involved.
+        want = _dictionary_mi([row.tobytes() for row in a], data.labels, weights)
+        got = ip.mutual_information(a, data.labels, weights=weights, estimator=est)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+        symbols = np.asarray(est.symbols(a))
+        assert symbols.min() >= 0
+        assert symbols.max() < 2**bits
+        assert len({r.tobytes() for r in symbols}) == len({r.tobytes() for r in a})
+
+
+def test_quantized_spec_and_its_grid():
+    assert parse_estimator("quantized").spec == "quantized"
+    assert parse_estimator("quantized").from_network
+    spec = "quantized:bits=8,range=0:1"
+    assert parse_estimator(spec).spec == spec
+    for bad in (
+        "quantized:range=0:1",
+        "quantized:bits=0",
+        "quantized:bits=8,range=1:0",
+    ):
+        with pytest.raises(ValueError, match="quantized"):
+            parse_estimator(bad)
+    with pytest.raises(ValueError, match="quantised network"):
+        ip.mutual_information(np.zeros((4, 2)), np.arange(4) % 2, estimator="quantized")
+    with pytest.raises(ValueError, match="quantize=8bit"):
+        ip.Experiment(estimators=("quantized",))
+    with pytest.raises(ValueError, match="cannot be quantised"):
+        ip.Experiment(activation="elu", quantize="8bit")
+    with pytest.raises(ValueError, match="quantize must be one of"):
+        ip.Experiment(quantize="2bit")
+    with pytest.raises(ValueError, match="quantize must be text"):
+        ip.Experiment(quantize=8)
+    exp = ip.Experiment(quantize="8bit", estimators=("quantized",))
+    assert exp.quantize == "8bit"

@@ -5,7 +5,7 @@ import pytest
 
 from infoplane.estimators.base import JointDistribution
 from infoplane.estimators.diagnostics import layer_statistics
-from infoplane.model import ACTIVATIONS, MLP
+from infoplane.model import ACTIVATIONS, MLP, quantize, quantize_range
 
 
 def test_per_example_call_returns_logits_and_every_hidden_layer():
@@ -77,3 +77,59 @@ def test_layer_statistics_equal_a_layer_by_layer_computation():
         assert float(stats["activation_min"][i]) == seen.min()
         assert float(stats["activation_max"][i]) == seen.max()
     assert float(stats["dead_fraction"][1]) >= 1 / 3
+
+
+@pytest.mark.parametrize(
+    ("activation", "quantize", "bits"),
+    [("tanh", "8bit", 8), ("relu", "8bit", 8), ("sigmoid", "4bit", 4)],
+)
+def test_quantised_forward_pass_has_at_most_2_to_the_bits_levels(
+    activation, quantize, bits
+):
+    model = MLP(12, (64, 32), 2, activation, key=jax.random.PRNGKey(0),
+                quantize=quantize)  # fmt: skip
+    x = jax.random.normal(jax.random.PRNGKey(1), (4096, 12)) * 3
+    _, hidden = model.batch(x)
+    low, high = quantize_range(activation)
+    step = (high - low) / (2**bits - 1)
+    for layer in hidden:
+        a = np.asarray(layer, np.float64)
+        j = (a - low) / step
+        np.testing.assert_allclose(j, np.round(j), atol=1e-3)  # on the grid
+        assert a.min() >= low
+        assert a.max() <= high
+        for unit in a.T:
+            assert len(np.unique(unit)) <= 2**bits
+    # Unquantised, the same network is the plain one, bit for bit.
+    plain = MLP(12, (64, 32), 2, activation, key=jax.random.PRNGKey(0))
+    again = MLP(12, (64, 32), 2, activation, key=jax.random.PRNGKey(0),
+                quantize="none")  # fmt: skip
+    for p, q in zip(plain.batch(x)[1], again.batch(x)[1], strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_quantisation_passes_gradients_straight_through():
+    x = jnp.linspace(-0.99, 0.99, 101)
+    grad = jax.grad(lambda v: jnp.sum(quantize(v, 8, -1.0, 1.0) * v))(x)
+    # d/dv [q(v) v] with dq/dv = 1 straight through: q(v) + v.
+    np.testing.assert_allclose(grad, quantize(x, 8, -1.0, 1.0) + x, atol=1e-6)
+
+    model = MLP(12, (10, 7), 2, "tanh", key=jax.random.PRNGKey(0), quantize="8bit")
+    x = jax.random.normal(jax.random.PRNGKey(1), (32, 12))
+
+    def loss(m):
+        return jnp.mean(m.batch(x)[0] ** 2)
+
+    grads = jax.grad(loss)(model)
+    for layer in grads.layers:  # every layer, the first one too: through both grids
+        assert np.all(np.isfinite(layer.weight))
+        assert np.abs(np.asarray(layer.weight)).sum() > 0
+
+
+def test_quantisation_refuses_activations_with_no_range():
+    with pytest.raises(ValueError, match="cannot be quantised"):
+        MLP(3, (4,), 2, "elu", key=jax.random.PRNGKey(0), quantize="8bit")
+    with pytest.raises(ValueError, match="unknown quantize"):
+        MLP(3, (4,), 2, "tanh", key=jax.random.PRNGKey(0), quantize="3bit")
+    assert quantize_range("tanh") == (-1.0, 1.0)
+    assert quantize_range("relu") == (0.0, 1.0)

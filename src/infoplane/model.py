@@ -8,9 +8,18 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-__all__ = ["ACTIVATIONS", "MLP", "Activation", "Dense"]
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "QUANTIZE",
+    "Activation",
+    "Dense",
+    "quantize",
+    "quantize_range",
+]
 
 
 class Activation(NamedTuple):
@@ -34,6 +43,49 @@ ACTIVATIONS = {
     "softsign": Activation(jax.nn.soft_sign, (-1.0, 1.0), "(-1, 1)"),
     "linear": Activation(lambda x: x, None, "(-inf, inf)"),
 }
+
+
+# Quantisation of the hidden activations (Lorenzen, Igel & Nielsen 2022): the name,
+# and the bits k of its grid of 2**k levels (None: not quantised).
+QUANTIZE = {"none": None, "8bit": 8, "4bit": 4}
+
+# Unbounded activations that can be quantised, and the range infoplane gives them (its
+# own choice, not the paper's): values above 1 are clipped to 1 in the forward pass.
+_UNBOUNDED_RANGES = {"relu": (0.0, 1.0)}
+
+
+def quantize_range(activation: str) -> tuple[float, float]:
+    """The range ``(low, high)`` a quantised layer of this activation is rounded on.
+
+    A bounded activation's own bounds (tanh: -1..1, sigmoid: 0..1); ``relu`` gets
+    0..1, values above 1 clipped to 1 (infoplane's choice: a fixed grid that the
+    exact estimator can name without looking at the data). Other unbounded
+    activations have no quantisation grid.
+
+    Raises:
+        ValueError: an activation with no quantisation range.
+    """
+    bounds = ACTIVATIONS[activation].bounds
+    if bounds is None:
+        bounds = _UNBOUNDED_RANGES.get(activation)
+    if bounds is None:
+        allowed = [a for a in ACTIVATIONS if ACTIVATIONS[a].bounds is not None]
+        raise ValueError(
+            f"a {activation} layer cannot be quantised: it has no fixed range; "
+            f"quantise one of {', '.join(allowed + list(_UNBOUNDED_RANGES))}"
+        )
+    return bounds
+
+
+def quantize(x: Array, bits: int, low: float, high: float) -> Array:
+    """Values rounded to the nearest of the ``2**bits`` levels
+    ``low + j * (high - low) / (2**bits - 1)``, j = 0..2**bits-1 (values outside
+    [low, high] clipped first), with a straight-through gradient: the forward pass is
+    quantised, the backward pass is the identity (``x + stop_gradient(q(x) - x)``).
+    """
+    step = (high - low) / (2**bits - 1)
+    j = jnp.round((jnp.clip(x, low, high) - low) * (1 / step))
+    return x + lax.stop_gradient(low + j * step - x)
 
 
 class Dense(eqx.Module):
@@ -61,10 +113,15 @@ class MLP(eqx.Module):
         activation: name of the hidden nonlinearity, a key of ``ACTIVATIONS``.
         key: a JAX PRNG key, or a NumPy ``Generator`` (then the parameters are NumPy
             arrays, drawn without compiling anything: how training initialises).
+        quantize: a key of ``QUANTIZE``: ``"none"`` (the default), or ``"8bit"`` /
+            ``"4bit"``: every hidden layer's values rounded to 2**k levels on
+            :func:`quantize_range` in the forward pass, straight-through gradients
+            (:func:`quantize`). The output logits are never quantised.
     """
 
     layers: tuple[Dense, ...]
     activation: str = eqx.field(static=True)
+    quantize: str = eqx.field(static=True, default="none")
 
     def __init__(
         self,
@@ -74,12 +131,19 @@ class MLP(eqx.Module):
         activation: str = "tanh",
         *,
         key: PRNGKeyArray | np.random.Generator,
+        quantize: str = "none",
     ):
         if activation not in ACTIVATIONS:
             raise ValueError(
                 f"unknown activation {activation!r}; choose one of "
                 f"{', '.join(ACTIVATIONS)}"
             )
+        if quantize not in QUANTIZE:
+            raise ValueError(
+                f"unknown quantize {quantize!r}; choose one of {', '.join(QUANTIZE)}"
+            )
+        if QUANTIZE[quantize] is not None:
+            quantize_range(activation)  # raises for an activation with no range
         sizes = (in_size, *hidden, out_size)
         pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
         total = sum(fan_out * (fan_in + 1) for fan_in, fan_out in pairs)
@@ -96,12 +160,21 @@ class MLP(eqx.Module):
             layers.append(Dense(weight, block[fan_out * fan_in :]))
         self.layers = tuple(layers)
         self.activation = activation
+        self.quantize = quantize
+
+    def _nonlinearity(self) -> Callable:
+        """The activation function, followed by the quantisation if any."""
+        fn, bits = ACTIVATIONS[self.activation].fn, QUANTIZE[self.quantize]
+        if bits is None:
+            return fn
+        low, high = quantize_range(self.activation)
+        return lambda x: quantize(fn(x), bits, low, high)
 
     def __call__(
         self, x: Float[Array, " features"]
     ) -> tuple[Float[Array, " outputs"], tuple[Float[Array, " units"], ...]]:
         """One example in; its logits and the activation of every hidden layer out."""
-        fn = ACTIVATIONS[self.activation].fn
+        fn = self._nonlinearity()
         hidden = []
         for layer in self.layers[:-1]:
             x = fn(layer(x))
@@ -128,7 +201,7 @@ class MLP(eqx.Module):
         the example-major layout ``vmap`` produces for these narrow layers; training
         works in this layout throughout.
         """
-        fn = ACTIVATIONS[self.activation].fn
+        fn = self._nonlinearity()
         h, hidden = inputs, []
         for layer in self.layers[:-1]:
             h = fn(layer.weight @ h + layer.bias[:, None])

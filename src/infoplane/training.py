@@ -37,11 +37,11 @@ from jax.sharding import NamedSharding, PartitionSpec
 from . import _environment  # noqa: F401 (JAX devices and caches, before JAX starts)
 from .datasets import Dataset
 from .distributed import gather
-from .estimators import parse_estimator
+from .estimators import Quantized, parse_estimator
 from .estimators.base import JointDistribution
 from .estimators.diagnostics import layer_statistics
 from .estimators.discrete import float64
-from .model import ACTIVATIONS, MLP
+from .model import ACTIVATIONS, MLP, QUANTIZE, quantize_range
 from .schedules import parse_schedule
 
 __all__ = ["DivergenceWarning", "TrainingDiverged", "train"]
@@ -108,6 +108,7 @@ class ProgramShape:
     estimators: tuple[str, ...]
     measure_output: bool
     grad_stats: bool
+    quantize: str  # the hidden layers' quantisation (model.QUANTIZE), "none" by default
     networks: int  # how many networks train together: the seeds, padded for devices
 
     @classmethod
@@ -121,6 +122,7 @@ class ProgramShape:
             estimators=exp.estimators,
             measure_output=exp.measure_output,
             grad_stats=exp.grad_stats,
+            quantize=exp.quantize,
             networks=networks,
         )
 
@@ -309,12 +311,23 @@ def _measure(program, estimators, shared, seed_data, model):
     return record
 
 
+def _on_network(estimator, program: ProgramShape):
+    """``quantized`` without a grid measures on the network's own quantisation grid."""
+    if not getattr(estimator, "from_network", False):
+        return estimator
+    bits = QUANTIZE[program.quantize]
+    if bits is None:
+        raise ValueError("the quantized estimator needs a quantised network")
+    low, high = quantize_range(program.activation)
+    return Quantized(bits=bits, low=low, high=high)
+
+
 @eqx.filter_jit
 @eqx.debug.assert_max_traces(max_traces=None)  # counts traces: eqx.debug.get_num_traces
 def _advance(state, shared, seed_data, start, targets, program: ProgramShape):
     """Run each seed from epoch ``start`` to each epoch in ``targets`` (increasing)
     and measure there."""
-    estimators = [parse_estimator(e) for e in program.estimators]
+    estimators = [_on_network(parse_estimator(e), program) for e in program.estimators]
 
     # The epoch loop is outside the vmap over seeds (they move in step), so its bounds
     # and the grad-stats branch are plain scalars rather than per-seed predicates.
@@ -481,6 +494,7 @@ def _setup(exp, dataset: Dataset, n_networks: int, sharding=None):
             dataset.p_y.shape[1],
             exp.activation,
             key=np.random.default_rng(init_seed),
+            quantize=exp.quantize,
         )
         networks.append((model, batch_seed.generate_state(2)))
         measure = {"train": train, "test": test, "full": dataset.p_x}[exp.measure_on]

@@ -2,8 +2,8 @@
 
 Each class is named for its command-line name: ``Binning`` is ``binning``,
 ``BinningWidth`` ``binning-width``, ``BinningObserved`` ``binning-observed``,
-``BinningAdaptive`` ``binning-adaptive``, and ``KDE`` is ``kde-upper`` or ``kde-lower``
-by its ``bound``.
+``BinningAdaptive`` ``binning-adaptive``, ``Quantized`` ``quantized``, and ``KDE`` is
+``kde-upper`` or ``kde-lower`` by its ``bound``.
 """
 
 from .base import AbstractEstimator, JointDistribution
@@ -13,6 +13,7 @@ from .binning import (
     BinningAdaptive,
     BinningObserved,
     BinningWidth,
+    Quantized,
 )
 from .kernel import KDE
 from .samples import label_distributions, mutual_information
@@ -28,6 +29,7 @@ __all__ = [
     "BinningObserved",
     "BinningWidth",
     "JointDistribution",
+    "Quantized",
     "label_distributions",
     "mutual_information",
     "parse_estimator",

@@ -24,6 +24,7 @@ __all__ = [
     "BinningAdaptive",
     "BinningObserved",
     "BinningWidth",
+    "Quantized",
 ]
 
 _INT32 = np.iinfo(np.int32)
@@ -419,6 +420,100 @@ class BinningAdaptive(AbstractBinning):
         total = jnp.where(cumulative[:, -1:] > 0, cumulative[:, -1:], 1.0)
         index = jnp.clip(_floor_divide(below * self.bins, total), 0, self.bins - 1)
         return index.astype(jnp.int32).T
+
+
+class Quantized(AbstractBinning):
+    """The exact information of a quantised network: T is the tuple of grid levels.
+
+    For a network trained with ``quantize="8bit"`` (or ``"4bit"``), every hidden value
+    is one of the ``2**bits`` levels ``low + j * step``, ``step = (high - low) /
+    (2**bits - 1)``. A value gets its level index j = round((a - low) / step), in
+    float64 after clipping to [low, high]; on a quantised layer this is exact (levels
+    are ``step`` apart, float32 rounding a tiny fraction of that), so T's symbols are
+    the layer's distinct quantised vectors and no binning is added. Measured on the
+    whole population (``measure_on="full"``), I(X;T) and I(T;Y) are the exact mutual
+    informations of the quantised network (Lorenzen, Igel & Nielsen 2022). On values
+    off the grid it is binning with 2**bits bins centred on the levels.
+
+    Written ``quantized`` (no parameters), the grid is the network's own: a run fills
+    in ``bits`` and the range from ``quantize`` and the activation
+    (:func:`infoplane.model.quantize_range`), so one spec serves tanh (-1..1) and relu
+    (0..1) alike. Used on its own (e.g. on recorded activations), give them:
+    ``quantized:bits=8,range=-1:1``.
+
+    Args:
+        bits: levels ``2**bits`` per unit, 1 to 16; None: the network's own.
+        low, high: the grid's range, with ``bits``.
+
+    Examples:
+        >>> import numpy as np, infoplane as ip
+        >>> est = ip.estimators.Quantized(bits=2, low=-1.0, high=1.0)
+        >>> est.spec
+        'quantized:bits=2,range=-1:1'
+        >>> a = np.array([[-1.0, -1 / 3, 1 / 3, 1.0]], np.float32)
+        >>> np.asarray(est.symbols(a)).tolist()
+        [[0, 1, 2, 3]]
+
+    References:
+        Lorenzen, Igel & Nielsen (2022), "Information bottleneck: exact analysis of
+        (quantized) neural networks", ICLR.
+    """
+
+    bits: int | None = eqx.field(default=None, converter=python_scalar)
+    low: float | None = eqx.field(default=None, converter=python_scalar)
+    high: float | None = eqx.field(default=None, converter=python_scalar)
+
+    def __check_init__(self):
+        if self.bits is None:
+            if self.low is not None or self.high is not None:
+                raise ValueError("quantized takes a range only with bits")
+            return
+        check_integer("quantized", "bits", self.bits, 1)
+        if self.bits > 16:
+            raise ValueError(f"quantized needs bits <= 16, got bits={self.bits}")
+        if (
+            self.low is None
+            or self.high is None
+            or not np.isfinite([self.low, self.high]).all()
+            or self.high <= self.low
+        ):
+            raise ValueError(
+                "quantized needs a finite range low:high with low < high with its "
+                f"bits, got range={self.low}:{self.high}"
+            )
+
+    @property
+    def from_network(self) -> bool:
+        """The grid is the measured network's own, filled in by a run."""
+        return self.bits is None
+
+    @property
+    def n_symbols(self) -> int:
+        self._check_grid()
+        return 2**self.bits
+
+    @property
+    def spec(self) -> str:
+        if self.bits is None:
+            return "quantized"
+        low, high = format_number(self.low), format_number(self.high)
+        return f"quantized:bits={self.bits},range={low}:{high}"
+
+    def _check_grid(self):
+        if self.bits is None:
+            raise ValueError(
+                "quantized without bits measures a quantised network in a run "
+                "(quantize=8bit); on other activations give the grid, e.g. "
+                "quantized:bits=8,range=-1:1"
+            )
+
+    @compiled
+    def symbols(self, activations, weights=None):
+        del weights
+        self._check_grid()
+        a = jnp.clip(jnp.asarray(activations, jnp.float64), self.low, self.high)
+        step = (self.high - self.low) / (2**self.bits - 1)
+        return jnp.round((a - self.low) / step).astype(jnp.int32)
 
 
 def _sortable(a: Float[Array, "..."]) -> Array:

@@ -4,7 +4,13 @@ from collections.abc import Callable
 
 from ..specs import parse_spec
 from .base import AbstractEstimator
-from .binning import Binning, BinningAdaptive, BinningObserved, BinningWidth
+from .binning import (
+    Binning,
+    BinningAdaptive,
+    BinningObserved,
+    BinningWidth,
+    Quantized,
+)
 from .kernel import BLOCK, KDE
 
 __all__ = ["ESTIMATORS", "parse_estimator"]
@@ -39,6 +45,15 @@ def _adaptive(params: dict[str, str]) -> BinningAdaptive:
     return BinningAdaptive(bins=int(params.pop("bins", "30")))
 
 
+def _quantized(params: dict[str, str]) -> Quantized:
+    if "bits" not in params:
+        if "range" in params:
+            raise ValueError("a range is given only with bits")
+        return Quantized()
+    low, high = _range(params.pop("range", "-1:1"))
+    return Quantized(bits=int(params.pop("bits")), low=low, high=high)
+
+
 def _kernel(bound: str):
     def parse(params: dict[str, str]) -> KDE:
         var = float(params.pop("var", "0.1"))
@@ -66,6 +81,11 @@ ESTIMATORS: dict[str, tuple[Callable[[dict[str, str]], AbstractEstimator], str]]
     "binning-adaptive": (
         _adaptive,
         "equal-mass bins per unit at weighted quantiles (bins=30), Chelombiev et al.",
+    ),
+    "quantized": (
+        _quantized,
+        "exact: the level indices of a quantised network's grid (its own grid, with "
+        "quantize=8bit; or bits=8,range=-1:1), no binning added (Lorenzen et al.)",
     ),
     "kde-upper": (
         _kernel("upper"),
