@@ -351,6 +351,11 @@ def test_a_bad_first_record_fixes_no_layers(weights):
             {"estimators": ["binning-observed:scope=run"]},
             "needs the range of the whole run",
         ),
+        (
+            (np.zeros((4, 2)), [0, 1, 1, 0]),
+            {"estimators": ["quantized"]},
+            "give its grid, e.g. quantized:bits=8",
+        ),
         ((np.zeros((4, 2)), [0, 1, 1, 0]), {"units": "bytes"}, "units must be"),
         ((np.zeros((4, 2)), [0, 1, 1, 0]), {"keep": "some"}, "keep must be"),
     ],

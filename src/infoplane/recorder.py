@@ -486,6 +486,11 @@ def _estimators(specs) -> list:
                 "anything; give it as range=low:high, or record with keep='all' and "
                 "call remeasure()"
             )
+        if getattr(e, "from_network", False):
+            raise ValueError(
+                f"{e.spec} without a grid measures infoplane's own quantised runs; "
+                "for your network give its grid, e.g. quantized:bits=8,range=-1:1"
+            )
     return estimators
 
 
