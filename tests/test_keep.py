@@ -86,3 +86,33 @@ def test_kept_seeds_and_the_output_layer_are_measured_again():
     measured = ip.run(exp.replace(estimators=("binning:bins=30",)))
     np.testing.assert_array_equal(again.i_xt, measured.i_xt)
     np.testing.assert_array_equal(again.i_ty, measured.i_ty)
+
+
+def test_kept_networks_that_all_diverged_keep_nothing(monkeypatch):
+    import equinox as eqx
+    import jax
+
+    from infoplane import training
+
+    setup = training._setup
+
+    def poisoned(*args):  # network 0 starts from NaN weights: it diverges at once
+        state, seed_data = setup(*args)
+        weight = state.model.layers[0].weight
+        nan = np.array(weight)
+        nan[0] = np.nan  # on the host: the weights may be sharded over devices
+        state = eqx.tree_at(
+            lambda s: s.model.layers[0].weight,
+            state,
+            jax.device_put(nan, weight.sharding),
+        )
+        return state, seed_data
+
+    monkeypatch.setattr(training, "_setup", poisoned)
+    with (
+        pytest.warns(training.DivergenceWarning),
+        pytest.warns(ip.RunWarning, match="kept nothing"),
+    ):
+        result = ip.run(EXP.replace(seeds=2), keep="activations")
+    assert not set(result.arrays) & set(KEPT_ARRAYS)
+    assert np.isfinite(result.i_xt[1]).all()

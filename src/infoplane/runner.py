@@ -17,7 +17,7 @@ from .distributed import is_main
 from .estimators import parse_estimator
 from .results import Result
 from .schedules import parse_schedule
-from .training import DivergenceWarning, train
+from .training import DivergenceWarning, TrainingDiverged, train
 
 __all__ = [
     "KEEP_LIMIT",
@@ -282,13 +282,22 @@ def _replay_kept(experiment: Experiment, dataset: Dataset, keep_seeds: int) -> d
     """The kept arrays of the first ``keep_seeds`` networks, from a second pass
     that replays them (network i is the same network however many train) with a
     cheap estimator, recording their layers at every measurement."""
-    with warnings.catch_warnings():  # the first pass reported divergence
-        warnings.simplefilter("ignore", DivergenceWarning)
-        again = train(
-            experiment.replace(seeds=keep_seeds, estimators=("binning:bins=2",)),
-            dataset,
-            keep_layers=True,
+    try:
+        with warnings.catch_warnings():  # the first pass reported divergence
+            warnings.simplefilter("ignore", DivergenceWarning)
+            again = train(
+                experiment.replace(seeds=keep_seeds, estimators=("binning:bins=2",)),
+                dataset,
+                keep_layers=True,
+            )
+    except TrainingDiverged:
+        warnings.warn(
+            f"every kept network (the first {keep_seeds}) diverged, so keep= kept "
+            "nothing; keep more seeds (keep_seeds)",
+            RunWarning,
+            stacklevel=3,
         )
+        return {}
     return {k: v for k, v in again.items() if k.startswith("kept_")}
 
 
