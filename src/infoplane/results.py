@@ -17,6 +17,7 @@ interrupted write never leaves a half-written result.
 import contextlib
 import dataclasses
 import html
+import itertools
 import json
 import math
 import platform
@@ -24,11 +25,15 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+import equinox as eqx
+import jax.numpy as jnp
 import numpy as np
 
 from .config import Experiment
 from .datasets import Dataset
 from .estimators import parse_estimator
+from .estimators.base import JointDistribution
+from .estimators.discrete import float64
 from .output import atomic_directory, write_csv
 from .units import UNITS, from_nats
 
@@ -64,7 +69,16 @@ AXES = {
     # for padding) and how many samples they hold.
     "measured_inputs": ("seed", "measured"),
     "measured_samples": ("seed",),
+    # With run(keep="activations"): the first kept_seed networks' layers (every
+    # measured layer's units in turn) on the measured inputs at every measured epoch,
+    # those inputs' weights and labels, and the networks' final weights and biases
+    # (every layer's in turn, flattened): what Result.remeasure measures again.
+    "kept_activations": ("kept_seed", "epoch", "measured_input", "unit"),
+    "kept_weights": ("kept_seed", "measured_input"),
+    "kept_p_y": ("kept_seed", "measured_input", "class"),
+    "kept_parameters": ("kept_seed", "parameter"),
 }
+KEPT_ARRAYS = ("kept_activations", "kept_weights", "kept_p_y", "kept_parameters")
 # The arrays a result of a user's own loop (source "recorder") may hold.
 RECORDER_ARRAYS = frozenset(
     {
@@ -121,6 +135,39 @@ def _clipping_warnings(arrays, layers, estimators) -> list[str]:
             "or binning-observed"
         )
     return lines
+
+
+class _Facts:
+    """What :meth:`Result.from_training` reads of a data set, for a result measured
+    again (its info is then copied from the run's)."""
+
+    name, h_x, i_xy = "", 0.0, 0.0
+
+
+@float64
+def _measure_kept(estimator, layers, weights, p_y) -> dict:
+    """One network's kept layers (inputs first) measured by ``estimator``, as the
+    training loop measures them: I(X;T), I(T;Y) (nats) and diagnostics per layer."""
+    inputs = JointDistribution.of(weights, p_y)  # on the host, as training makes it
+    layers = [jnp.asarray(a) for a in layers]
+    return {
+        k: np.asarray(v) for k, v in _measure_jit(estimator, layers, inputs).items()
+    }
+
+
+@eqx.filter_jit
+def _measure_jit(estimator, layers, inputs: JointDistribution) -> dict:
+    measured = estimator.measure_layers(layers, inputs)
+    return {
+        "i_xt": jnp.stack([m[0] for m in measured]).astype(jnp.float64),
+        "i_ty": jnp.stack([m[1] for m in measured]).astype(jnp.float64),
+        "occupied_bins": jnp.array(
+            [m[2].get("occupied_bins", jnp.nan) for m in measured], jnp.float64
+        ),
+        "clipped_fraction": jnp.array(
+            [m[2].get("clipped_fraction", jnp.nan) for m in measured], jnp.float64
+        ),
+    }
 
 
 def _typed(meta: dict, key: str, kind: type):
@@ -473,6 +520,19 @@ class Result:
         }
         if experiment is not None:
             sizes["weight_layer"] = len(experiment.hidden) + 1
+            kept = [name for name in KEPT_ARRAYS if name in arrays]
+            if kept and len(kept) != len(KEPT_ARRAYS):
+                raise ValueError(
+                    f"arrays.npz holds {', '.join(kept)} without the other kept arrays"
+                )
+            if kept:
+                p_y = arrays["kept_p_y"]
+                if p_y.ndim != 3 or not 1 <= p_y.shape[0] <= seeds:
+                    raise ValueError("array kept_p_y does not fit the run's seeds")
+                sizes["kept_seed"], sizes["measured_input"] = p_y.shape[:2]
+                sizes["unit"] = sum(experiment.hidden) + (
+                    p_y.shape[2] if experiment.measure_output else 0
+                )
         for name in sorted(arrays, key=lambda n: n != "i_xt"):
             array = arrays[name]
             if name not in allowed:
@@ -501,6 +561,71 @@ class Result:
             below = "" if last_epoch is None else f" below {last_epoch + 1}"
             raise ValueError(f"epochs must be increasing integers{below}")
         return cls(experiment, arrays, layers, estimators, info)
+
+    def remeasure(self, estimator: str) -> "Result":
+        """This run measured again with ``estimator``, from the activations it kept
+        (``run(experiment, keep="activations")``).
+
+        Every layer of every kept network at every measured epoch is measured as the
+        training loop measures it (the estimator's ``measure_layers`` on the same
+        activations and measured inputs), so the values equal those of a run that
+        measured with ``estimator``.
+
+        Returns:
+            A Result over the kept networks (seeds 0, 1, ...) with that one
+            estimator; its other per-seed arrays are those of the kept networks.
+
+        Raises:
+            ValueError: the result kept no activations, or ``estimator`` needs what
+                only a run has (a run-wide range, the network's own grid).
+        """
+        if "kept_activations" not in self.arrays or self.experiment is None:
+            raise ValueError(
+                "this result kept no activations to measure again; run it with "
+                'ip.run(experiment, keep="activations")'
+            )
+        parsed = parse_estimator(estimator)
+        if getattr(parsed, "unresolved", False) or getattr(
+            parsed, "from_network", False
+        ):
+            raise ValueError(
+                f"{parsed.spec} needs what only a run knows (a run-wide range or the "
+                "network's quantisation grid); give its range or grid explicitly"
+            )
+        exp = self.experiment
+        widths = list(exp.hidden)
+        if exp.measure_output:
+            widths.append(self.arrays["kept_p_y"].shape[2])
+        bounds = np.cumsum([0, *widths])
+        kept = self.arrays["kept_activations"]
+        records = [
+            [
+                _measure_kept(
+                    parsed,
+                    [kept[s, k, :, a:b] for a, b in itertools.pairwise(bounds)],
+                    self.arrays["kept_weights"][s],
+                    self.arrays["kept_p_y"][s],
+                )
+                for k in range(kept.shape[1])
+            ]
+            for s in range(kept.shape[0])
+        ]
+        n = kept.shape[0]
+        arrays = {
+            name: (array[:n] if AXES[name][0] == "seed" else array)
+            for name, array in self.arrays.items()
+            if name not in KEPT_ARRAYS
+        }
+        for name in ("i_xt", "i_ty", "occupied_bins", "clipped_fraction"):
+            arrays[name] = np.array(
+                [[r[name] for r in row] for row in records], np.float64
+            )[..., None]
+        experiment = exp.replace(seeds=n, estimators=(parsed.spec,))
+        result = Result.from_training(experiment, _Facts(), arrays)
+        result.info.update(
+            {k: v for k, v in self.info.items() if k not in ("warnings", "versions")}
+        )
+        return result
 
     def plot(self, **kwargs):
         """Draw the information plane; see :func:`infoplane.plotting.plot_plane`."""

@@ -16,9 +16,19 @@ from .datasets import Dataset, load_task
 from .distributed import is_main
 from .estimators import parse_estimator
 from .results import Result
-from .training import DivergenceWarning, train
+from .schedules import parse_schedule
+from .training import DivergenceWarning, TrainingDiverged, train
 
-__all__ = ["ClippingWarning", "DataWarning", "RunWarning", "check_sizes", "run"]
+__all__ = [
+    "KEEP_LIMIT",
+    "ClippingWarning",
+    "DataWarning",
+    "RunWarning",
+    "check_keep",
+    "check_sizes",
+    "kept_bytes",
+    "run",
+]
 
 
 def run(
@@ -27,6 +37,8 @@ def run(
     progress: bool = False,
     on_chunk: Callable[[np.ndarray, dict], None] | None = None,
     strict: bool = False,
+    keep: str | None = None,
+    keep_seeds: int = 1,
 ) -> Result:
     """Train and measure ``experiment``; return its :class:`~infoplane.Result`.
 
@@ -41,9 +53,17 @@ def run(
         on_chunk: optional callback after each compiled chunk of the run, with the
             epochs it measured and its records (see ``training.train``).
         strict: raise when any network diverges, not only when all do.
+        keep: ``"activations"`` keeps the activations of the first ``keep_seeds``
+            networks' measured layers on the measured inputs at every measured
+            epoch (float32, ``keep_seeds x measurements x measured inputs x units
+            x 4`` bytes), and their final parameters, in the Result, for
+            :meth:`Result.remeasure`. A second, cheap pass replays those networks
+            (training does not depend on the estimators). None keeps nothing.
+        keep_seeds: how many networks (seeds 0, 1, ...) ``keep`` keeps.
 
     Raises:
-        ValueError: sizes the data set cannot give (see :func:`check_sizes`).
+        ValueError: sizes the data set cannot give (see :func:`check_sizes`), or
+            kept activations above ``KEEP_LIMIT`` bytes (1 GiB).
         TrainingDiverged: the loss of every network (with ``strict``, of any)
             became NaN, infinite or absurdly large.
 
@@ -70,6 +90,8 @@ def run(
         experiment = experiment.replace(scale=dataset.scale)
     dataset = dataset.scaled(experiment.scale)
     check_sizes(experiment, dataset)
+    if keep is not None:
+        check_keep(experiment, dataset, keep, keep_seeds)
     lines = data_warnings(experiment, dataset)
     for line in lines:
         warnings.warn(line, DataWarning, stacklevel=2)
@@ -96,6 +118,8 @@ def run(
     try:
         experiment = _resolve_run_ranges(experiment, dataset)
         arrays = train(experiment, dataset, on_chunk=report, strict=strict)
+        if keep is not None:
+            arrays |= _replay_kept(experiment, dataset, keep_seeds)
         bar.update(experiment.epochs - bar.n)  # the epochs after the last measurement
     finally:
         bar.close()
@@ -209,6 +233,72 @@ def check_sizes(experiment: Experiment, dataset: Dataset) -> None:
             f"batch_size={experiment.batch_size} is larger than the training set "
             f"({train} samples); use at most {train}, or 0 for full batch"
         )
+
+
+# The most bytes of activations ``run(keep=...)`` keeps.
+KEEP_LIMIT = 1 << 30
+
+
+def kept_bytes(experiment: Experiment, dataset: Dataset, keep_seeds: int) -> int:
+    """The bytes of the activations ``run(keep="activations")`` keeps: float32,
+    ``keep_seeds x measured epochs x measured inputs x units``."""
+    epochs = len(parse_schedule(experiment.measure).epochs(experiment.epochs))
+    inputs = len(dataset.p_x)
+    if experiment.measure_samples:
+        inputs = min(inputs, experiment.measure_samples)
+    units = sum(experiment.hidden)
+    if experiment.measure_output:
+        units += dataset.p_y.shape[1]
+    return 4 * keep_seeds * epochs * inputs * units
+
+
+def check_keep(
+    experiment: Experiment, dataset: Dataset, keep: str, keep_seeds: int
+) -> None:
+    """Refuse, before any work, a ``keep`` run cannot do or whose activations
+    would be larger than ``KEEP_LIMIT``."""
+    if keep != "activations":
+        raise ValueError(f'keep must be "activations" or None, got {keep!r}')
+    if (
+        not isinstance(keep_seeds, int)
+        or isinstance(keep_seeds, bool)
+        or not 1 <= keep_seeds <= experiment.seeds
+    ):
+        raise ValueError(
+            f"keep_seeds must be an integer from 1 to the run's {experiment.seeds} "
+            f"seeds, got {keep_seeds!r}"
+        )
+    size = kept_bytes(experiment, dataset, keep_seeds)
+    if size > KEEP_LIMIT:
+        raise ValueError(
+            f"keep={keep!r} would keep {size / 2**30:.2f} GiB of activations "
+            f"({keep_seeds} seed(s) x measurements x inputs x units x 4 bytes), "
+            f"above the limit of {KEEP_LIMIT / 2**30:g} GiB; keep fewer seeds, "
+            "measure fewer epochs, or set measure_samples"
+        )
+
+
+def _replay_kept(experiment: Experiment, dataset: Dataset, keep_seeds: int) -> dict:
+    """The kept arrays of the first ``keep_seeds`` networks, from a second pass
+    that replays them (network i is the same network however many train) with a
+    cheap estimator, recording their layers at every measurement."""
+    try:
+        with warnings.catch_warnings():  # the first pass reported divergence
+            warnings.simplefilter("ignore", DivergenceWarning)
+            again = train(
+                experiment.replace(seeds=keep_seeds, estimators=("binning:bins=2",)),
+                dataset,
+                keep_layers=True,
+            )
+    except TrainingDiverged:
+        warnings.warn(
+            f"every kept network (the first {keep_seeds}) diverged, so keep= kept "
+            "nothing; keep more seeds (keep_seeds)",
+            RunWarning,
+            stacklevel=3,
+        )
+        return {}
+    return {k: v for k, v in again.items() if k.startswith("kept_")}
 
 
 def _resolve_run_ranges(experiment: Experiment, dataset: Dataset) -> Experiment:

@@ -110,6 +110,7 @@ class ProgramShape:
     grad_stats: bool
     quantize: str  # the hidden layers' quantisation (model.QUANTIZE), "none" by default
     networks: int  # how many networks train together: the seeds, padded for devices
+    keep_layers: bool = False  # also record every measured layer's activations
 
     @classmethod
     def of(cls, exp, networks: int) -> "ProgramShape":
@@ -301,6 +302,8 @@ def _measure(program, estimators, shared, seed_data, model):
     bounds = [ACTIVATIONS[program.activation].bounds] * hidden
     bounds += [(0.0, 1.0)] * (len(layers) - hidden)  # the output layer's probabilities
     record |= layer_statistics(layers_fm, inputs, bounds)
+    if program.keep_layers:  # (measured input, unit): every layer's units in turn
+        record["kept_activations"] = jnp.concatenate(layers, axis=1)
     # Loss and accuracy of both splits: one (split x input) by (input x 2) product.
     losses = _example_losses(program.loss, logits, p_y)
     correct = (jnp.argmax(logits, -1) == shared["label"]).astype(jnp.float32)
@@ -636,6 +639,7 @@ def train(
     *,
     on_chunk: Callable[[np.ndarray, dict], None] | None = None,
     strict: bool = False,
+    keep_layers: bool = False,
 ) -> dict[str, np.ndarray]:
     """Train ``exp.seeds`` networks on ``dataset`` and measure them on the schedule.
 
@@ -645,6 +649,12 @@ def train(
         on_chunk: called after each compiled chunk with the epochs it measured and its
             records (host arrays with axes seed, epoch, ...).
         strict: raise when any network diverges, rather than only when all do.
+        keep_layers: also return ``kept_activations (seed, epoch, measured,
+            unit)`` (float32: every measured layer's units in turn, on the measured
+            inputs), ``kept_weights (seed, measured)`` and ``kept_p_y (seed,
+            measured, class)`` (the measured inputs' weights and labels), and
+            ``kept_parameters (seed, parameter)``: the final weights and biases of
+            every layer in turn, flattened.
 
     Returns:
         Host arrays in nats: ``epochs (epoch,)``, ``i_xt`` and ``i_ty``
@@ -677,6 +687,8 @@ def train(
     n_devices = 1 if mesh is None else mesh.size
     n_networks = -(-exp.seeds // n_devices) * n_devices
     program = ProgramShape.of(exp, n_networks)
+    if keep_layers:
+        program = dataclasses.replace(program, keep_layers=True)
     shared = _shared(exp, dataset, mesh)
     sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("seeds"))
     state, seed_data = _setup(exp, dataset, n_networks, sharding)
@@ -719,6 +731,13 @@ def train(
         # Level 3: past train and its float64 wrapper, at whoever called train.
         warnings.warn(_divergence_message(exp, diverged), DivergenceWarning, 3)
     out["epochs"] = epochs
+    if keep_layers:
+        out["kept_weights"] = gather(seed_data["inputs"].weights)[: exp.seeds]
+        out["kept_p_y"] = gather(seed_data["inputs"].p_y)[: exp.seeds]
+        leaves = jax.tree.leaves(eqx.filter(state.model, eqx.is_array))
+        out["kept_parameters"] = np.concatenate(
+            [gather(a)[: exp.seeds].reshape(exp.seeds, -1) for a in leaves], axis=1
+        ).astype(np.float32)
     if "measured" in seed_data:
         # Which inputs (rows of the data set) each network was measured on, -1 past
         # its own number of them; and how many samples that subset holds.

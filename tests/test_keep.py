@@ -1,0 +1,125 @@
+"""run(keep="activations"): what a run trained is kept, and measured again."""
+
+import numpy as np
+import pytest
+
+import infoplane as ip
+from infoplane.results import KEPT_ARRAYS
+
+EXP = ip.preset("seed", epochs=40, measure="every:20")
+
+
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory):
+    result = ip.run(EXP, keep="activations")
+    path = result.save(tmp_path_factory.mktemp("keep") / "run")
+    return result, ip.Result.load(path)
+
+
+def test_a_run_keeps_its_layers_and_parameters(kept):
+    result, loaded = kept
+    widths = sum(EXP.hidden) + 2 * EXP.measure_output  # the output: 2 classes
+    activations = result.arrays["kept_activations"]
+    assert activations.shape == (1, 2, 1024, widths)
+    assert activations.dtype == np.float32
+    assert result.arrays["kept_parameters"].shape[0] == 1
+    # The kept values are the run's: the same networks, the same numbers.
+    plain = ip.run(EXP)
+    for name, array in plain.arrays.items():
+        np.testing.assert_array_equal(result.arrays[name], array, err_msg=name)
+    assert not set(plain.arrays) & set(KEPT_ARRAYS)
+    for name in KEPT_ARRAYS:
+        np.testing.assert_array_equal(loaded.arrays[name], result.arrays[name])
+
+
+@pytest.mark.parametrize("estimator", ["kde-upper:var=0.1", "binning:bins=30"])
+def test_remeasure_equals_a_run_measured_with_it(kept, estimator):
+    _, loaded = kept
+    again = loaded.remeasure(estimator)
+    measured = ip.run(EXP.replace(estimators=(estimator,)))
+    assert again.estimators == measured.estimators
+    if estimator.startswith("binning"):
+        np.testing.assert_array_equal(again.i_xt, measured.i_xt)
+        np.testing.assert_array_equal(again.i_ty, measured.i_ty)
+        np.testing.assert_array_equal(
+            again.arrays["occupied_bins"], measured.arrays["occupied_bins"]
+        )
+    else:
+        np.testing.assert_allclose(again.i_xt, measured.i_xt, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(again.i_ty, measured.i_ty, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(
+        again.arrays["train_loss"], measured.arrays["train_loss"]
+    )
+
+
+def test_remeasure_without_kept_activations_is_an_error():
+    with pytest.raises(ValueError, match='keep="activations"'):
+        ip.run(EXP).remeasure("binning:bins=30")
+
+
+def test_a_keep_too_large_is_refused_before_it_runs():
+    big = ip.preset("seed", epochs=20000, measure="every:1")
+    with pytest.raises(ValueError, match=r"would keep 1\.\d\d GiB"):
+        ip.run(big, keep="activations")
+    with pytest.raises(ValueError, match="keep must be"):
+        ip.run(EXP, keep="everything")
+    with pytest.raises(ValueError, match="keep_seeds"):
+        ip.run(EXP, keep="activations", keep_seeds=2)
+
+
+def test_a_result_missing_a_kept_array_is_damaged(kept, tmp_path):
+    result, _ = kept
+    arrays = {k: v for k, v in result.arrays.items() if k != "kept_p_y"}
+    damaged = ip.Result(
+        result.experiment, arrays, result.layers, result.estimators, result.info
+    )
+    damaged.save(tmp_path / "run")
+    with pytest.raises(ValueError, match="without the other kept arrays"):
+        ip.Result.load(tmp_path / "run")
+
+
+def test_kept_seeds_and_the_output_layer_are_measured_again(tmp_path):
+    exp = EXP.replace(seeds=3, measure_output=True, measure_samples=300, units="bits")
+    result = ip.run(exp, keep="activations", keep_seeds=2)
+    assert result.arrays["kept_activations"].shape == (2, 2, 300, sum(exp.hidden) + 2)
+    again = result.remeasure("binning:bins=30")
+    measured = ip.run(exp.replace(estimators=("binning:bins=30",)))
+    assert again.experiment.seeds == 2
+    assert again.units == "bits"
+    np.testing.assert_array_equal(again.i_xt, measured.i_xt[:2])
+    np.testing.assert_array_equal(again.i_ty, measured.i_ty[:2])
+    np.testing.assert_array_equal(
+        again.arrays["test_accuracy"], measured.arrays["test_accuracy"][:2]
+    )
+    loaded = ip.Result.load(again.save(tmp_path / "again"))
+    np.testing.assert_array_equal(loaded.i_xt, again.i_xt)
+
+
+def test_kept_networks_that_all_diverged_keep_nothing(monkeypatch):
+    import equinox as eqx
+    import jax
+
+    from infoplane import training
+
+    setup = training._setup
+
+    def poisoned(*args):  # network 0 starts from NaN weights: it diverges at once
+        state, seed_data = setup(*args)
+        weight = state.model.layers[0].weight
+        nan = np.array(weight)
+        nan[0] = np.nan  # on the host: the weights may be sharded over devices
+        state = eqx.tree_at(
+            lambda s: s.model.layers[0].weight,
+            state,
+            jax.device_put(nan, weight.sharding),
+        )
+        return state, seed_data
+
+    monkeypatch.setattr(training, "_setup", poisoned)
+    with (
+        pytest.warns(training.DivergenceWarning),
+        pytest.warns(ip.RunWarning, match="kept nothing"),
+    ):
+        result = ip.run(EXP.replace(seeds=2), keep="activations")
+    assert not set(result.arrays) & set(KEPT_ARRAYS)
+    assert np.isfinite(result.i_xt[1]).all()
