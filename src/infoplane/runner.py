@@ -14,10 +14,11 @@ import numpy as np
 from .config import Experiment
 from .datasets import Dataset, load_task
 from .distributed import is_main
-from .estimators import parse_estimator
+from .estimators import Quantized, parse_estimator
+from .model import QUANTIZE, quantize_range
 from .results import Result
 from .schedules import parse_schedule
-from .training import DivergenceWarning, TrainingDiverged, train
+from .training import DivergenceWarning, train
 
 __all__ = [
     "KEEP_LIMIT",
@@ -116,7 +117,7 @@ def run(
             on_chunk(epochs, chunk)
 
     try:
-        experiment = _resolve_run_ranges(experiment, dataset)
+        experiment = _resolve_run_ranges(_resolve_grids(experiment), dataset)
         arrays = train(experiment, dataset, on_chunk=report, strict=strict)
         if keep is not None:
             arrays |= _replay_kept(experiment, dataset, keep_seeds)
@@ -280,25 +281,33 @@ def check_keep(
 
 def _replay_kept(experiment: Experiment, dataset: Dataset, keep_seeds: int) -> dict:
     """The kept arrays of the first ``keep_seeds`` networks, from a second pass
-    that replays them (network i is the same network however many train) with a
-    cheap estimator, recording their layers at every measurement."""
-    try:
-        with warnings.catch_warnings():  # the first pass reported divergence
-            warnings.simplefilter("ignore", DivergenceWarning)
-            again = train(
-                experiment.replace(seeds=keep_seeds, estimators=("binning:bins=2",)),
-                dataset,
-                keep_layers=True,
-            )
-    except TrainingDiverged:
-        warnings.warn(
-            f"every kept network (the first {keep_seeds}) diverged, so keep= kept "
-            "nothing; keep more seeds (keep_seeds)",
-            RunWarning,
-            stacklevel=3,
+    that replays the run with a cheap estimator (training does not depend on the
+    estimators), recording those networks' layers at every measurement. All the
+    run's networks train again, in the same program shape, so that the kept ones
+    are bit for bit those of the run (alone, float32 sums may round differently);
+    a kept network that diverged keeps NaN from then on, as its other arrays do."""
+    with warnings.catch_warnings():  # the first pass reported divergence
+        warnings.simplefilter("ignore", DivergenceWarning)
+        again = train(
+            experiment.replace(estimators=("binning:bins=2",)),
+            dataset,
+            keep_layers=keep_seeds,
         )
-        return {}
     return {k: v for k, v in again.items() if k.startswith("kept_")}
+
+
+def _resolve_grids(experiment: Experiment) -> Experiment:
+    """Give ``quantized`` (the network's own grid) its bits and range, from
+    ``quantize`` and the activation, so that the result names the grid it measured
+    on (and :meth:`Result.remeasure` can use it)."""
+    specs = []
+    for spec in experiment.estimators:
+        if getattr(parse_estimator(spec), "from_network", False):
+            low, high = quantize_range(experiment.activation)
+            bits = QUANTIZE[experiment.quantize]
+            spec = Quantized(bits=bits, low=low, high=high).spec
+        specs.append(spec)
+    return experiment.replace(estimators=tuple(specs))
 
 
 def _resolve_run_ranges(experiment: Experiment, dataset: Dataset) -> Experiment:

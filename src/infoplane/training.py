@@ -37,11 +37,11 @@ from jax.sharding import NamedSharding, PartitionSpec
 from . import _environment  # noqa: F401 (JAX devices and caches, before JAX starts)
 from .datasets import Dataset
 from .distributed import gather
-from .estimators import Quantized, parse_estimator
+from .estimators import parse_estimator
 from .estimators.base import JointDistribution
 from .estimators.diagnostics import layer_statistics
 from .estimators.discrete import float64
-from .model import ACTIVATIONS, MLP, QUANTIZE, quantize_range
+from .model import ACTIVATIONS, MLP
 from .schedules import parse_schedule
 
 __all__ = ["DivergenceWarning", "TrainingDiverged", "train"]
@@ -314,23 +314,12 @@ def _measure(program, estimators, shared, seed_data, model):
     return record
 
 
-def _on_network(estimator, program: ProgramShape):
-    """``quantized`` without a grid measures on the network's own quantisation grid."""
-    if not getattr(estimator, "from_network", False):
-        return estimator
-    bits = QUANTIZE[program.quantize]
-    if bits is None:
-        raise ValueError("the quantized estimator needs a quantised network")
-    low, high = quantize_range(program.activation)
-    return Quantized(bits=bits, low=low, high=high)
-
-
 @eqx.filter_jit
 @eqx.debug.assert_max_traces(max_traces=None)  # counts traces: eqx.debug.get_num_traces
 def _advance(state, shared, seed_data, start, targets, program: ProgramShape):
     """Run each seed from epoch ``start`` to each epoch in ``targets`` (increasing)
     and measure there."""
-    estimators = [_on_network(parse_estimator(e), program) for e in program.estimators]
+    estimators = [parse_estimator(e) for e in program.estimators]
 
     # The epoch loop is outside the vmap over seeds (they move in step), so its bounds
     # and the grad-stats branch are plain scalars rather than per-seed predicates.
@@ -639,7 +628,7 @@ def train(
     *,
     on_chunk: Callable[[np.ndarray, dict], None] | None = None,
     strict: bool = False,
-    keep_layers: bool = False,
+    keep_layers: int = 0,
 ) -> dict[str, np.ndarray]:
     """Train ``exp.seeds`` networks on ``dataset`` and measure them on the schedule.
 
@@ -649,10 +638,11 @@ def train(
         on_chunk: called after each compiled chunk with the epochs it measured and its
             records (host arrays with axes seed, epoch, ...).
         strict: raise when any network diverges, rather than only when all do.
-        keep_layers: also return ``kept_activations (seed, epoch, measured,
-            unit)`` (float32: every measured layer's units in turn, on the measured
-            inputs), ``kept_weights (seed, measured)`` and ``kept_p_y (seed,
-            measured, class)`` (the measured inputs' weights and labels), and
+        keep_layers: for the first ``keep_layers`` networks, also return
+            ``kept_activations (seed, epoch, measured, unit)`` (float32: every
+            measured layer's units in turn, on the measured inputs),
+            ``kept_weights (seed, measured)`` and ``kept_p_y (seed, measured,
+            class)`` (the measured inputs' weights and labels), and
             ``kept_parameters (seed, parameter)``: the final weights and biases of
             every layer in turn, flattened.
 
@@ -715,6 +705,8 @@ def train(
         chunk = _unpack(gather(packed)[: exp.seeds, : len(targets)], layout)
         diverged = _find_divergence(chunk["train_loss"], targets, diverged)
         chunk = _mask_diverged(chunk, targets, diverged)
+        if keep_layers:  # only the kept networks' layers stay on the host
+            chunk["kept_activations"] = chunk["kept_activations"][:keep_layers]
         if (diverged >= 0).all() or (strict and (diverged >= 0).any()):
             raise TrainingDiverged(_divergence_message(exp, diverged))
         final = {k: v[:, -1] for k, v in chunk.items()}
@@ -732,11 +724,11 @@ def train(
         warnings.warn(_divergence_message(exp, diverged), DivergenceWarning, 3)
     out["epochs"] = epochs
     if keep_layers:
-        out["kept_weights"] = gather(seed_data["inputs"].weights)[: exp.seeds]
-        out["kept_p_y"] = gather(seed_data["inputs"].p_y)[: exp.seeds]
+        out["kept_weights"] = gather(seed_data["inputs"].weights)[:keep_layers]
+        out["kept_p_y"] = gather(seed_data["inputs"].p_y)[:keep_layers]
         leaves = jax.tree.leaves(eqx.filter(state.model, eqx.is_array))
         out["kept_parameters"] = np.concatenate(
-            [gather(a)[: exp.seeds].reshape(exp.seeds, -1) for a in leaves], axis=1
+            [gather(a)[:keep_layers].reshape(keep_layers, -1) for a in leaves], axis=1
         ).astype(np.float32)
     if "measured" in seed_data:
         # Which inputs (rows of the data set) each network was measured on, -1 past
