@@ -3,6 +3,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 import infoplane as ip
@@ -125,6 +126,9 @@ def test_run_in_process_with_quiet_and_no_video(tmp_path, capsys):
         (["run", "saxe2018-mnist"], "needs the folder of your MNIST files"),
         (["run", "mnist:/nonexistent"], "does not exist"),
         (["run", "seed", "--set", "scale=big"], "scale must be one of"),
+        (["run", "seed", "--keep", "-1"], "--keep must be 0 or more"),
+        (["run", "seed", "--keep", "2"], "keep_seeds must be an integer from 1"),
+        (["run", "saxe2018", "--keep", "1"], "run its points one by one"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(args, message, capsys, tmp_path):
@@ -135,6 +139,84 @@ def test_bad_input_is_one_clear_line_and_exit_2(args, message, capsys, tmp_path)
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_keep_then_remeasure_equals_a_run_measured_with_it(tmp_path, capsys):
+    short = ["--epochs", "40", "--measure-every", "20", "--seeds", "3", "--quiet"]
+    kde = "kde-upper:var=0.1"
+    assert (
+        main(["run", "seed", *short, "--keep", "2", "--out", str(tmp_path / "r")]) == 0
+    )
+    assert (
+        main(["run", "seed", *short, "--estimator", kde, "--out", str(tmp_path / "k")])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "remeasure",
+                str(tmp_path / "r"),
+                "--estimator",
+                kde,
+                "--out",
+                str(tmp_path / "again"),
+                "--no-video",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert kde in out
+    assert "wrote" in out
+    again = ip.Result.load(tmp_path / "again")
+    direct = ip.Result.load(tmp_path / "k")
+    assert again.i_xt.shape == (2, 2, 3, 1)  # the two kept networks, 3 layers
+    assert again.experiment.estimators == (kde,)
+    # The kernel bound summed in another order: equal to rounding (2e-16 seen).
+    np.testing.assert_allclose(again.i_xt, direct.i_xt[:2], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(again.i_ty, direct.i_ty[:2], rtol=0, atol=1e-12)
+    # Not onto the run it reads, not without kept activations, and nothing written.
+    assert (
+        main(
+            [
+                "remeasure",
+                str(tmp_path / "r"),
+                "--estimator",
+                kde,
+                "--out",
+                str(tmp_path / "r"),
+                "--force",
+            ]
+        )
+        == 2
+    )
+    assert "--out is the run being measured" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "remeasure",
+                str(tmp_path / "k"),
+                "--estimator",
+                kde,
+                "--out",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 2
+    )
+    assert "--keep N" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    assert "kept_activations" in ip.Result.load(tmp_path / "r").arrays
+
+
+def test_a_closed_stdout_ends_quietly():
+    # The reader of stdout is gone before infoplane writes (`infoplane ... | head`).
+    command = [sys.executable, "-m", "infoplane", "presets"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    assert process.wait(timeout=60) == 141  # 128 + SIGPIPE, as Unix tools exit
+    assert process.stderr.read() == b""
+    process.stderr.close()
 
 
 def test_argparse_errors_exit_2(capsys):

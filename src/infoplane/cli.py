@@ -125,6 +125,16 @@ def _parser() -> argparse.ArgumentParser:
         "--quiet", action="store_true", help="no progress bar, log lines or summary"
     )
     run.add_argument(
+        "--keep",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also keep the first N networks' activations at every measured epoch, "
+        "and their final parameters, in arrays.npz (float32: N x measurements x "
+        "measured inputs x units x 4 bytes, at most 1 GiB), so that `infoplane "
+        "remeasure` can measure the run again with another estimator",
+    )
+    run.add_argument(
         "--strict",
         action="store_true",
         help="fail (exit 1) when any network diverges; by default a run fails only "
@@ -244,6 +254,32 @@ def _parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="fail when any network diverges"
     )
 
+    remeasure = commands.add_parser(
+        "remeasure",
+        help="measure a saved run again with another estimator",
+        description=(
+            "Measure the activations that a run kept (infoplane run ... --keep N) "
+            "again with another estimator, as the training loop would have measured "
+            "them, and write the result as a run directory of the kept networks."
+        ),
+        epilog="Example: infoplane run seed --keep 1 --out runs/seed ;  infoplane "
+        "remeasure runs/seed --estimator kde-upper:var=0.1 --out runs/seed-kde",
+    )
+    remeasure.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    remeasure.add_argument(
+        "--estimator", required=True, metavar="SPEC", help="e.g. kde-upper:var=0.1"
+    )
+    remeasure.add_argument("--out", type=Path, required=True, help="output directory")
+    remeasure.add_argument(
+        "--no-video", action="store_true", help="skip plane.gif and plane.mp4"
+    )
+    remeasure.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an earlier infoplane run in --out (never other files)",
+    )
+    remeasure.add_argument("--quiet", action="store_true", help="no summary")
+
     summary = commands.add_parser(
         "summary",
         help="print the summary table of a saved run (or of every point of a sweep)",
@@ -316,10 +352,17 @@ def _run(args) -> int:
     exp = _experiment(args)
     exp = exp.replace(**_settings(args.set))
     load_task(exp.task)  # e.g. a data file that cannot be read: fail before starting
+    if args.keep < 0:
+        raise ValueError(f"--keep must be 0 or more networks, got {args.keep}")
     dist = _start_distributed(args)
     if dist is not None and not dist.is_main():
         args.quiet = True  # only process 0 reports
     if args.experiment in PRESETS and PRESETS[args.experiment].sweep:
+        if args.keep:
+            raise ValueError(
+                f"--keep keeps one run's networks; {args.experiment} is a grid of "
+                "runs: run its points one by one to keep them"
+            )
         return _run_points(exp, list(PRESETS[args.experiment].sweep), args, dist)
     out = args.out or Path("runs") / exp.name
 
@@ -341,6 +384,8 @@ def _run(args) -> int:
                 progress=not args.quiet,
                 on_chunk=None if args.quiet else _log_lines(args.log_every),
                 strict=args.strict,
+                keep="activations" if args.keep else None,
+                keep_seeds=args.keep or 1,
             )
 
         def write():
@@ -662,6 +707,24 @@ def _presets() -> int:
     return 0
 
 
+def _remeasure(args) -> int:
+    from infoplane import analysis, report
+    from infoplane.output import atomic_directory
+    from infoplane.results import Result
+
+    if args.out.resolve() == args.run_dir.resolve():
+        raise ValueError(
+            "--out is the run being measured; write the new measurement elsewhere"
+        )
+    with atomic_directory(args.out, overwrite=args.force) as tmp:
+        result = Result.load(args.run_dir).remeasure(args.estimator)
+        report.write_run(result, tmp, video=not args.no_video)
+    if not args.quiet:
+        print(analysis.summary_table(result))
+        print(f"wrote {args.out}/")
+    return 0
+
+
 def _summary(args) -> int:
     import json
 
@@ -725,6 +788,11 @@ def main(argv: list[str] | None = None) -> int:
         what = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
         print(f"infoplane: {what}; nothing was written", file=sys.stderr)
         return _leave(_exit_code(interrupt), interrupt)
+    except BrokenPipeError:
+        # The reader of stdout left (`infoplane presets | head`): stop quietly, as
+        # Unix tools do, and keep Python from failing again on flushing stdout.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except Exception as error:  # one clear line, unless --debug
         if args.debug:
             raise
@@ -778,6 +846,8 @@ def _command(args) -> int:
         return _sweep(args)
     if args.command == "bound":
         return _bound(args)
+    if args.command == "remeasure":
+        return _remeasure(args)
     return _summary(args)
 
 

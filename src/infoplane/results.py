@@ -582,7 +582,8 @@ class Result:
         if "kept_activations" not in self.arrays or self.experiment is None:
             raise ValueError(
                 "this result kept no activations to measure again; run it with "
-                'ip.run(experiment, keep="activations")'
+                'ip.run(experiment, keep="activations") or, on the command line, '
+                "infoplane run ... --keep N"
             )
         parsed = parse_estimator(estimator)
         if getattr(parsed, "unresolved", False) or getattr(
