@@ -95,3 +95,18 @@ def test_importing_infoplane_loads_no_heavy_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_readme_layout_table_names_every_module_and_only_those():
+    readme = (PACKAGE.parent.parent / "README.md").read_text()
+    table = readme.split("## Layout", 1)[1].split("\n\n")[2]
+    named = set()
+    for row in table.splitlines()[2:]:
+        named |= {part.split("`")[1] for part in row.split("|")[1].split(",")}
+    modules = {
+        p.name + "/" if p.is_dir() else p.name
+        for p in PACKAGE.iterdir()
+        if not p.name.startswith(("_", ".")) or p.name == "__main__.py"
+        if p.suffix == ".py" or (p / "__init__.py").is_file()
+    }
+    assert named == modules
