@@ -1,7 +1,9 @@
 """ip.run(experiment, model=factory): an Equinox model of the user's in the compiled
 loop, seeds vmapped, measured as the recorder measures its activations."""
 
+import runpy
 import warnings
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -14,6 +16,8 @@ from infoplane import cli, training
 from infoplane.model import MLP
 
 pytest.importorskip("sklearn")
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "cnn_equinox_run.py"
 
 ESTIMATORS = ("binning-width:width=0.25", "kde-upper:var=0.1")
 # 16 epochs measured at 0, 5, 10 and 15: the last measurement is of the final
@@ -163,10 +167,19 @@ def test_it_saves_loads_summarises_and_measures_again(cnn_run, tmp_path, capsys)
 
 def test_a_second_run_of_the_model_reuses_the_compiled_program(cnn_run):
     traces = eqx.debug.get_num_traces(training._advance)
-    other = CNN_EXP.replace(seed=7, lr=0.02, epochs=3, hidden=(3,), activation="relu")
+    other = CNN_EXP.replace(seed=7, lr=0.02, epochs=6, hidden=(3,), activation="relu")
     ip.run(other, model=CNN)  # the MLP's fields do not apply: nothing recompiles
     ip.run(other, model=lambda key: CNN(key))  # a factory alike: the same modules
     assert eqx.debug.get_num_traces(training._advance) == traces
+
+    class ReluCNN(CNN):  # the same arrays, another function: a program of its own
+        def __call__(self, image):
+            conv = self.pool(jax.nn.relu(self.conv(image[None])))
+            dense = jax.nn.relu(self.dense(conv.ravel()))
+            return self.out(dense), {"conv": conv, "dense": dense}
+
+    ip.run(other, model=ReluCNN)
+    assert eqx.debug.get_num_traces(training._advance) == traces + 1
 
 
 class Mirror(eqx.Module):
@@ -243,6 +256,7 @@ def bare(returns, weight=None):
         (bare(lambda z: (z[:2], [z])), ValueError, r"shape \(10,\)"),
         (bare(lambda z: (z, z)), ValueError, "returns its layers as a"),
         (bare(lambda z: (z, {"h": 3.0})), ValueError, "layer 'h' .* is a float"),
+        (bare(lambda z: (z, {"h": z > 0})), ValueError, "is a bool array of shape"),
         (bare(lambda z: (z, {"": z})), ValueError, "non-empty text"),
         (bare(lambda z: (z, {"output": z})), ValueError, "'output'"),
         (
@@ -261,6 +275,7 @@ def bare(returns, weight=None):
         "two logits",
         "layers an array",
         "layer a float",
+        "layer of booleans",
         "empty name",
         "output taken",
         "call raises",
@@ -305,3 +320,14 @@ def test_modules_that_differ_between_keys_are_refused():
 
     with pytest.raises(ValueError, match="differ in more than their arrays' values"):
         ip.run(SMALL, model=factory)
+
+
+def test_the_example_runs(tmp_path):
+    main = runpy.run_path(str(EXAMPLE), run_name="example")["main"]
+    result = main(epochs=3, every=1, seeds=2, out=str(tmp_path / "run"))
+    assert list(result.epochs) == [0, 1, 2]
+    assert result.layers == ("conv", "dense", "output")
+    assert result.info["model"]["units"] == [72, 32]
+    loaded = ip.Result.load(tmp_path / "run")
+    np.testing.assert_array_equal(loaded.i_xt, result.i_xt)
+    assert (tmp_path / "run" / "plane.png").stat().st_size > 0

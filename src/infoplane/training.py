@@ -269,11 +269,11 @@ def _output(out, name: str, classes: int) -> tuple[Any, dict, bool]:
         )
     for key, value in layers.items():
         if not _float_array(value) or math.prod(value.shape) == 0:
-            got = (
-                f"an empty {value.dtype} array"
-                if isinstance(value, jax.ShapeDtypeStruct)
-                else f"a {type(value).__name__}"
-            )
+            if not isinstance(value, jax.ShapeDtypeStruct):
+                got = f"a {type(value).__name__}"
+            else:
+                empty = "an empty " if math.prod(value.shape) == 0 else "a "
+                got = f"{empty}{value.dtype} array of shape {value.shape}"
             raise ValueError(
                 f"layer {key!r} of the model of {name} is {got}; each layer is a "
                 "float array of one input's values"
@@ -410,6 +410,10 @@ class ProgramShape:
 
     A run-wide binning range (``binning-observed:scope=run``) is part of its
     estimator's spec, so each resolved range compiles its own program.
+
+    A user's model (:class:`UserModel`) takes the place of ``hidden``, ``activation``
+    and ``quantize``: runs of models alike share a program, whatever MLP the
+    experiment describes.
     """
 
     hidden: tuple[int, ...]
