@@ -25,14 +25,15 @@ SNIPPETS = _snippets("Your own model")
 
 
 def test_the_section_has_its_snippets():
-    assert len(SNIPPETS) == 4
+    assert len(SNIPPETS) == 5
     assert "ip.InformationPlane(" in SNIPPETS[0]
     assert "from infoplane.torch import activations" in SNIPPETS[2]
     assert "from infoplane.keras import InformationPlaneCallback" in SNIPPETS[3]
+    assert "ip.run(exp, model=CNN)" in SNIPPETS[4]
 
 
 @pytest.mark.parametrize(
-    "index", range(1, len(SNIPPETS)), ids=["equinox", "torch", "keras"]
+    "index", range(1, len(SNIPPETS)), ids=["equinox", "torch", "keras", "model="]
 )
 def test_snippet_runs(index, tmp_path, monkeypatch):
     code = SNIPPETS[index]
@@ -52,6 +53,13 @@ def test_snippet_runs(index, tmp_path, monkeypatch):
     exec(compile(code, f"README snippet {index}", "exec"), namespace)
     result = namespace["result"]
     assert isinstance(result, ip.Result)
+    if index == 4:  # infoplane's loop trained the model: a run
+        assert result.source == "run"
+        assert result.layers == ("conv", "dense", "output")
+        assert result.i_xt.shape == (10, 3, 3, 2)
+        assert np.isfinite(result.i_xt).all()
+        assert result.info["model"]["units"] == [36, 16]
+        return
     assert result.source == "recorder"
     assert np.isfinite(result.i_xt).all()
     if index == 1:  # the Equinox loop: saved, summarised, tabulated

@@ -79,6 +79,10 @@ class Dataset:
             split). With it, ``train_fraction`` does not apply.
         scale: how ``scale = "auto"`` scales the inputs: ``"none"`` (the synthetic
             bits, your own files) or ``"unit"`` (images: digits, MNIST).
+        sample_shape: the shape of one input before it was flattened to a row, e.g.
+            ``(8, 8)`` for the digits, ``(28, 28)`` for MNIST; ``(features,)`` for
+            flat data (the default). A model of your own gets inputs of this shape
+            (``ip.run(experiment, model=...)``).
     """
 
     name: str
@@ -88,6 +92,7 @@ class Dataset:
     population: bool
     fixed_split: np.ndarray | None = None
     scale: str = "none"
+    sample_shape: tuple[int, ...] = ()
 
     def __post_init__(self):
         n = self.inputs.shape[0]
@@ -95,6 +100,13 @@ class Dataset:
             raise ValueError(
                 f"inputs must have shape (n, features), got {self.inputs.shape}"
             )
+        shape = tuple(int(d) for d in self.sample_shape) or self.inputs.shape[1:]
+        if math.prod(shape) != self.inputs.shape[1]:
+            raise ValueError(
+                f"sample_shape {shape} does not hold the {self.inputs.shape[1]} "
+                "features of an input"
+            )
+        object.__setattr__(self, "sample_shape", shape)
         if self.p_y.ndim != 2 or self.p_y.shape[0] != n:
             raise ValueError(
                 f"p_y must have shape ({n}, classes), got {self.p_y.shape}"
@@ -133,7 +145,8 @@ class Dataset:
 
         Args:
             inputs: ``(samples, features)`` numbers; any shape per sample (an image,
-                ``(samples, 28, 28)``) is flattened to one row.
+                ``(samples, 28, 28)``) is flattened to one row, and kept as
+                :attr:`sample_shape`.
             labels: ``(samples,)`` class of each sample, any integer values.
             name: a name for results and pictures.
             test_inputs, test_labels: a given test set (both or neither). Then
@@ -169,7 +182,10 @@ class Dataset:
         p_y = np.zeros((len(x), classes))
         p_y[np.arange(len(x)), codes] = 1.0
         p_x = np.full(len(x), 1.0 / len(x))
-        return cls(name, x, p_y, p_x, False, fixed_split=split, scale=scale)
+        shape = np.shape(inputs)[1:] or (1,)
+        return cls(
+            name, x, p_y, p_x, False, fixed_split=split, scale=scale, sample_shape=shape
+        )
 
     def scaled(self, how: str = "auto") -> "Dataset":
         """This data set with its inputs scaled for training.
@@ -415,8 +431,8 @@ def digits() -> Dataset:
             "task digits reads scikit-learn's bundled digits, and scikit-learn is not "
             "installed: pip install scikit-learn (or pip install 'infoplane[data]')"
         ) from None
-    data = load_digits()
-    return Dataset.from_arrays(data.data, data.target, name="digits", scale="unit")
+    data = load_digits()  # images (1797, 8, 8): data.data flattened
+    return Dataset.from_arrays(data.images, data.target, name="digits", scale="unit")
 
 
 TASKS = {

@@ -72,7 +72,8 @@ AXES = {
     # With run(keep="activations"): the first kept_seed networks' layers (every
     # measured layer's units in turn) on the measured inputs at every measured epoch,
     # those inputs' weights and labels, and the networks' final weights and biases
-    # (every layer's in turn, flattened): what Result.remeasure measures again.
+    # (every layer's in turn, flattened; a user's model: every array of the module in
+    # the order of jax.tree.leaves): what Result.remeasure measures again.
     "kept_activations": ("kept_seed", "epoch", "measured_input", "unit"),
     "kept_weights": ("kept_seed", "measured_input"),
     "kept_p_y": ("kept_seed", "measured_input", "class"),
@@ -212,6 +213,29 @@ def _check_recorder_info(info) -> None:
         raise ValueError("info['seeds'] repeats a seed")
 
 
+def _network_sizes(experiment: Experiment, info: dict, layers) -> tuple[list, int]:
+    """The widths of a run's hidden layers and its number of weight arrays: of the
+    MLP of ``experiment.hidden``, or of the user's model ``info["model"]``, checked
+    against the result's ``layers``."""
+    model = info.get("model")
+    if model is None:
+        return list(experiment.hidden), len(experiment.hidden) + 1
+    if not isinstance(model, dict):
+        raise TypeError("info['model'] must be an object")
+    names, units, weights = (
+        _typed(model, key, list) for key in ("layers", "units", "weights")
+    )
+    if not all(isinstance(n, str) for n in names + weights):
+        raise TypeError("info['model'] names its layers and weights in text")
+    if len(units) != len(names) or not all(
+        isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units
+    ):
+        raise ValueError("info['model'] needs a positive width for each layer")
+    if list(layers) != names + ["output"] * experiment.measure_output:
+        raise ValueError("its layers differ from its model's")
+    return units, len(weights)
+
+
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("infoplane", "jax", "jaxlib", "equinox", "optax", "numpy"):
@@ -237,7 +261,11 @@ class Result:
             Without an experiment also ``source`` (``"recorder"``), ``name``,
             ``units``, ``seeds`` (the label of each network along the seed axis),
             and what the recorder knew: ``samples``, ``distinct_inputs``,
-            ``classes``, ``h_y``, ``layer_units``.
+            ``classes``, ``h_y``, ``layer_units``. A run of a user's own model
+            (``ip.run(experiment, model=factory)``) has ``model``: the factory's
+            ``name``, its ``layers`` and their ``units`` (values per input), the
+            ``sample_shape`` it was given, its number of ``parameters``, and the
+            ``weights`` along ``grad_*_norm``'s weight_layer axis.
 
     Code that reads a result uses :attr:`name`, :attr:`units`, :attr:`source` and
     :attr:`seed_labels`, which answer for both kinds.
@@ -254,12 +282,19 @@ class Result:
             _check_recorder_info(self.info)
 
     @classmethod
-    def from_training(cls, exp: Experiment, dataset: Dataset, raw: dict) -> "Result":
-        """Build from the nats arrays of ``training.train``; units change here."""
+    def from_training(
+        cls, exp: Experiment, dataset: Dataset, raw: dict, *, model: dict | None = None
+    ) -> "Result":
+        """Build from the nats arrays of ``training.train``; units change here.
+        ``model``: what a user's model was (``UserModel.info()``), kept as
+        ``info["model"]``; its layers' names are the result's."""
         arrays = dict(raw)
         for name in ("i_xt", "i_ty"):
             arrays[name] = from_nats(np.asarray(raw[name], np.float64), exp.units)
-        layers = [f"layer {i + 1}" for i in range(len(exp.hidden))]
+        if model is None:
+            layers = [f"layer {i + 1}" for i in range(len(exp.hidden))]
+        else:
+            layers = list(model["layers"])
         if exp.measure_output:
             layers.append("output")
         info = {
@@ -269,6 +304,8 @@ class Result:
             "versions": _versions(),
             "warnings": _clipping_warnings(arrays, layers, exp.estimators),
         }
+        if model is not None:
+            info["model"] = model
         return cls(exp, arrays, tuple(layers), exp.estimators, info)
 
     @classmethod
@@ -519,7 +556,8 @@ class Result:
             "estimator": len(estimators),
         }
         if experiment is not None:
-            sizes["weight_layer"] = len(experiment.hidden) + 1
+            widths, weight_layers = _network_sizes(experiment, info, layers)
+            sizes["weight_layer"] = weight_layers
             kept = [name for name in KEPT_ARRAYS if name in arrays]
             if kept and len(kept) != len(KEPT_ARRAYS):
                 raise ValueError(
@@ -530,7 +568,7 @@ class Result:
                 if p_y.ndim != 3 or not 1 <= p_y.shape[0] <= seeds:
                     raise ValueError("array kept_p_y does not fit the run's seeds")
                 sizes["kept_seed"], sizes["measured_input"] = p_y.shape[:2]
-                sizes["unit"] = sum(experiment.hidden) + (
+                sizes["unit"] = sum(widths) + (
                     p_y.shape[2] if experiment.measure_output else 0
                 )
         for name in sorted(arrays, key=lambda n: n != "i_xt"):
@@ -594,7 +632,8 @@ class Result:
                 "network's quantisation grid); give its range or grid explicitly"
             )
         exp = self.experiment
-        widths = list(exp.hidden)
+        model = self.info.get("model")
+        widths = list(exp.hidden if model is None else model["units"])
         if exp.measure_output:
             widths.append(self.arrays["kept_p_y"].shape[2])
         bounds = np.cumsum([0, *widths])
@@ -622,7 +661,7 @@ class Result:
                 [[r[name] for r in row] for row in records], np.float64
             )[..., None]
         experiment = exp.replace(seeds=n, estimators=(parsed.spec,))
-        result = Result.from_training(experiment, _Facts(), arrays)
+        result = Result.from_training(experiment, _Facts(), arrays, model=model)
         result.info.update(
             {k: v for k, v in self.info.items() if k not in ("warnings", "versions")}
         )

@@ -18,7 +18,7 @@ from .estimators import Quantized, parse_estimator
 from .model import QUANTIZE, quantize_range
 from .results import Result
 from .schedules import parse_schedule
-from .training import DivergenceWarning, train
+from .training import DivergenceWarning, UserModel, describe_model, train
 
 __all__ = [
     "KEEP_LIMIT",
@@ -29,12 +29,14 @@ __all__ = [
     "check_sizes",
     "kept_bytes",
     "run",
+    "user_model",
 ]
 
 
 def run(
     experiment: Experiment,
     *,
+    model: Callable | None = None,
     progress: bool = False,
     on_chunk: Callable[[np.ndarray, dict], None] | None = None,
     strict: bool = False,
@@ -49,6 +51,20 @@ def run(
 
     Args:
         experiment: what to run.
+        model: None trains infoplane's MLP (``experiment.hidden``,
+            ``activation``, ``quantize``). Or your own Equinox model, as a factory
+            ``model(key) -> eqx.Module`` called once per seed with that network's
+            key (:func:`infoplane.training.network_key`). The module is called on
+            ONE input, an array of the data set's ``sample_shape`` (``(8, 8)`` for
+            ``digits``, ``(features,)`` for flat data; float32), and returns
+            ``(logits, layers)``: logits of shape ``(classes,)`` and the layers to
+            measure, a dict of name to array (any shape; flattened per input) or a
+            list of arrays (named ``layer 1``, ...). infoplane vmaps it over inputs
+            and seeds; every array of the module is a trained parameter. The result
+            names the layers as the model does, ``"output"`` last with
+            ``measure_output``, and says what was trained in
+            ``result.info["model"]``; ``hidden``, ``activation`` and ``quantize``
+            do not apply (``quantize`` must stay ``"none"``).
         progress: show a progress bar over epochs (terminal or notebook); in a
             multi-process run only process 0 shows it.
         on_chunk: optional callback after each compiled chunk of the run, with the
@@ -64,7 +80,11 @@ def run(
 
     Raises:
         ValueError: sizes the data set cannot give (see :func:`check_sizes`), or
-            kept activations above ``KEEP_LIMIT`` bytes (1 GiB).
+            kept activations above ``KEEP_LIMIT`` bytes (1 GiB); a ``model`` that
+            breaks its contract, or a layer of it that gives NaN or infinite values
+            (see :func:`infoplane.training.describe_model`).
+        TypeError: a ``model`` that is not a factory of Equinox modules of float
+            arrays.
         TrainingDiverged: the loss of every network (with ``strict``, of any)
             became NaN, infinite or absurdly large.
 
@@ -90,9 +110,10 @@ def run(
     if experiment.scale == "auto":  # the result records the scaling applied
         experiment = experiment.replace(scale=dataset.scale)
     dataset = dataset.scaled(experiment.scale)
+    user = None if model is None else user_model(experiment, dataset, model)
     check_sizes(experiment, dataset)
     if keep is not None:
-        check_keep(experiment, dataset, keep, keep_seeds)
+        check_keep(experiment, dataset, keep, keep_seeds, model=user)
     lines = data_warnings(experiment, dataset)
     for line in lines:
         warnings.warn(line, DataWarning, stacklevel=2)
@@ -117,14 +138,16 @@ def run(
             on_chunk(epochs, chunk)
 
     try:
-        experiment = _resolve_run_ranges(_resolve_grids(experiment), dataset)
-        arrays = train(experiment, dataset, on_chunk=report, strict=strict)
+        experiment = _resolve_run_ranges(_resolve_grids(experiment), dataset, user)
+        arrays = train(experiment, dataset, on_chunk=report, strict=strict, model=user)
         if keep is not None:
-            arrays |= _replay_kept(experiment, dataset, keep_seeds)
+            arrays |= _replay_kept(experiment, dataset, keep_seeds, user)
         bar.update(experiment.epochs - bar.n)  # the epochs after the last measurement
     finally:
         bar.close()
-    result = Result.from_training(experiment, dataset, arrays)
+    result = Result.from_training(
+        experiment, dataset, arrays, model=None if user is None else user.info()
+    )
     for line in result.info["warnings"]:
         warnings.warn(line, ClippingWarning, stacklevel=2)
     after = fit_warnings(experiment, dataset, result.arrays)
@@ -210,6 +233,33 @@ def fit_warnings(experiment: Experiment, dataset: Dataset, arrays: dict) -> list
     return lines
 
 
+def user_model(experiment: Experiment, dataset: Dataset, model) -> UserModel:
+    """The user's ``model`` factory, checked and described for ``experiment`` on
+    ``dataset`` (see :func:`run` for the contract).
+
+    Raises:
+        ValueError: what does not apply to a user's model (``quantize``;
+            ``grad_stats`` of a model of biases only), or a model that
+            breaks the contract (:func:`~infoplane.training.describe_model`).
+        TypeError: see :func:`~infoplane.training.describe_model`.
+    """
+    if experiment.quantize != "none":
+        raise ValueError(
+            f"quantize={experiment.quantize} rounds the layers of infoplane's MLP; a "
+            "model of your own quantises its layers itself: set quantize=none"
+        )
+    user = describe_model(
+        model, dataset, measure_output=experiment.measure_output, seed=experiment.seed
+    )
+    if experiment.grad_stats and not user.weights:
+        raise ValueError(
+            "grad_stats follows the gradients of a model's arrays other than its "
+            f"biases (those named bias), and the model of {user.name} has none; set "
+            "grad_stats=False"
+        )
+    return user
+
+
 def check_sizes(experiment: Experiment, dataset: Dataset) -> None:
     """Refuse, before any work, sizes that the data set cannot give.
 
@@ -240,21 +290,33 @@ def check_sizes(experiment: Experiment, dataset: Dataset) -> None:
 KEEP_LIMIT = 1 << 30
 
 
-def kept_bytes(experiment: Experiment, dataset: Dataset, keep_seeds: int) -> int:
+def kept_bytes(
+    experiment: Experiment,
+    dataset: Dataset,
+    keep_seeds: int,
+    *,
+    model: UserModel | None = None,
+) -> int:
     """The bytes of the activations ``run(keep="activations")`` keeps: float32,
-    ``keep_seeds x measured epochs x measured inputs x units``."""
+    ``keep_seeds x measured epochs x measured inputs x units`` (the units of
+    ``experiment.hidden``, or of a user's ``model``)."""
     epochs = len(parse_schedule(experiment.measure).epochs(experiment.epochs))
     inputs = len(dataset.p_x)
     if experiment.measure_samples:
         inputs = min(inputs, experiment.measure_samples)
-    units = sum(experiment.hidden)
+    units = sum(experiment.hidden if model is None else model.units)
     if experiment.measure_output:
         units += dataset.p_y.shape[1]
     return 4 * keep_seeds * epochs * inputs * units
 
 
 def check_keep(
-    experiment: Experiment, dataset: Dataset, keep: str, keep_seeds: int
+    experiment: Experiment,
+    dataset: Dataset,
+    keep: str,
+    keep_seeds: int,
+    *,
+    model: UserModel | None = None,
 ) -> None:
     """Refuse, before any work, a ``keep`` run cannot do or whose activations
     would be larger than ``KEEP_LIMIT``."""
@@ -269,7 +331,7 @@ def check_keep(
             f"keep_seeds must be an integer from 1 to the run's {experiment.seeds} "
             f"seeds, got {keep_seeds!r}"
         )
-    size = kept_bytes(experiment, dataset, keep_seeds)
+    size = kept_bytes(experiment, dataset, keep_seeds, model=model)
     if size > KEEP_LIMIT:
         raise ValueError(
             f"keep={keep!r} would keep {size / 2**30:.2f} GiB of activations "
@@ -279,7 +341,9 @@ def check_keep(
         )
 
 
-def _replay_kept(experiment: Experiment, dataset: Dataset, keep_seeds: int) -> dict:
+def _replay_kept(
+    experiment: Experiment, dataset: Dataset, keep_seeds: int, model=None
+) -> dict:
     """The kept arrays of the first ``keep_seeds`` networks, from a second pass
     that replays the run with a cheap estimator (training does not depend on the
     estimators), recording those networks' layers at every measurement. All the
@@ -292,6 +356,7 @@ def _replay_kept(experiment: Experiment, dataset: Dataset, keep_seeds: int) -> d
             experiment.replace(estimators=("binning:bins=2",)),
             dataset,
             keep_layers=keep_seeds,
+            model=model,
         )
     return {k: v for k, v in again.items() if k.startswith("kept_")}
 
@@ -310,7 +375,9 @@ def _resolve_grids(experiment: Experiment) -> Experiment:
     return experiment.replace(estimators=tuple(specs))
 
 
-def _resolve_run_ranges(experiment: Experiment, dataset: Dataset) -> Experiment:
+def _resolve_run_ranges(
+    experiment: Experiment, dataset: Dataset, model=None
+) -> Experiment:
     """Give run-wide binning ranges (``binning-observed:scope=run``) their values.
 
     A first pass trains the same networks with a cheap estimator and records each
@@ -323,7 +390,9 @@ def _resolve_run_ranges(experiment: Experiment, dataset: Dataset) -> Experiment:
         return experiment
     with warnings.catch_warnings():  # the second pass reports divergence
         warnings.simplefilter("ignore", DivergenceWarning)
-        first = train(experiment.replace(estimators=("binning:bins=2",)), dataset)
+        first = train(
+            experiment.replace(estimators=("binning:bins=2",)), dataset, model=model
+        )
     low = float(np.nanmin(first["activation_min"]))
     high = float(np.nanmax(first["activation_max"]))
     resolved = [

@@ -17,14 +17,20 @@ segment runs the rest (2981 to 2999 here) and records the final loss and accurac
 The network runs feature-major (features first, inputs second: one matrix product per
 layer for all inputs); arrays in that layout are named ``*_fm`` (``x_fm``, ``p_y_fm``,
 ``layers_fm``). The estimators take inputs first.
+
+The network is infoplane's :class:`~infoplane.model.MLP`, or an Equinox module of the
+user's (:class:`UserModel`, ``ip.run(experiment, model=factory)``), which the loop
+runs through :class:`_Network`, an adapter with the MLP's ``features`` interface.
 """
 
 import dataclasses
 import functools
 import itertools
 import math
+import types
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -44,7 +50,14 @@ from .estimators.discrete import float64
 from .model import ACTIVATIONS, MLP
 from .schedules import parse_schedule
 
-__all__ = ["DivergenceWarning", "TrainingDiverged", "train"]
+__all__ = [
+    "DivergenceWarning",
+    "TrainingDiverged",
+    "UserModel",
+    "describe_model",
+    "network_key",
+    "train",
+]
 
 
 class TrainingDiverged(RuntimeError):
@@ -61,8 +74,307 @@ class DivergenceWarning(RuntimeWarning):
 DIVERGED_LOSS = 100.0
 
 
+# -- a model of the user's -------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class UserModel:
+    """An Equinox model of the user's, as the compiled loop trains it
+    (``ip.run(experiment, model=factory)``); made by :func:`describe_model`.
+
+    The contract: ``factory(key)`` returns an ``eqx.Module`` whose every array is a
+    trained parameter (floating point). Called on one input of the data set's
+    ``sample_shape`` (float32), the module returns ``(logits, layers)``: logits of
+    shape ``(classes,)``, and ``layers`` a dict of name to array (any shape,
+    flattened per input for measurement), in the order to show them, or a sequence
+    of arrays (named ``layer 1``, ``layer 2``, ...). The loop vmaps that call over
+    inputs and over seeds.
+
+    What the program is specialised on is compared here: the shape of one input, the
+    layers, and the module without its arrays (its structure and static fields, and
+    its other leaves: functions by their code, so a lambda made anew by each call of
+    the factory is the same). A second run of a model alike reuses the compiled
+    program; the parameters' shapes are the shapes of the program's arguments.
+    """
+
+    sample_shape: tuple[int, ...]
+    layers: tuple[str, ...]  # the measured layers' names, in the model's order
+    units: tuple[int, ...]  # each layer's values per input
+    named: bool  # the module returns its layers as a dict (else as a sequence)
+    weights: tuple[str, ...]  # paths of the arrays grad_stats follows: not biases
+    structure: tuple  # the module without its arrays: treedef, and its leaves' keys
+    static: Any = dataclasses.field(compare=False, repr=False)  # arrays left as None
+    factory: Callable = dataclasses.field(compare=False, repr=False)
+    shapes: tuple = dataclasses.field(compare=False, repr=False)  # (shape, dtype)s
+    name: str = dataclasses.field(compare=False, default="")
+
+    def info(self) -> dict:
+        """What a result records of the model (``result.info["model"]``)."""
+        return {
+            "name": self.name,
+            "layers": list(self.layers),
+            "units": list(self.units),
+            "sample_shape": list(self.sample_shape),
+            "parameters": int(sum(math.prod(shape) for shape, _ in self.shapes)),
+            "weights": list(self.weights),
+        }
+
+
+def describe_model(
+    factory, dataset: Dataset, *, measure_output: bool, seed: int = 0
+) -> UserModel:
+    """Check the model ``factory`` makes, on ``dataset``, and describe it.
+
+    The factory is called once, with the key of network 0 of a run with ``seed``
+    (:func:`network_key`), and the module's call is traced on one input, without
+    computing anything, to find its layers.
+
+    Raises:
+        TypeError: a module rather than a factory, a factory that is not callable or
+            that returns something other than an Equinox module, or a module
+            holding arrays that are not floats.
+        ValueError: the factory or the module's call raises; the call returns
+            something other than ``(logits, layers)`` as documented, logits of
+            another shape than ``(classes,)``, layers that are not float arrays,
+            a layer named ``output`` while the output layer is measured.
+    """
+    if isinstance(factory, eqx.Module):
+        raise TypeError(
+            f"model is a {type(factory).__name__} module; give a factory that makes "
+            "one from a key, e.g. model=lambda key: MyModel(key=key), so that each "
+            "seed starts from its own parameters"
+        )
+    if not callable(factory):
+        raise TypeError(
+            "model must be a function of a JAX key that returns an Equinox module, "
+            f"got {type(factory).__name__}"
+        )
+    name = _qualified_name(factory)
+    module = _make(factory, _key_seed(_init_seed(seed, 0)), name)
+    params, static = eqx.partition(module, eqx.is_array)
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            raise TypeError(
+                f"the model of {name} holds a {leaf.dtype} array at "
+                f"{jax.tree_util.keystr(path) or 'its root'}; every array of the "
+                "model is a parameter infoplane trains, so each must hold floats "
+                "(keep constants as Python values or in a static field)"
+            )
+    shape = dataset.sample_shape
+    try:
+        with jax.enable_x64(False):
+            out = eqx.filter_eval_shape(
+                module, jax.ShapeDtypeStruct(shape, jnp.float32)
+            )
+    except Exception as error:
+        raise ValueError(
+            f"the model of {name}, called on one input of shape {shape} (float32; "
+            f"one input of {dataset.name}), raised {type(error).__name__}: {error}"
+        ) from error
+    classes = dataset.p_y.shape[1]
+    logits, layers, named = _output(out, name, classes)
+    if measure_output and "output" in layers:
+        raise ValueError(
+            f"the model of {name} names a layer 'output', the name of the measured "
+            "output layer (its class probabilities); rename it, or set "
+            "measure_output=False"
+        )
+    if not layers and not measure_output:
+        raise ValueError(
+            f"the model of {name} returns no layers and measure_output is off: there "
+            "is nothing to measure"
+        )
+    weights = tuple(
+        jax.tree_util.keystr(path)
+        for path, _ in jax.tree_util.tree_leaves_with_path(params)
+        if not _is_bias(path)
+    )
+    return UserModel(
+        sample_shape=tuple(shape),
+        layers=tuple(layers),
+        units=tuple(math.prod(a.shape) for a in layers.values()),
+        named=named,
+        weights=weights,
+        structure=_structure(static),
+        static=static,
+        factory=factory,
+        shapes=_shapes(params),
+        name=name,
+    )
+
+
+def _qualified_name(factory) -> str:
+    target = factory.func if isinstance(factory, functools.partial) else factory
+    name = getattr(target, "__qualname__", None) or type(target).__qualname__
+    module = getattr(target, "__module__", None)
+    return f"{module}.{name}" if module else name
+
+
+def _make(factory, seed: int, name: str) -> eqx.Module:
+    """``factory(jax.random.key(seed))``, checked; in 32-bit JAX, as the user's own
+    call makes the module."""
+    with jax.enable_x64(False):
+        key = jax.random.key(seed)
+        try:
+            module = factory(key)
+        except Exception as error:
+            raise ValueError(
+                f"the model factory {name} raised {type(error).__name__}: {error}"
+            ) from error
+    if not isinstance(module, eqx.Module):
+        raise TypeError(
+            f"the model factory {name} must return an Equinox module (an instance of "
+            f"eqx.Module), got {type(module).__name__}"
+        )
+    return module
+
+
+def _output(out, name: str, classes: int) -> tuple[Any, dict, bool]:
+    """The logits, the layers by name and whether they were named, of the shapes of
+    a module's output on one input, checked against the contract."""
+    if not (isinstance(out, tuple | list) and len(out) == 2):
+        got = f"a {type(out).__name__}" + (
+            f" of {len(out)}" if isinstance(out, tuple | list) else ""
+        )
+        raise ValueError(
+            f"the model of {name} must return (logits, layers) for one input, got {got}"
+        )
+    logits, layers = out
+    if not _float_array(logits) or logits.shape != (classes,):
+        got = (
+            f"shape {logits.shape} ({logits.dtype})"
+            if isinstance(logits, jax.ShapeDtypeStruct)
+            else f"a {type(logits).__name__}"
+        )
+        raise ValueError(
+            f"the model of {name} returns logits of {got}; the task has {classes} "
+            f"classes, so one input's logits are a float array of shape ({classes},)"
+        )
+    if isinstance(layers, Mapping):
+        named = True
+        for key in layers:
+            if not isinstance(key, str) or not key.strip():
+                raise ValueError(
+                    f"the model of {name} names a layer {key!r}; layer names are "
+                    "non-empty text"
+                )
+        layers = dict(layers)
+    elif isinstance(layers, tuple | list):
+        named = False
+        layers = {f"layer {i + 1}": a for i, a in enumerate(layers)}
+    else:
+        raise ValueError(
+            f"the model of {name} returns its layers as a {type(layers).__name__}; "
+            "give a dict of name to array, or a list of arrays"
+        )
+    for key, value in layers.items():
+        if not _float_array(value) or math.prod(value.shape) == 0:
+            if not isinstance(value, jax.ShapeDtypeStruct):
+                got = f"a {type(value).__name__}"
+            else:
+                empty = "an empty " if math.prod(value.shape) == 0 else "a "
+                got = f"{empty}{value.dtype} array of shape {value.shape}"
+            raise ValueError(
+                f"layer {key!r} of the model of {name} is {got}; each layer is a "
+                "float array of one input's values"
+            )
+    return logits, layers, named
+
+
+def _is_bias(path) -> bool:
+    """Whether an array at ``path`` of a module is a bias (named ``bias``, as
+    Equinox's layers name theirs), which grad_stats leaves out as for the MLP."""
+    return bool(path) and getattr(path[-1], "name", None) == "bias"
+
+
+def _float_array(value) -> bool:
+    return isinstance(value, jax.ShapeDtypeStruct) and jnp.issubdtype(
+        value.dtype, jnp.floating
+    )
+
+
+def _leaf_key(leaf):
+    """A hashable stand-in for a leaf of a module that is not an array, equal for
+    leaves that compute alike: a function by its code, defaults and closure (a lambda
+    in the factory is a new object at every call), anything else by value, or by
+    identity when it cannot be hashed."""
+    if isinstance(leaf, types.FunctionType):
+        cells = []
+        for cell in leaf.__closure__ or ():
+            try:
+                cells.append(_leaf_key(cell.cell_contents))
+            except ValueError:  # an empty cell
+                cells.append(None)
+        defaults = tuple(_leaf_key(d) for d in leaf.__defaults__ or ())
+        return ("function", leaf.__code__, defaults, tuple(cells))
+    try:
+        hash(leaf)
+    except TypeError:
+        return ("object", id(leaf))
+    return leaf
+
+
+def _structure(static) -> tuple:
+    """What a module without its arrays computes: its treedef (structure and static
+    fields) and the keys of its other leaves."""
+    return jax.tree.structure(static), tuple(map(_leaf_key, jax.tree.leaves(static)))
+
+
+def _shapes(params) -> tuple:
+    return tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(params))
+
+
+class _Network(eqx.Module):
+    """A user's module as the loop runs it, with the ``features`` of
+    :class:`~infoplane.model.MLP`: its arrays (the parameters; in training, stacked
+    over seeds) as the only leaves, the rest in the static :class:`UserModel`."""
+
+    params: Any
+    model: UserModel = eqx.field(static=True)
+
+    def __call__(self, x):
+        """One input (a row of features) in; its logits and every layer, flattened,
+        out, in float32."""
+        module = eqx.combine(self.params, self.model.static)
+        logits, layers = module(x.reshape(self.model.sample_shape))
+        if self.model.named:
+            layers = [layers[name] for name in self.model.layers]
+        layers = tuple(jnp.ravel(a).astype(jnp.float32) for a in layers)
+        return logits.astype(jnp.float32), layers
+
+    def features(self, x_fm):
+        """Every input of ``x_fm`` ``(features, inputs)``: logits and layers, feature
+        major, as :meth:`MLP.features <infoplane.model.MLP.features>` gives them."""
+        logits, layers = jax.vmap(self)(x_fm.T)
+        return logits.T, tuple(a.T for a in layers)
+
+
+def _network(model: UserModel, seed: int) -> _Network:
+    """The module ``model.factory`` makes with ``jax.random.key(seed)``, checked to be
+    the model described (only its arrays' values may differ)."""
+    module = _make(model.factory, seed, model.name)
+    params, static = eqx.partition(module, eqx.is_array)
+    if _structure(static) != model.structure or _shapes(params) != model.shapes:
+        raise ValueError(
+            f"the model factory {model.name} made modules that differ in more than "
+            "their arrays' values for different keys; the seeds train as one "
+            "program, so every key must give the same layers, shapes and functions "
+            "(a function in a static field must be the same object each time)"
+        )
+    return _Network(params, model)
+
+
+def _weight_arrays(model) -> list:
+    """The weights whose gradients grad_stats follows: each layer's weight matrix of
+    the MLP; every array of a user's model but its biases (arrays named ``bias``)."""
+    if isinstance(model, _Network):
+        leaves = jax.tree_util.tree_leaves_with_path(model.params)
+        return [a for path, a in leaves if not _is_bias(path)]
+    return [layer.weight for layer in model.layers]
+
+
 class _State(eqx.Module):
-    model: MLP
+    model: MLP | _Network
     opt_state: optax.OptState
     key: jax.Array
 
@@ -98,6 +410,10 @@ class ProgramShape:
 
     A run-wide binning range (``binning-observed:scope=run``) is part of its
     estimator's spec, so each resolved range compiles its own program.
+
+    A user's model (:class:`UserModel`) takes the place of ``hidden``, ``activation``
+    and ``quantize``: runs of models alike share a program, whatever MLP the
+    experiment describes.
     """
 
     hidden: tuple[int, ...]
@@ -111,6 +427,9 @@ class ProgramShape:
     quantize: str  # the hidden layers' quantisation (model.QUANTIZE), "none" by default
     networks: int  # how many networks train together: the seeds, padded for devices
     keep_layers: bool = False  # also record every measured layer's activations
+    # A user's model, in place of the MLP (whose hidden, activation and quantize are
+    # then (), "" and "none").
+    model: UserModel | None = None
 
     @classmethod
     def of(cls, exp, networks: int) -> "ProgramShape":
@@ -232,12 +551,12 @@ def _epoch(program, shared, seed_data, state: _State, epoch, collect: bool):
         model = eqx.apply_updates(state.model, updates)
         state = dataclasses.replace(state, model=model, opt_state=opt_state)
         if collect:
-            g = [layer.weight for layer in grads.layers]
+            g = _weight_arrays(grads)
             total = [t + gi for t, gi in zip(total, g, strict=True)]
             square = [s + gi**2 for s, gi in zip(square, g, strict=True)]
         return (state, total, square), None
 
-    zeros = [jnp.zeros_like(layer.weight) for layer in state.model.layers]
+    zeros = [jnp.zeros_like(w) for w in _weight_arrays(state.model)]
     carry = (state, zeros, zeros) if collect else (state, [], [])
     if program.batch_size == 0:
         n_batches = 1
@@ -298,8 +617,12 @@ def _measure(program, estimators, shared, seed_data, model):
         record[name] = jnp.array(
             [[m[2].get(name, jnp.nan) for m in row] for row in measured], jnp.float64
         )
-    hidden = len(program.hidden)
-    bounds = [ACTIVATIONS[program.activation].bounds] * hidden
+    if program.model is None:
+        hidden = len(program.hidden)
+        bounds = [ACTIVATIONS[program.activation].bounds] * hidden
+    else:  # a user's layers: bounds unknown, no saturation
+        hidden = len(program.model.layers)
+        bounds = [None] * hidden
     bounds += [(0.0, 1.0)] * (len(layers) - hidden)  # the output layer's probabilities
     record |= layer_statistics(layers_fm, inputs, bounds)
     if program.keep_layers:  # (measured input, unit): every layer's units in turn
@@ -351,7 +674,11 @@ def _advance(state, shared, seed_data, start, targets, program: ProgramShape):
             )
             record = {}
             if program.grad_stats:
-                n = len(state.model.layers)
+                n = (
+                    len(state.model.layers)
+                    if program.model is None
+                    else len(program.model.weights)
+                )
                 blank = jnp.full((len(state.key), n), jnp.nan, jnp.float32)
                 state, record = lax.cond(
                     done <= target,
@@ -423,6 +750,23 @@ def _mask_diverged(
     return masked
 
 
+def _check_finite_layers(chunk: dict, targets, model: UserModel, output: bool):
+    """Refuse a user's layer that gave NaN or infinite values where the network's
+    loss was finite (networks that diverged are masked NaN already)."""
+    extremes = np.stack([chunk["activation_min"], chunk["activation_max"]])
+    finite_loss = np.isfinite(chunk["train_loss"])[None, :, :, None]
+    bad = ~np.isfinite(extremes) & finite_loss  # (2, seed, target, layer)
+    if not bad.any():
+        return
+    _, seed, target, layer = np.argwhere(bad)[0]
+    names = [*model.layers, *(["output"] if output else [])]
+    raise ValueError(
+        f"layer {names[layer]!r} of the model of {model.name} gave NaN or infinite "
+        f"values at epoch {int(targets[target])} (seed {seed}) while its loss was "
+        "finite; every layer must be a finite function of the input"
+    )
+
+
 def _divergence_message(exp, diverged: np.ndarray) -> str:
     seeds = np.flatnonzero(diverged >= 0)
     if exp.seeds == 1:
@@ -458,14 +802,16 @@ def _seed_mesh(n_seeds: int):
     return jax.make_mesh((len(devices),), ("seeds",))
 
 
-def _setup(exp, dataset: Dataset, n_networks: int, sharding=None):
+def _setup(exp, dataset: Dataset, n_networks: int, sharding=None, model=None):
     """Draw every network's data split, initial parameters and shuffling key.
 
     Network i draws from NumPy generators seeded by ``SeedSequence(seed,
     spawn_key=(i,))``, so it is the same network whether it trains alone or among
     fifty. Drawing on the host compiles nothing, which is most of a short run's start.
-    With ``sharding`` (of the seed axis), a process draws only the networks of its
-    own devices, and the arrays are global ones (:func:`_place`).
+    A user's ``model`` (:class:`UserModel`) is made by its factory, with the key
+    :func:`network_key` gives network i. With ``sharding`` (of the seed axis), a
+    process draws only the networks of its own devices, and the arrays are global
+    ones (:func:`_place`).
     """
     rows = _local_rows(n_networks, sharding)
     split = dict(
@@ -480,15 +826,18 @@ def _setup(exp, dataset: Dataset, n_networks: int, sharding=None):
             exp.seed, spawn_key=(i,)
         ).spawn(4)
         train, test = dataset.split(np.random.default_rng(data_seed), **split)
-        model = MLP(
-            dataset.inputs.shape[1],
-            exp.hidden,
-            dataset.p_y.shape[1],
-            exp.activation,
-            key=np.random.default_rng(init_seed),
-            quantize=exp.quantize,
-        )
-        networks.append((model, batch_seed.generate_state(2)))
+        if model is None:
+            network = MLP(
+                dataset.inputs.shape[1],
+                exp.hidden,
+                dataset.p_y.shape[1],
+                exp.activation,
+                key=np.random.default_rng(init_seed),
+                quantize=exp.quantize,
+            )
+        else:
+            network = _network(model, _key_seed(init_seed))
+        networks.append((network, batch_seed.generate_state(2)))
         measure = {"train": train, "test": test, "full": dataset.p_x}[exp.measure_on]
         measured.append(measure)
         # What the compiled loop needs of the data, computed here once rather than
@@ -532,6 +881,24 @@ def _setup(exp, dataset: Dataset, n_networks: int, sharding=None):
     seed_data = jax.tree.map(stack, *columns)
     opt_state = _init_optimizer(exp.optimizer, models, len(rows), place)
     return _State(models, opt_state, keys), seed_data
+
+
+def _init_seed(seed: int, network: int) -> np.random.SeedSequence:
+    """The stream of network ``network``'s initial parameters (see :func:`_setup`)."""
+    return np.random.SeedSequence(seed, spawn_key=(network,)).spawn(4)[1]
+
+
+def _key_seed(init_seed: np.random.SeedSequence) -> int:
+    """The integer seed of a user's model's key, from its network's stream."""
+    return int(init_seed.generate_state(1)[0])
+
+
+def network_key(seed: int, network: int) -> jax.Array:
+    """The key a run with ``seed`` gives the factory of a user's model for network
+    ``network`` (seed 0, 1, ...): ``factory(network_key(exp.seed, i))`` is network
+    i's initial module."""
+    with jax.enable_x64(False):
+        return jax.random.key(_key_seed(_init_seed(seed, network)))
 
 
 def _measured_subset(
@@ -629,12 +996,15 @@ def train(
     on_chunk: Callable[[np.ndarray, dict], None] | None = None,
     strict: bool = False,
     keep_layers: int = 0,
+    model: UserModel | None = None,
 ) -> dict[str, np.ndarray]:
     """Train ``exp.seeds`` networks on ``dataset`` and measure them on the schedule.
 
     Args:
         exp: an :class:`~infoplane.Experiment`.
         dataset: the data set it names.
+        model: a user's model (:func:`describe_model`) to train in place of the
+            MLP of ``exp.hidden``, ``exp.activation`` and ``exp.quantize``.
         on_chunk: called after each compiled chunk with the epochs it measured and its
             records (host arrays with axes seed, epoch, ...).
         strict: raise when any network diverges, rather than only when all do.
@@ -644,7 +1014,8 @@ def train(
             ``kept_weights (seed, measured)`` and ``kept_p_y (seed, measured,
             class)`` (the measured inputs' weights and labels), and
             ``kept_parameters (seed, parameter)``: the final weights and biases of
-            every layer in turn, flattened.
+            every layer in turn, flattened (a user's model: every array of the
+            module, in the order of ``jax.tree.leaves``).
 
     Returns:
         Host arrays in nats: ``epochs (epoch,)``, ``i_xt`` and ``i_ty``
@@ -666,6 +1037,8 @@ def train(
     Raises:
         TrainingDiverged: every network diverged (one network alone: it diverged),
             or, with ``strict``, any did. The run stops at that check.
+        ValueError: a layer of a user's model gave NaN or infinite values in a
+            network that had not diverged.
 
     Warns:
         DivergenceWarning: some networks, not all, diverged.
@@ -679,9 +1052,13 @@ def train(
     program = ProgramShape.of(exp, n_networks)
     if keep_layers:
         program = dataclasses.replace(program, keep_layers=True)
+    if model is not None:
+        program = dataclasses.replace(
+            program, model=model, hidden=(), activation="", quantize="none"
+        )
     shared = _shared(exp, dataset, mesh)
     sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("seeds"))
-    state, seed_data = _setup(exp, dataset, n_networks, sharding)
+    state, seed_data = _setup(exp, dataset, n_networks, sharding, model)
 
     # Every epoch trains. When the schedule does not measure the last epoch, one more
     # target runs the remaining epochs after the last measurement; its record gives
@@ -705,6 +1082,8 @@ def train(
         chunk = _unpack(gather(packed)[: exp.seeds, : len(targets)], layout)
         diverged = _find_divergence(chunk["train_loss"], targets, diverged)
         chunk = _mask_diverged(chunk, targets, diverged)
+        if model is not None:
+            _check_finite_layers(chunk, targets, model, exp.measure_output)
         if keep_layers:  # only the kept networks' layers stay on the host
             chunk["kept_activations"] = chunk["kept_activations"][:keep_layers]
         if (diverged >= 0).all() or (strict and (diverged >= 0).any()):
