@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import infoplane as ip
-from infoplane import cli, training
+from infoplane import cli, training, user_model
 from infoplane.model import MLP
 
 pytest.importorskip("sklearn")
@@ -144,7 +144,7 @@ def test_kept_activations_are_the_trained_modules_layers(cnn_run):
         )
         kept = result.arrays["kept_activations"][seed, -1, : len(images)]
         np.testing.assert_allclose(kept, mine, rtol=0, atol=2e-5)
-        initial = CNN(training.network_key(result.experiment.seed, seed))
+        initial = CNN(user_model.network_key(result.experiment.seed, seed))
         assert not np.allclose(initial.dense.weight, trained.dense.weight)
 
 
@@ -198,7 +198,7 @@ def test_a_factory_of_infoplanes_mlp_trains_as_infoplane_does():
     ).replace(estimators=("kde-upper:var=0.1",))
     # Each network's JAX key back to its index, to draw the MLP the run would draw.
     index = {
-        jax.random.key_data(training.network_key(exp.seed, i)).tobytes(): i
+        jax.random.key_data(user_model.network_key(exp.seed, i)).tobytes(): i
         for i in range(exp.seeds)
     }
 

@@ -18,7 +18,8 @@ from .estimators import Quantized, parse_estimator
 from .model import QUANTIZE, quantize_range
 from .results import Result
 from .schedules import parse_schedule
-from .training import DivergenceWarning, UserModel, describe_model, train
+from .training import DivergenceWarning, train
+from .user_model import UserModel, describe_model
 
 __all__ = [
     "KEEP_LIMIT",
@@ -54,7 +55,7 @@ def run(
         model: None trains infoplane's MLP (``experiment.hidden``,
             ``activation``, ``quantize``). Or your own Equinox model, as a factory
             ``model(key) -> eqx.Module`` called once per seed with that network's
-            key (:func:`infoplane.training.network_key`). The module is called on
+            key (:func:`infoplane.user_model.network_key`). The module is called on
             ONE input, an array of the data set's ``sample_shape`` (``(8, 8)`` for
             ``digits``, ``(features,)`` for flat data; float32), and returns
             ``(logits, layers)``: logits of shape ``(classes,)`` and the layers to
@@ -82,7 +83,7 @@ def run(
         ValueError: sizes the data set cannot give (see :func:`check_sizes`), or
             kept activations above ``KEEP_LIMIT`` bytes (1 GiB); a ``model`` that
             breaks its contract, or a layer of it that gives NaN or infinite values
-            (see :func:`infoplane.training.describe_model`).
+            (see :func:`infoplane.user_model.describe_model`).
         TypeError: a ``model`` that is not a factory of Equinox modules of float
             arrays.
         TrainingDiverged: the loss of every network (with ``strict``, of any)
@@ -240,8 +241,8 @@ def user_model(experiment: Experiment, dataset: Dataset, model) -> UserModel:
     Raises:
         ValueError: what does not apply to a user's model (``quantize``;
             ``grad_stats`` of a model of biases only), or a model that
-            breaks the contract (:func:`~infoplane.training.describe_model`).
-        TypeError: see :func:`~infoplane.training.describe_model`.
+            breaks the contract (:func:`~infoplane.user_model.describe_model`).
+        TypeError: see :func:`~infoplane.user_model.describe_model`.
     """
     if experiment.quantize != "none":
         raise ValueError(
