@@ -345,10 +345,10 @@ def test_lorenzen2022_preset_measures_quantised_networks_exactly(tmp_path, capsy
     assert {"activation=tanh", "activation=relu", "sweep.png", "verdict.txt"} <= names
     for activation in ("tanh", "relu"):
         result = ip.Result.load(tmp_path / "q" / f"activation={activation}")
-        assert result.experiment.quantize == "8bit"
+        assert result.experiment.quantize == "8bit-layer"
         assert result.experiment.activation == activation
-        grid = "-1:1" if activation == "tanh" else "0:1"  # the network's own grid
-        assert result.estimators == (f"quantized:bits=8,range={grid}",)
+        # The network's own grid: each layer's observed range.
+        assert result.estimators == ("quantized:bits=8,range=layer",)
         # Exact MI in bits on all 4096 inputs: at most H(X) = 12 and H(Y) < 1 bit.
         assert np.all(result.i_xt <= 12 + 1e-9)
         assert np.all(result.i_ty <= 0.999157 + 1e-6)

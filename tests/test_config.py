@@ -178,15 +178,24 @@ def test_lorenzen2022_preset_quantises_and_measures_exactly():
         (10, 7, 5, 4, 3),
         "full",
     )
-    assert (exp.quantize, exp.estimators, exp.seeds) == ("8bit", ("quantized",), 50)
+    assert (exp.quantize, exp.estimators, exp.seeds) == (
+        "8bit-layer",
+        ("quantized",),
+        50,
+    )
+    # Lorenzen et al.'s code (docs/protocols.md): Adam 1e-4, batches of 256, 80%
+    # training, 8000 epochs.
+    assert (exp.optimizer, exp.lr, exp.batch_size) == ("adam", 1e-4, 256)
+    assert (exp.train_fraction, exp.epochs) == (0.8, 8000)
     assert (exp.units, exp.measure_output) == ("bits", False)
     assert ip.PRESETS["lorenzen2022"].sweep == ("activation=tanh,relu",)
-    assert ip.preset("lorenzen2022", activation="relu").quantize == "8bit"
+    assert ip.preset("lorenzen2022", activation="relu").quantize == "8bit-layer"
     assert ip.Experiment().quantize == "none"  # runs without it are as before
-    assert ip.config.parse_values("quantize", "none,8bit,4bit") == [
+    assert ip.config.parse_values("quantize", "none,8bit,4bit,8bit-layer") == [
         "none",
         "8bit",
         "4bit",
+        "8bit-layer",
     ]
     with pytest.raises(ValueError, match="output is not quantised"):
         ip.preset("lorenzen2022", measure_output=True)

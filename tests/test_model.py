@@ -81,7 +81,7 @@ def test_layer_statistics_equal_a_layer_by_layer_computation():
 
 @pytest.mark.parametrize(
     ("activation", "quantize", "bits"),
-    [("tanh", "8bit", 8), ("relu", "8bit", 8), ("sigmoid", "4bit", 4)],
+    [("tanh", "8bit", 8), ("hardtanh", "8bit", 8), ("sigmoid", "4bit", 4)],
 )
 def test_quantised_forward_pass_has_at_most_2_to_the_bits_levels(
     activation, quantize, bits
@@ -127,9 +127,10 @@ def test_quantisation_passes_gradients_straight_through():
 
 
 def test_quantisation_refuses_activations_with_no_range():
-    with pytest.raises(ValueError, match="cannot be quantised"):
+    with pytest.raises(ValueError, match="no fixed range"):
         MLP(3, (4,), 2, "elu", key=jax.random.PRNGKey(0), quantize="8bit")
     with pytest.raises(ValueError, match="unknown quantize"):
         MLP(3, (4,), 2, "tanh", key=jax.random.PRNGKey(0), quantize="3bit")
     assert quantize_range("tanh") == (-1.0, 1.0)
-    assert quantize_range("relu") == (0.0, 1.0)
+    with pytest.raises(ValueError, match="8bit-layer"):
+        quantize_range("relu")  # relu has no fixed range: its own, per layer

@@ -17,7 +17,9 @@ __all__ = [
     "QUANTIZE",
     "Activation",
     "Dense",
+    "layer_range",
     "quantize",
+    "quantize_is_layer",
     "quantize_range",
 ]
 
@@ -46,46 +48,66 @@ ACTIVATIONS = {
 
 
 # Quantisation of the hidden activations (Lorenzen, Igel & Nielsen 2022): the name,
-# and the bits k of its grid of 2**k levels (None: not quantised).
-QUANTIZE = {"none": None, "8bit": 8, "4bit": 4}
+# and the bits k of its grid of 2**k levels (None: not quantised). "8bit" rounds on
+# the activation's own bounds (tanh: -1..1); "8bit-layer" on each layer's observed
+# range in every forward pass (quantize_is_layer), the rule of Lorenzen et al.'s code
+# (docs/protocols.md, "Lorenzen, Igel & Nielsen").
+QUANTIZE = {"none": None, "8bit": 8, "4bit": 4, "8bit-layer": 8, "4bit-layer": 4}
 
-# Unbounded activations that can be quantised, and the range infoplane gives them (its
-# own choice, not the paper's): values above 1 are clipped to 1 in the forward pass.
-_UNBOUNDED_RANGES = {"relu": (0.0, 1.0)}
+
+def quantize_is_layer(name: str) -> bool:
+    """Whether quantisation ``name`` rounds on each layer's observed range
+    (:func:`layer_range`) rather than on the activation's fixed bounds."""
+    return name.endswith("-layer")
 
 
 def quantize_range(activation: str) -> tuple[float, float]:
-    """The range ``(low, high)`` a quantised layer of this activation is rounded on.
+    """The fixed range ``(low, high)`` a quantised layer of this activation is rounded
+    on with ``quantize="8bit"`` (or ``"4bit"``): a bounded activation's own bounds
+    (tanh: -1..1, sigmoid: 0..1).
 
-    A bounded activation's own bounds (tanh: -1..1, sigmoid: 0..1); ``relu`` gets
-    0..1, values above 1 clipped to 1 (infoplane's choice: a fixed grid that the
-    exact estimator can name without looking at the data). Other unbounded
-    activations have no quantisation grid.
+    Unbounded activations (relu) have no fixed range: rounding them on one would clip
+    their large values (relu on 0..1 saturates like a bounded unit). They are
+    quantised on each layer's observed range instead, ``quantize="8bit-layer"``
+    (:func:`layer_range`).
 
     Raises:
-        ValueError: an activation with no quantisation range.
+        ValueError: an activation with no fixed range.
     """
     bounds = ACTIVATIONS[activation].bounds
     if bounds is None:
-        bounds = _UNBOUNDED_RANGES.get(activation)
-    if bounds is None:
         allowed = [a for a in ACTIVATIONS if ACTIVATIONS[a].bounds is not None]
         raise ValueError(
-            f"a {activation} layer cannot be quantised: it has no fixed range; "
-            f"quantise one of {', '.join(allowed + list(_UNBOUNDED_RANGES))}"
+            f"a {activation} layer has no fixed range to quantise on (values "
+            f"outside it would be clipped): use quantize=8bit-layer (each layer's "
+            f"observed range), or a bounded activation: {', '.join(allowed)}"
         )
     return bounds
+
+
+def layer_range(x: Array) -> tuple[Array, Array]:
+    """The observed range of a layer's values: ``(min(0, x.min()), max(0, x.max()))``
+    over all its units and the examples of one forward pass, 0 always inside (as the
+    moving-average quantiser Lorenzen et al. use for relu; docs/protocols.md). No
+    value of the pass is clipped."""
+    return jnp.minimum(jnp.min(x), 0.0), jnp.maximum(jnp.max(x), 0.0)
 
 
 def quantize(x: Array, bits: int, low: float, high: float) -> Array:
     """Values rounded to the nearest of the ``2**bits`` levels
     ``low + j * (high - low) / (2**bits - 1)``, j = 0..2**bits-1 (values outside
     [low, high] clipped first), with a straight-through gradient: the forward pass is
-    quantised, the backward pass is the identity (``x + stop_gradient(q(x) - x)``).
+    quantised, the backward pass is the identity (``q(x) + x - stop_gradient(x)``,
+    whose forward value is exactly the level: ``x + stop_gradient(q(x) - x)`` can be
+    an ulp off it, so one level would take several float values).
+    ``low`` and ``high`` may be traced (:func:`layer_range`); with ``high == low``
+    (a layer that is constant 0) every value is ``low``.
     """
-    step = (high - low) / (2**bits - 1)
+    levels = 2**bits - 1
+    span = high - low
+    step = jnp.where(span > 0, span, 1.0) / levels
     j = jnp.round((jnp.clip(x, low, high) - low) * (1 / step))
-    return x + lax.stop_gradient(low + j * step - x)
+    return (low + j * step) + (x - lax.stop_gradient(x))
 
 
 class Dense(eqx.Module):
@@ -116,7 +138,10 @@ class MLP(eqx.Module):
         quantize: a key of ``QUANTIZE``: ``"none"`` (the default), or ``"8bit"`` /
             ``"4bit"``: every hidden layer's values rounded to 2**k levels on
             :func:`quantize_range` in the forward pass, straight-through gradients
-            (:func:`quantize`). The output logits are never quantised.
+            (:func:`quantize`); ``"8bit-layer"`` / ``"4bit-layer"``: on each layer's
+            observed range in each pass (:func:`layer_range`: the examples given to
+            :meth:`batch` or :meth:`features`, so a single example cannot be run
+            alone). The output logits are never quantised.
     """
 
     layers: tuple[Dense, ...]
@@ -142,7 +167,7 @@ class MLP(eqx.Module):
             raise ValueError(
                 f"unknown quantize {quantize!r}; choose one of {', '.join(QUANTIZE)}"
             )
-        if QUANTIZE[quantize] is not None:
+        if QUANTIZE[quantize] is not None and not quantize_is_layer(quantize):
             quantize_range(activation)  # raises for an activation with no range
         sizes = (in_size, *hidden, out_size)
         pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
@@ -167,6 +192,13 @@ class MLP(eqx.Module):
         fn, bits = ACTIVATIONS[self.activation].fn, QUANTIZE[self.quantize]
         if bits is None:
             return fn
+        if quantize_is_layer(self.quantize):
+
+            def on_layer_range(x):
+                a = fn(x)
+                return quantize(a, bits, *layer_range(a))
+
+            return on_layer_range
         low, high = quantize_range(self.activation)
         return lambda x: quantize(fn(x), bits, low, high)
 
@@ -174,6 +206,11 @@ class MLP(eqx.Module):
         self, x: Float[Array, " features"]
     ) -> tuple[Float[Array, " outputs"], tuple[Float[Array, " units"], ...]]:
         """One example in; its logits and the activation of every hidden layer out."""
+        if quantize_is_layer(self.quantize):
+            raise ValueError(
+                f"quantize={self.quantize} rounds on the range of a batch of "
+                "examples: run them together with .batch (or .features)"
+            )
         fn = self._nonlinearity()
         hidden = []
         for layer in self.layers[:-1]:
@@ -186,7 +223,8 @@ class MLP(eqx.Module):
     ) -> tuple[
         Float[Array, "examples outputs"], tuple[Float[Array, "examples units"], ...]
     ]:
-        """Every example at once: the same values as ``jax.vmap(model)(inputs)``."""
+        """Every example at once: the same values as ``jax.vmap(model)(inputs)``
+        (with ``quantize="8bit-layer"``, the grid is the range of all of them)."""
         logits, hidden = self.features(inputs.T)
         return logits.T, tuple(h.T for h in hidden)
 

@@ -15,7 +15,7 @@ from .config import Experiment
 from .datasets import Dataset, load_task
 from .distributed import is_main
 from .estimators import Quantized, parse_estimator
-from .model import QUANTIZE, quantize_range
+from .model import QUANTIZE, quantize_is_layer, quantize_range
 from .results import Result
 from .schedules import parse_schedule
 from .training import DivergenceWarning, train
@@ -369,9 +369,12 @@ def _resolve_grids(experiment: Experiment) -> Experiment:
     specs = []
     for spec in experiment.estimators:
         if getattr(parse_estimator(spec), "from_network", False):
-            low, high = quantize_range(experiment.activation)
             bits = QUANTIZE[experiment.quantize]
-            spec = Quantized(bits=bits, low=low, high=high).spec
+            if quantize_is_layer(experiment.quantize):
+                spec = Quantized(bits=bits, layer=True).spec
+            else:
+                low, high = quantize_range(experiment.activation)
+                spec = Quantized(bits=bits, low=low, high=high).spec
         specs.append(spec)
     return experiment.replace(estimators=tuple(specs))
 

@@ -207,12 +207,7 @@ class Binning(AbstractBinning):
         All layers at once: each unit's weighted share of values outside, then the
         mean over each layer's units.
         """
-        widths = np.array([a.shape[1] for a in layers])
-        mean = np.repeat(np.eye(len(layers)) / widths[:, None], widths, axis=1)
-        a = jnp.concatenate([jnp.asarray(x, jnp.float64) for x in layers], axis=1)
-        outside = ((a < self.low) | (a > self.high)).astype(jnp.float64)
-        fractions = mean @ (inputs.share @ outside)
-        return [{"clipped_fraction": f} for f in fractions]
+        return _clipped_fractions(layers, inputs, self.low, self.high)
 
 
 class BinningWidth(AbstractBinning):
@@ -433,17 +428,30 @@ class Quantized(AbstractBinning):
     the layer's distinct quantised vectors and no binning is added. Measured on the
     whole population (``measure_on="full"``), I(X;T) and I(T;Y) are the exact mutual
     informations of the quantised network (Lorenzen, Igel & Nielsen 2022). On values
-    off the grid it is binning with 2**bits bins centred on the levels.
+    off the grid it is binning with 2**bits bins centred on the levels, and
+    :meth:`diagnostics` reports the share of values outside [low, high] as
+    ``clipped_fraction``.
+
+    ``range=layer`` is the grid of a network trained with ``quantize="8bit-layer"``:
+    each layer is rounded on its own observed range
+    (:func:`infoplane.model.layer_range`), so the grid is taken from the measured
+    values, ``min(0, min a)`` to ``max(0, max a)`` over the layer's units and inputs
+    (as Lorenzen et al.'s ``bounds="layer"``). It is exact as well: the measured
+    values lie on the network's grid and their range is no wider than the
+    network's, so levels ``step`` apart stay at least one index apart and no two
+    levels share a symbol (zero-weight inputs only widen the range; still exact).
 
     Written ``quantized`` (no parameters), the grid is the network's own: a run fills
     in ``bits`` and the range from ``quantize`` and the activation
-    (:func:`infoplane.model.quantize_range`), so one spec serves tanh (-1..1) and relu
-    (0..1) alike. Used on its own (e.g. on recorded activations), give them:
-    ``quantized:bits=8,range=-1:1``.
+    (:func:`infoplane.model.quantize_range`, or ``range=layer``), so one spec serves
+    tanh and relu alike. Used on its own (e.g. on recorded activations), give them:
+    ``quantized:bits=8,range=-1:1``, or ``quantized:bits=8,range=layer``.
 
     Args:
         bits: levels ``2**bits`` per unit, 1 to 16; None: the network's own.
-        low, high: the grid's range, with ``bits``.
+        low, high: the grid's fixed range, with ``bits``.
+        layer: the grid spans each layer's observed range (``range=layer``), with
+            ``bits`` and no ``low``/``high``.
 
     Examples:
         >>> import numpy as np, infoplane as ip
@@ -452,6 +460,11 @@ class Quantized(AbstractBinning):
         'quantized:bits=2,range=-1:1'
         >>> a = np.array([[-1.0, -1 / 3, 1 / 3, 1.0]], np.float32)
         >>> np.asarray(est.symbols(a)).tolist()
+        [[0, 1, 2, 3]]
+        >>> est = ip.estimators.Quantized(bits=2, layer=True)
+        >>> est.spec
+        'quantized:bits=2,range=layer'
+        >>> np.asarray(est.symbols(np.array([[0.0, 1.0, 2.0, 3.0]]))).tolist()
         [[0, 1, 2, 3]]
 
     References:
@@ -462,15 +475,22 @@ class Quantized(AbstractBinning):
     bits: int | None = eqx.field(default=None, converter=python_scalar)
     low: float | None = eqx.field(default=None, converter=python_scalar)
     high: float | None = eqx.field(default=None, converter=python_scalar)
+    layer: bool = False
 
     def __check_init__(self):
         if self.bits is None:
-            if self.low is not None or self.high is not None:
+            if self.low is not None or self.high is not None or self.layer:
                 raise ValueError("quantized takes a range only with bits")
             return
         check_integer("quantized", "bits", self.bits, 1)
         if self.bits > 16:
             raise ValueError(f"quantized needs bits <= 16, got bits={self.bits}")
+        if self.layer:
+            if self.low is not None or self.high is not None:
+                raise ValueError(
+                    "quantized takes range=layer or a range low:high, not both"
+                )
+            return
         if (
             self.low is None
             or self.high is None
@@ -496,6 +516,8 @@ class Quantized(AbstractBinning):
     def spec(self) -> str:
         if self.bits is None:
             return "quantized"
+        if self.layer:
+            return f"quantized:bits={self.bits},range=layer"
         low, high = format_number(self.low), format_number(self.high)
         return f"quantized:bits={self.bits},range={low}:{high}"
 
@@ -511,9 +533,34 @@ class Quantized(AbstractBinning):
     def symbols(self, activations, weights=None):
         del weights
         self._check_grid()
-        a = jnp.clip(jnp.asarray(activations, jnp.float64), self.low, self.high)
-        step = (self.high - self.low) / (2**self.bits - 1)
-        return jnp.round((a - self.low) / step).astype(jnp.int32)
+        a = jnp.asarray(activations, jnp.float64)
+        if self.layer:
+            low = jnp.minimum(jnp.min(a), 0.0)
+            span = jnp.maximum(jnp.max(a), 0.0) - low
+            step = jnp.where(span > 0, span, 1.0) / (2**self.bits - 1)
+        else:
+            a = jnp.clip(a, self.low, self.high)
+            low, step = self.low, (self.high - self.low) / (2**self.bits - 1)
+        return jnp.round((a - low) / step).astype(jnp.int32)
+
+    def clipping(self, layers, inputs):
+        """``clipped_fraction`` on a fixed grid: the weighted share of values strictly
+        outside [low, high] (as :meth:`Binning.clipping`); none for ``range=layer``,
+        whose grid spans every measured value."""
+        if self.layer or self.bits is None:
+            return [{} for _ in layers]
+        return _clipped_fractions(layers, inputs, self.low, self.high)
+
+
+def _clipped_fractions(layers, inputs, low, high) -> list[dict[str, Array]]:
+    """Each layer's mean over its units of the weighted share of values strictly
+    outside [low, high], all layers at once."""
+    widths = np.array([a.shape[1] for a in layers])
+    mean = np.repeat(np.eye(len(layers)) / widths[:, None], widths, axis=1)
+    a = jnp.concatenate([jnp.asarray(x, jnp.float64) for x in layers], axis=1)
+    outside = ((a < low) | (a > high)).astype(jnp.float64)
+    fractions = mean @ (inputs.share @ outside)
+    return [{"clipped_fraction": f} for f in fractions]
 
 
 def _sortable(a: Float[Array, "..."]) -> Array:

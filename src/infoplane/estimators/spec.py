@@ -50,8 +50,11 @@ def _quantized(params: dict[str, str]) -> Quantized:
         if "range" in params:
             raise ValueError("a range is given only with bits")
         return Quantized()
-    low, high = _range(params.pop("range", "-1:1"))
-    return Quantized(bits=int(params.pop("bits")), low=low, high=high)
+    bits, grid = int(params.pop("bits")), params.pop("range", "-1:1")
+    if grid == "layer":
+        return Quantized(bits=bits, layer=True)
+    low, high = _range(grid)
+    return Quantized(bits=bits, low=low, high=high)
 
 
 def _kernel(bound: str):
@@ -85,7 +88,8 @@ ESTIMATORS: dict[str, tuple[Callable[[dict[str, str]], AbstractEstimator], str]]
     "quantized": (
         _quantized,
         "exact: the level indices of a quantised network's grid (its own grid, with "
-        "quantize=8bit; or bits=8,range=-1:1), no binning added (Lorenzen et al.)",
+        "quantize=8bit or 8bit-layer; or bits=8,range=-1:1 or bits=8,range=layer), "
+        "no binning added (Lorenzen et al.)",
     ),
     "kde-upper": (
         _kernel("upper"),
