@@ -14,6 +14,7 @@ mutual informations.
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .base import (
     AbstractEstimator,
@@ -44,16 +45,16 @@ class KDE(AbstractEstimator):
     bounds is an estimate, not a bound. Every value is at most H(X) <= ln N, N the
     number of inputs of weight > 0.
 
-    Rows are handled ``block`` at a time in a loop (``lax.scan``), so the compiled
-    program is the same for any number of inputs N and its memory is
-    O(block x N) beside about two copies of the activations (times the number of
-    seeds under ``vmap``), not O(N^2). The kernel is symmetric, so each pair of
-    inputs is computed once (about N^2 / 2 kernel values), and one pass gives the
-    sums of every column of weights, p(x) and each p(x | y), together. Squared
+    Pairs of inputs are handled ``block`` by ``block`` at a time in a loop
+    (``lax.scan``), so the compiled program is the same for any number of inputs N
+    and its memory is O(block x N) beside the activations themselves (times the
+    number of seeds under ``vmap``), not O(N^2). The kernel is symmetric, so each
+    pair of inputs is computed once (about N^2 / 2 kernel values), and one pass gives
+    the sums of every column of weights, p(x) and each p(x | y), together. Squared
     distances are ``||h_i||^2 + ||h_j||^2 - 2 h_i . h_j``, one float64 matrix product
-    per block. Each sum over j includes j = i, where the exponent is at its maximum
-    0: this is log-sum-exp with its shift known, so no term overflows and no sum
-    that counts can underflow to 0.
+    per block of rows against a block of columns. Each sum over j includes j = i,
+    where the exponent is at its maximum 0: this is log-sum-exp with its shift
+    known, so no term overflows and no sum that counts can underflow to 0.
 
     Args:
         bound: ``"upper"`` (command-line name ``kde-upper``) or ``"lower"``
@@ -125,15 +126,17 @@ class KDE(AbstractEstimator):
 def _pairwise_entropies(h, mixtures, width, block):
     """-sum_i m_ik ln sum_j m_jk exp(-||h_i - h_j||^2 / width), for every column k.
 
-    The kernel is symmetric, so each pair of rows is computed once: the rows, padded
-    with massless zero rows to a whole number B of blocks, are visited ``block`` at a
-    time, and block b meets the blocks b, b + 1, ..., b + B // 2 after it (cyclically)
-    in one window. Its kernel values give the sums of its own rows (over the window)
-    and, transposed, those of the window's rows (over block b), except for block b
-    itself (its rows already see both sides of each pair) and, when B is even, the
-    block B / 2 ahead (that pair of blocks is met from both sides, once each way).
-    About N^2 / 2 kernel values in all, rather than N^2. The squared distances are
-    ``||h_i||^2 + ||h_j||^2 - 2 h_i . h_j`` in float64, one matrix product per window.
+    The kernel is symmetric, so each pair of rows is computed once. The rows, padded
+    with massless zero rows to a whole number B of blocks of ``block`` rows, are
+    taken a tile (a block of rows against a block of columns) at a time: block b
+    against the blocks b, b + 1, ..., b + B // 2 after it, cyclically. A tile's
+    kernel values add to the sums of its rows and, transposed, to those of its
+    columns, except on the diagonal tile (its rows already see both sides of each
+    pair) and, when B is even, the tile B / 2 blocks ahead (that pair of blocks is
+    met from both sides, once each way). About N^2 / 2 kernel values in all, rather
+    than N^2; a tile small enough to stay in cache while it is read twice. The
+    squared distances are ``||h_i||^2 + ||h_j||^2 - 2 h_i . h_j`` in float64, one
+    matrix product per tile.
 
     Args:
         h: float64, shape ``(n, units)``.
@@ -147,55 +150,43 @@ def _pairwise_entropies(h, mixtures, width, block):
     n = h.shape[0]
     block = min(block, n)
     blocks = -(-n // block)
-    padded = blocks * block
-    half = blocks // 2  # blocks after the block itself in each window
-    window = (half + 1) * block
-    # The padded rows, then the first half * block (< n) rows again, so every window
-    # is one contiguous slice: about 1.5 copies of h, O(n x units).
-    h_ext = jnp.concatenate(
-        [h, jnp.zeros((padded - n, h.shape[1]), h.dtype), h[: half * block]]
+    half = blocks // 2  # blocks after the block itself that each block meets
+    h = jnp.concatenate([h, jnp.zeros((blocks * block - n, h.shape[1]), h.dtype)])
+    m = jnp.concatenate(
+        [mixtures, jnp.zeros((blocks * block - n, mixtures.shape[1]), mixtures.dtype)]
     )
-    m_ext = jnp.concatenate(
-        [
-            mixtures,
-            jnp.zeros((padded - n, mixtures.shape[1]), mixtures.dtype),
-            mixtures[: half * block],
-        ]
-    )
-    sq_ext = jnp.sum(h_ext * h_ext, axis=1)
-    column = jnp.arange(window)
-    transposed = (column >= block) & (
-        (column < half * block) if blocks % 2 == 0 else True
-    )
-    diagonal = jnp.arange(block)[:, None] == column
+    sq = jnp.sum(h * h, axis=1)
+    diagonal = np.eye(block, dtype=bool)
 
-    def one_block(sums, b):
-        start = b * block
-        h_i = jax.lax.dynamic_slice_in_dim(h_ext, start, block)
-        sq_i = jax.lax.dynamic_slice_in_dim(sq_ext, start, block)
-        m_i = jax.lax.dynamic_slice_in_dim(m_ext, start, block)
-        h_w = jax.lax.dynamic_slice_in_dim(h_ext, start, window)
-        sq_w = jax.lax.dynamic_slice_in_dim(sq_ext, start, window)
-        m_w = jax.lax.dynamic_slice_in_dim(m_ext, start, window)
-        dots = jax.lax.dot_general(h_i, h_w, (((1,), (1,)), ((), ())))
-        d = jnp.maximum(sq_i[:, None] + sq_w[None, :] - 2.0 * dots, 0.0)
+    def one_tile(sums, tile):
+        offset = tile % (half + 1)
+        rows = (tile // (half + 1)) * block
+        columns = ((tile // (half + 1) + offset) % blocks) * block
+        h_i = jax.lax.dynamic_slice_in_dim(h, rows, block)
+        h_j = jax.lax.dynamic_slice_in_dim(h, columns, block)
+        sq_i = jax.lax.dynamic_slice_in_dim(sq, rows, block)
+        sq_j = jax.lax.dynamic_slice_in_dim(sq, columns, block)
+        dots = jax.lax.dot_general(h_i, h_j, (((1,), (1,)), ((), ())))
+        d = jnp.maximum(sq_i[:, None] + sq_j[None, :] - 2.0 * dots, 0.0)
         # Exact zeros on the diagonal, whatever the rounding of the expansion above.
-        d = jnp.where(diagonal, 0.0, d)
+        d = jnp.where(diagonal & (offset == 0), 0.0, d)
         kernel = jnp.exp(d * (-1.0 / width))
-        to_window = jnp.where(transposed[:, None], kernel.T @ m_i, 0.0)
-        window_sums = jax.lax.dynamic_slice_in_dim(sums, start, window) + to_window
-        sums = jax.lax.dynamic_update_slice_in_dim(sums, window_sums, start, 0)
-        row_sums = jax.lax.dynamic_slice_in_dim(sums, start, block) + kernel @ m_w
-        return jax.lax.dynamic_update_slice_in_dim(sums, row_sums, start, 0), None
+        both_ways = (offset > 0) & ((offset < half) | (blocks % 2 == 1))
+        m_i = jax.lax.dynamic_slice_in_dim(m, rows, block)
+        m_j = jax.lax.dynamic_slice_in_dim(m, columns, block)
+        to_columns = jax.lax.dynamic_slice_in_dim(sums, columns, block) + jnp.where(
+            both_ways, kernel.T @ m_i, 0.0
+        )
+        sums = jax.lax.dynamic_update_slice_in_dim(sums, to_columns, columns, 0)
+        to_rows = jax.lax.dynamic_slice_in_dim(sums, rows, block) + kernel @ m_j
+        return jax.lax.dynamic_update_slice_in_dim(sums, to_rows, rows, 0), None
 
-    # int32 block numbers: under vmap the slices become gathers and scatters, which
+    # int32 tile numbers: under vmap the slices become gathers and scatters, which
     # are lowered after the float64 scope of the caller has ended.
     sums, _ = jax.lax.scan(
-        one_block,
-        jnp.zeros(m_ext.shape, mixtures.dtype),
-        jnp.arange(blocks, dtype=jnp.int32),
+        one_tile,
+        jnp.zeros(m.shape, m.dtype),
+        jnp.arange(blocks * (half + 1), dtype=jnp.int32),
     )
-    # Fold the copies back onto the rows they repeat.
-    sums = sums[:padded].at[: half * block].add(sums[padded:])[:n]
-    logs = jnp.log(jnp.where(mixtures > 0, sums, 1.0))
+    logs = jnp.log(jnp.where(mixtures > 0, sums[:n], 1.0))
     return -jnp.sum(mixtures * logs, axis=0)
