@@ -13,7 +13,9 @@ What one run measures, side by side:
    training), measured on all 5000 (``measure_on=full``) at every one of 100 epochs by
    three estimators: ``binning`` (30 bins on [-1, 1]), ``binning-width:width=0.07``
    and ``kde-upper:var=0.1``. It reports the time JAX spent tracing, lowering and
-   compiling (XLA) in the run, the run's wall time and the process's peak memory.
+   compiling (XLA) in the run, the run's wall time, the CPU time of its process
+   (user and system: less sensitive than the wall time to other work on a shared
+   machine) and the process's peak memory.
 2. One measurement per estimator, as the training loop makes it (``measure_layers``
    on the five measured layers of one network, 5000 inputs, compiled under
    ``jax.jit``; the median of several calls), against a straightforward NumPy
@@ -101,6 +103,7 @@ seconds = time.perf_counter() - t
 print(json.dumps({
     "seconds": seconds,
     "phases": phases,
+    "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
     "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "devices": len(jax.devices()),
     "measurements": len(result.epochs),
@@ -290,7 +293,8 @@ def main(argv=None) -> int:
     print("\n" + "-" * 96)
     print(
         f"end to end: {run['seconds']:.1f} s for {run['measurements']} measurements "
-        f"(whole process {run['process_seconds']:.1f} s), target <= "
+        f"(whole process {run['process_seconds']:.1f} s, {run['cpu_s']:.1f} s of CPU "
+        f"time on {os.cpu_count()} cores), target <= "
         f"{TARGET_RUN_S:.0f} s {_verdict(run['seconds'] <= TARGET_RUN_S)}"
     )
     print(

@@ -458,3 +458,84 @@ def test_digits_without_scikit_learn_says_how_to_install(monkeypatch):
     ip.datasets.check_task("digits")  # an experiment stands without it
     with pytest.raises(ValueError, match="takes no parameters"):
         ip.datasets.check_task("digits:n=5")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_mnist_first_n_training_and_test_images(tmp_path, gz):
+    parts = _write_mnist(tmp_path / "m", gz=gz)
+    spec = f"mnist:{tmp_path / 'm'},train=7,test=3"
+    d = ip.load_task(spec)
+    assert d.name == spec
+    assert d.inputs.shape == (10, 20)
+    np.testing.assert_array_equal(
+        d.inputs[:7], parts["train-images-idx3-ubyte"][:7].reshape(7, 20)
+    )
+    np.testing.assert_array_equal(
+        d.inputs[7:], parts["t10k-images-idx3-ubyte"][:3].reshape(3, 20)
+    )
+    np.testing.assert_array_equal(d.labels, [0, 1, 2, 3, 4, 5, 6, 0, 1, 2])
+    np.testing.assert_array_equal(d.fixed_split, np.arange(10) < 7)
+    assert d.scale == "unit"
+    assert ip.load_task(spec) is d  # cached, apart from the whole files
+    whole = ip.load_task(f"mnist:{tmp_path / 'm'}")
+    assert whole.inputs.shape == (42, 20)
+    # Either option alone; all of a set is allowed.
+    only = ip.load_task(f"mnist:{tmp_path / 'm'},test=12")
+    assert only.inputs.shape == (42, 20)
+    np.testing.assert_array_equal(only.inputs, whole.inputs)
+    assert ip.load_task(f"mnist:{tmp_path / 'm'}, train = 30").fixed_split.sum() == 30
+    d = ip.datasets.from_mnist(tmp_path / "m", train=4)
+    assert d.fixed_split.sum() == 4
+    assert len(d.inputs) == 16
+
+
+def test_mnist_first_n_of_keras_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    x, x_test = rng.integers(0, 256, (20, 3, 3)), rng.integers(0, 256, (6, 3, 3))
+    y, y_test = np.arange(20) % 10, np.arange(6) % 10
+    np.savez(tmp_path / "mnist.npz", x_train=x, y_train=y, x_test=x_test, y_test=y_test)
+    for spec in (
+        f"mnist:{tmp_path},train=12",
+        f"mnist:{tmp_path / 'mnist.npz'},train=12",
+    ):
+        d = ip.load_task(spec)
+        assert d.inputs.shape == (18, 9)
+        np.testing.assert_array_equal(d.inputs[:12], x[:12].reshape(12, 9))
+        np.testing.assert_array_equal(d.inputs[12:], x_test.reshape(6, 9))
+        assert d.fixed_split.sum() == 12
+    with pytest.raises(ValueError, match=r"test=7 but .*mnist\.npz' holds 6 test"):
+        ip.load_task(f"mnist:{tmp_path},test=7")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("train=31", r"train=31 but .* holds 30 training images"),
+        ("train=5,test=13", r"test=13 but .* holds 12 test images"),
+        ("train=0", r"train must be an integer >= 1 .*got '0'"),
+        ("test=-2", r"test must be an integer >= 1 .*got '-2'"),
+        ("train=5.5", r"train must be an integer >= 1 .*got '5.5'"),
+        ("train=", r"train must be an integer >= 1 .*got ''"),
+        ("samples=5", r"unknown option 'samples'.*mnist:DIR,train=N,test=M"),
+        ("5000", "options are key=value"),
+        ("train=5,train=6", "options are key=value"),
+    ],
+)
+def test_mnist_bad_first_n_options_are_one_line_errors(tmp_path, options, message):
+    _write_mnist(tmp_path / "m", gz=False)
+    with pytest.raises(ValueError, match=message) as error:
+        ip.load_task(f"mnist:{tmp_path / 'm'},{options}")
+    assert "\n" not in str(error.value)
+    if "holds" not in message:  # the options alone, checked without the files
+        with pytest.raises(ValueError, match=message):
+            ip.datasets.check_task(f"mnist:{tmp_path / 'nowhere'},{options}")
+    with pytest.raises(ValueError, match="must be an integer >= 1"):
+        ip.datasets.from_mnist(tmp_path / "m", test=0)
+
+
+def test_mnist_options_are_checked_without_reading_the_files(tmp_path):
+    ip.datasets.check_task(f"mnist:{tmp_path / 'nowhere'},train=5000,test=1000")
+    with pytest.raises(ValueError, match="task mnist: needs a path"):
+        ip.datasets.check_task("mnist:,train=5")
+    with pytest.raises(ValueError, match="needs the folder of your MNIST files"):
+        ip.load_task("mnist:,train=5")

@@ -77,9 +77,49 @@ def test_lower_below_upper_and_both_below_ln_n():
 def test_blocked_equals_unblocked():
     h, w, p_y = random_problem(2)
     whole = np.asarray(KDE(var=0.1, block=len(w))(h, w, p_y))
-    for block in (1, 7):  # one row at a time, and padding in the last block
+    # One row at a time (300 blocks, an even number: the pair of blocks half way
+    # round is met from both sides), padding in the last block (43, odd), 2 blocks
+    # and 3 blocks.
+    for block in (1, 7, 150, 100):
         blocked = np.asarray(KDE(var=0.1, block=block)(h, w, p_y))
         np.testing.assert_allclose(blocked, whole, rtol=0, atol=1e-10)
+
+
+def _chunked_reference(h, labels, var):
+    """Kernel upper bound by explicit differences ``h_i - h_j`` in float64, a few
+    rows at a time (no expansion of the square, so no cancellation), equal weights
+    and hard labels."""
+    n = len(h)
+
+    def entropy(rows):
+        a = h[rows]
+        logs = [
+            logsumexp(-((a[i : i + 50, None] - a[None]) ** 2).sum(-1) / (2 * var), 1)
+            for i in range(0, len(a), 50)
+        ]
+        return -(np.concatenate(logs) - math.log(len(a))).mean()
+
+    h_t = entropy(np.arange(n))
+    classes = np.unique(labels)
+    h_t_y = sum(
+        np.mean(labels == c) * entropy(np.flatnonzero(labels == c)) for c in classes
+    )
+    return h_t, h_t - h_t_y
+
+
+def test_wide_float32_layer_with_close_rows_matches_explicit_differences():
+    # 600 rows of 400 float32 tanh units in 30 tight clusters: squared norms ~ 100
+    # while many squared distances within a cluster are ~ 0.1 to 1, where the kernel
+    # counts, so the expansion ||a||^2 + ||b||^2 - 2 a.b cancels most of its digits.
+    rng = np.random.default_rng(8)
+    centres = rng.normal(size=(30, 400))
+    rows = rng.integers(0, 30, 600)
+    h = np.tanh(centres[rows] + 0.02 * rng.normal(size=(600, 400))).astype(np.float32)
+    labels = rows % 4
+    want = _chunked_reference(h.astype(np.float64), labels, 0.1)
+    got = KDE(var=0.1, block=64)(h, np.ones(600), np.eye(4)[labels])
+    assert want[0] < math.log(600) - 0.5  # the close pairs count
+    np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=1e-10)
 
 
 def test_permuting_rows_and_units_changes_nothing():

@@ -202,3 +202,31 @@ def test_saxe2018_mnist_runs_on_the_users_mnist_files(tmp_path):
     assert result.layers == ("layer 1", "layer 2", "output")
     assert result.i_xt.shape == (1, 3, 3, 2)  # kernel bound and binning
     assert np.all(result.i_xt <= np.log2(5) + 1e-9)  # bits, on 5 distinct images
+
+
+def test_saxe2018_mnist_on_the_first_images_of_each_split(tmp_path):
+    rng = np.random.default_rng(1)
+    for split, n in (("train", 40), ("t10k", 12)):
+        y = np.arange(n, dtype=np.uint8) % 10
+        x = rng.integers(0, 40, (n, 4, 4)) + 20 * y[:, None, None]
+        _write_idx(tmp_path / f"{split}-images-idx3-ubyte", x.astype(np.uint8))
+        _write_idx(tmp_path / f"{split}-labels-idx1-ubyte", y)
+    task = f"mnist:{tmp_path},train=20,test=10"
+    exp = ip.preset(
+        "saxe2018-mnist",
+        task=task,
+        hidden=(8, 4),
+        epochs=1,
+        measure="every:1",
+        batch_size=8,
+        estimators=("binning",),
+        measure_samples=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ip.ClippingWarning)
+        result = ip.run(exp)
+    assert result.experiment.task == task
+    np.testing.assert_array_equal(result.arrays["train_size"], [20])
+    np.testing.assert_array_equal(result.arrays["test_size"], [10])
+    result.save(tmp_path / "run")
+    assert ip.Result.load(tmp_path / "run").experiment.task == task

@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
         help=(
             "a preset name (list them with `infoplane presets`), a TOML file, or a "
             "data task (digits, mnist:DIR, file:X.npz) to train with the classify "
-            "preset"
+            "preset; mnist:DIR,train=5000,test=1000 takes the first 5000 training "
+            "and 1000 test images"
         ),
     )
     run.add_argument("--out", type=Path, help="output directory (default: runs/NAME)")

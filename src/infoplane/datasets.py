@@ -12,7 +12,8 @@ exactly the gradient of the loss over all training samples (docs/protocols.md §
 * ``digits``: scikit-learn's bundled 8 x 8 handwritten digits (1797 x 64, 10 classes),
   read from the installed package (scikit-learn is an optional dependency).
 * ``mnist:DIR``: the MNIST files a user downloaded (IDX files or Keras' ``mnist.npz``);
-  its train/test split is kept (:func:`from_mnist`).
+  its train/test split is kept (:func:`from_mnist`). ``mnist:DIR,train=5000,test=1000``
+  takes the first 5000 training and the first 1000 test images.
 * ``Dataset.from_arrays``: a user's own arrays, every row a distinct input; as a task,
   ``file:PATH.npz`` (:func:`from_file`), with an optional given train/test split.
 
@@ -47,6 +48,7 @@ __all__ = [
     "from_file",
     "from_mnist",
     "load_task",
+    "mnist_spec",
     "read_idx",
     "seed10",
     "tishby12",
@@ -456,6 +458,55 @@ MNIST_HELP = (
     "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each "
     "may end in .gz), or Keras' mnist.npz; infoplane downloads nothing"
 )
+# mnist:DIR,train=N,test=M: the first N training and M test images.
+MNIST_OPTIONS = {"train": "training", "test": "test"}
+
+
+def mnist_spec(spec: str) -> tuple[str, dict[str, int]]:
+    """The path and the options of ``mnist:DIR[,train=N][,test=M]``, read without
+    touching the disk.
+
+    The path is everything after ``mnist:`` up to the first comma (so a path that
+    holds a comma cannot be named in a spec; :func:`from_mnist` takes any path);
+    ``train=N`` keeps the first N images of the training set, ``test=M`` the first M
+    of the test set, each an integer >= 1.
+
+    Raises:
+        ValueError: an unknown option, a value that is not an integer >= 1.
+
+    Examples:
+        >>> mnist_spec("mnist:~/data/mnist,train=5000,test=1000")
+        ('~/data/mnist', {'train': 5000, 'test': 1000})
+        >>> mnist_spec("mnist:~/data/mnist")
+        ('~/data/mnist', {})
+    """
+    path, sep, rest = spec.partition(":")[2].partition(",")
+    try:
+        params = parse_spec(f"mnist:{rest}", "task")[1] if sep else {}
+    except ValueError:
+        params = None
+    usage = (
+        "give mnist:DIR,train=N,test=M to keep the first N training and M test "
+        "images (either or both)"
+    )
+    if params is None:
+        raise ValueError(
+            f"task {spec!r}: options are key=value, each at most once; {usage}"
+        )
+    options = {}
+    for key, text in params.items():
+        if key not in MNIST_OPTIONS:
+            raise ValueError(f"task {spec!r}: unknown option {key!r}; {usage}")
+        try:
+            options[key] = int(text)
+        except ValueError:
+            options[key] = None
+        if options[key] is None or options[key] < 1:
+            raise ValueError(
+                f"task {spec!r}: {key} must be an integer >= 1 (the number of "
+                f"{MNIST_OPTIONS[key]} images to keep), got {text!r}"
+            )
+    return path.strip(), options
 
 
 def check_task(spec: str) -> None:
@@ -469,6 +520,8 @@ def check_task(spec: str) -> None:
     """
     kind, sep, rest = spec.partition(":")
     if kind in ("file", "mnist") and sep:
+        if kind == "mnist":
+            rest = mnist_spec(spec)[0]
         if not rest.strip():
             example = "file:mine.npz" if kind == "file" else "mnist:~/data/mnist"
             raise ValueError(f"task {kind}: needs a path, e.g. {example}")
@@ -484,8 +537,9 @@ def check_task(spec: str) -> None:
 def load_task(spec: str) -> Dataset:
     """The data set a task spec names: a built-in one, ``name`` or
     ``name:key=value,...`` (e.g. ``"tishby12:gamma=2"``), ``digits``,
-    ``mnist:DIR`` for the MNIST files you downloaded (see :func:`from_mnist`), or
-    ``file:PATH`` for your own arrays (see :func:`from_file`).
+    ``mnist:DIR`` for the MNIST files you downloaded (see :func:`from_mnist`;
+    ``mnist:DIR,train=5000,test=1000`` for the first 5000 training and 1000 test
+    images), or ``file:PATH`` for your own arrays (see :func:`from_file`).
 
     Loaded once per spec (and, for files, per modification), then cached.
 
@@ -504,16 +558,17 @@ def load_task(spec: str) -> Dataset:
             raise ValueError(f"data file {str(path)!r} is not a regular file")
         return _file_task(spec, path.resolve(), stat.st_mtime_ns, stat.st_size)
     if kind == "mnist":
-        if not rest.strip():
+        folder, options = mnist_spec(spec)
+        if not folder:
             raise ValueError(
                 f"task {spec!r} needs the folder of your MNIST files, e.g. "
                 f"--set task=mnist:~/data/mnist; {MNIST_HELP}"
             )
-        path = Path(rest).expanduser().resolve()
+        path = Path(folder).expanduser().resolve()
         files = _mnist_files(path)
         stats = [f.stat() for f in files]
         signature = tuple((s.st_mtime_ns, s.st_size) for s in stats)
-        return _mnist_task(spec, path, signature)
+        return _mnist_task(spec, path, signature, tuple(sorted(options.items())))
     return _builtin_task(spec)
 
 
@@ -538,9 +593,9 @@ def _file_task(spec: str, path: Path, mtime_ns: int, size: int) -> Dataset:
 
 
 @functools.cache
-def _mnist_task(spec: str, path: Path, signature: tuple) -> Dataset:
+def _mnist_task(spec: str, path: Path, signature: tuple, options: tuple) -> Dataset:
     del signature  # only part of the cache key: the files' times and sizes
-    return from_mnist(path, name=spec)
+    return from_mnist(path, name=spec, **dict(options))
 
 
 # Keras' layout of a data set with a given split (its mnist.npz).
@@ -560,6 +615,20 @@ def from_file(path: str | Path, *, name: str | None = None) -> Dataset:
     is kept for every seed. As a task spec: ``file:mine.npz``.
     """
     path = Path(path)
+    return _from_arrays(path, _npz_arrays(path), name=name or f"file:{path}")
+
+
+def _from_arrays(path: Path, arrays: dict, **kwargs) -> Dataset:
+    """``Dataset.from_arrays`` on arrays read from ``path``, naming it in errors."""
+    try:
+        return Dataset.from_arrays(**arrays, **kwargs)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{str(path)!r}: {error}") from None
+
+
+def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of :func:`from_file`'s ``.npz``, named as
+    :meth:`Dataset.from_arrays` takes them."""
     how = (
         "write it with numpy.savez(path, inputs=x, labels=y), or with a given split "
         "numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
@@ -602,10 +671,7 @@ def from_file(path: str | Path, *, name: str | None = None) -> Dataset:
         if str(path) in str(error):
             raise
         raise unreadable from None
-    try:
-        return Dataset.from_arrays(**arrays, name=name or f"file:{path}")
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{str(path)!r}: {error}") from None
+    return arrays
 
 
 # The MNIST IDX files, by part; each may also be gzipped (.gz) or spelt with a dot
@@ -702,7 +768,13 @@ def read_idx(path: str | Path, kind: str | None = None) -> np.ndarray:
     return np.frombuffer(raw, np.uint8, size, header).reshape(shape)
 
 
-def from_mnist(path: str | Path, *, name: str | None = None) -> Dataset:
+def from_mnist(
+    path: str | Path,
+    *,
+    name: str | None = None,
+    train: int | None = None,
+    test: int | None = None,
+) -> Dataset:
     """MNIST from files you downloaded, with its own split (60,000 training and
     10,000 test images, kept for every seed).
 
@@ -712,36 +784,59 @@ def from_mnist(path: str | Path, *, name: str | None = None) -> Dataset:
     ``mnist.npz``, or that ``.npz`` file itself (arrays ``x_train, y_train, x_test,
     y_test``). ``scale = "auto"`` maps the pixels 0..255 onto [-1, 1].
 
+    ``train`` and ``test`` keep only the first that many images of each set, in the
+    files' order (as a task spec: ``mnist:DIR,train=5000,test=1000``); None keeps
+    them all.
+
     Raises:
-        ValueError: missing files, or files that are not what they should be (one
-            line naming the file).
+        ValueError: missing files, files that are not what they should be (one
+            line naming the file), or ``train``/``test`` below 1 or above the
+            number of images in the file.
     """
     path = Path(path).expanduser()
     files = _mnist_files(path)
     name = name or f"mnist:{path}"
+    keep = {"train": train, "test": test}
+    for key, n in keep.items():
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ValueError(
+                f"{name}: {key} must be an integer >= 1 (the number of "
+                f"{MNIST_OPTIONS[key]} images to keep), got {n!r}"
+            )
     if len(files) == 1:
-        data = from_file(files[0], name=name)
-        if data.fixed_split is None:
+        arrays = _npz_arrays(files[0])
+        if "test_inputs" not in arrays:
             raise ValueError(
                 f"{str(files[0])!r} must hold x_train, y_train, x_test, y_test "
                 "(Keras' mnist.npz)"
             )
-        return dataclasses.replace(data, scale="unit")
-    arrays = {}
-    for (part, _), file in zip(MNIST_PARTS.items(), files, strict=True):
-        arrays[part] = read_idx(file, part.split()[1])
-    for split in ("train", "test"):
-        images, labels = arrays[f"{split} images"], arrays[f"{split} labels"]
-        if len(images) != len(labels):
+        source = files[0]
+    else:
+        parts = {}
+        for (part, _), file in zip(MNIST_PARTS.items(), files, strict=True):
+            parts[part] = read_idx(file, part.split()[1])
+        for split in ("train", "test"):
+            images, labels = parts[f"{split} images"], parts[f"{split} labels"]
+            if len(images) != len(labels):
+                raise ValueError(
+                    f"MNIST folder {str(path)!r}: {len(images):,} {split} images but "
+                    f"{len(labels):,} {split} labels"
+                )
+        arrays = {
+            "inputs": parts["train images"],
+            "labels": parts["train labels"],
+            "test_inputs": parts["test images"],
+            "test_labels": parts["test labels"],
+        }
+        source = path
+    for key, prefix in (("train", ""), ("test", "test_")):
+        n, held = keep[key], len(arrays[f"{prefix}inputs"])
+        if n is not None and n > held:
             raise ValueError(
-                f"MNIST folder {str(path)!r}: {len(images):,} {split} images but "
-                f"{len(labels):,} {split} labels"
+                f"{name}: {key}={n:,} but {str(source)!r} holds {held:,} "
+                f"{MNIST_OPTIONS[key]} images"
             )
-    return Dataset.from_arrays(
-        arrays["train images"],
-        arrays["train labels"],
-        test_inputs=arrays["test images"],
-        test_labels=arrays["test labels"],
-        name=name,
-        scale="unit",
-    )
+        if n is not None:
+            for array in ("inputs", "labels"):
+                arrays[prefix + array] = arrays[prefix + array][:n]
+    return _from_arrays(source, arrays, name=name, scale="unit")

@@ -129,7 +129,8 @@ def _sorted_runs(columns: Sequence[tuple[Array, int]]) -> tuple[Array, Array]:
     column's sort gives the order directly, with no scatter back to row order.
 
     The columns of a block (a ``(columns, rows)`` array) are refined in a
-    ``lax.scan``: one loop body, whatever the number of columns. Unrolled, a wide
+    ``lax.while_loop``: one loop body, whatever the number of columns, which stops
+    once every row is told apart. Unrolled, a wide
     layer's words made thousands of kernels, minutes of compiling, and a program
     that jaxlib's CPU loader could not read back from the persistent cache.
     """
@@ -168,8 +169,27 @@ def _sorted_runs(columns: Sequence[tuple[Array, int]]) -> tuple[Array, Array]:
         if values.shape[0] == 1:
             state = refine(state, values[0])
         else:
-            state, _ = jax.lax.scan(lambda s, v: (refine(s, v), None), state, values)
+            state = _refine_until_distinct(refine, state, values)
     return state
+
+
+def _refine_until_distinct(refine, state, values):
+    """``refine`` the state by each row of ``values`` in turn, stopping early once
+    every row is a run of its own (the last run number is n - 1): further columns
+    cannot split a partition into singletons any further, so the groups, and every
+    entropy of them, are those of all the columns. A wide layer on many distinct
+    inputs is usually told apart by its first few words."""
+    n = values.shape[1]
+
+    def more(carry):
+        column, (_, runs) = carry
+        return (column < values.shape[0]) & (runs[-1] < n - 1)
+
+    def step(carry):
+        column, state = carry
+        return column + 1, refine(state, values[column])
+
+    return jax.lax.while_loop(more, step, (jnp.int32(0), state))[1]
 
 
 @float64
