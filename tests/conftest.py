@@ -1,8 +1,16 @@
 import sys
 
+import jax
 import pytest
 
 import infoplane as ip
+
+# infoplane keeps compiled programs on disk that took at least 0.2 s to compile. The
+# tests compile many smaller ones (eager operations, tiny networks, one program per
+# shape): keep those too, so that the other test processes (pytest-xdist's workers)
+# and the next run of the suite load them rather than compile them again. Tests of
+# the cache itself run in processes of their own, with infoplane's settings.
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
 @pytest.fixture(scope="session")

@@ -28,11 +28,12 @@ def test_weighted_full_batch_gradient_equals_gradient_over_all_samples():
     model = MLP(10, exp.hidden, 2, key=jax.random.PRNGKey(1))
     x_fm, p_y_fm = jnp.asarray(data.inputs.T), jnp.asarray(data.p_y.T, jnp.float32)
     # Training weighs each distinct input by its share of the training samples.
-    weighted = jax.grad(training._weighted_loss)(
+    grad = eqx.filter_jit(jax.grad(training._weighted_loss))  # compiled, as in training
+    weighted = grad(
         model, exp.loss, x_fm, p_y_fm, (train / train.sum()).astype(np.float32)
     )
     rows = jnp.repeat(jnp.arange(1024), train, total_repeat_length=50_000)
-    everything = jax.grad(training._weighted_loss)(
+    everything = grad(
         model, exp.loss, x_fm[:, rows], p_y_fm[:, rows], jnp.full(50_000, 1 / 50_000)
     )
     for a, b in zip(
@@ -355,8 +356,9 @@ def test_a_fixed_range_that_clips_relu_warns_with_the_fraction():
 def test_shuffle_is_a_permutation_that_changes_with_the_key(n):
     values = jnp.arange(n) * 7
     key = jnp.array([7, 11], jnp.uint32)
-    orders = [np.asarray(training._shuffle(key, epoch, values)) for epoch in (0, 1)]
-    other = np.asarray(training._shuffle(key.at[1].set(12), 0, values))
+    shuffle = jax.jit(training._shuffle)  # as training calls it: one program, not many
+    orders = [np.asarray(shuffle(key, epoch, values)) for epoch in (0, 1)]
+    other = np.asarray(shuffle(key.at[1].set(12), 0, values))
     for order in orders:
         np.testing.assert_array_equal(np.sort(order), np.asarray(values))
     if n > 3:
