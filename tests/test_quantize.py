@@ -107,3 +107,23 @@ def test_config_refuses_a_fixed_grid_for_relu_and_fills_in_the_layer_grid():
         ip.estimators.Quantized(bits=8, low=0.0, high=1.0, layer=True)
     with pytest.raises(ValueError, match="output is not quantised"):
         ip.preset("lorenzen2022", measure_output=True)
+
+
+def test_the_output_layer_measured_rounded_on_the_layer_range_rule():
+    # The README's comparison with Lorenzen et al.'s output layer: the output is not
+    # quantised in training, so it is measured by naming the grid rule explicitly;
+    # the hidden layers' values are those of the preset's own estimator.
+    short = dict(seeds=2, epochs=30, measure="log:3")
+    own = ip.run(ip.preset("lorenzen2022", **short))
+    grid = "quantized:bits=8,range=layer"
+    both = ip.run(
+        ip.preset("lorenzen2022", measure_output=True, estimators=(grid,), **short)
+    )
+    assert both.layers[-1] == "output"
+    np.testing.assert_array_equal(both.i_xt[:, :, :-1], own.i_xt)
+    np.testing.assert_array_equal(both.i_ty[:, :, :-1], own.i_ty)
+    # The softmax output rounded to at most 256 levels per unit, on all 4096 inputs:
+    # at most H(X) = 12 bits, and above 0 (the network's outputs vary).
+    output = both.i_xt[:, :, -1, 0]
+    assert np.all(output > 0)
+    assert np.all(output <= 12 + 1e-9)
