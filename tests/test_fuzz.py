@@ -195,6 +195,7 @@ def _check_toml(fields, tmp_path):
         assert isinstance(ip.load_experiment(path), ip.Experiment)
 
 
+@pytest.mark.unchecked_types
 @FAST
 @given(fields=st.dictionaries(FIELDS, VALUES, max_size=6))
 def test_toml_files(fields, tmp_path):
