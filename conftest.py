@@ -17,7 +17,7 @@ def _doctests_write_into_a_temporary_folder(request, tmp_path, monkeypatch):
 def _unchecked_types(request):
     """Tests marked ``unchecked_types`` give a public entry point deliberately
     ill-typed input to see the library's own ``ValueError``, the error users get:
-    under the runtime type checker (``--jaxtyping-packages``) the checker would
+    the runtime type checker (``--jaxtyping-packages`` in pyproject's addopts) would
     answer first, so it is off for them."""
     if request.node.get_closest_marker("unchecked_types") is None:
         yield

@@ -203,6 +203,7 @@ def test_toml_files(fields, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.unchecked_types
 @MANY
 @given(fields=st.dictionaries(FIELDS, VALUES, max_size=8))
 def test_toml_files_many(fields, tmp_path):
