@@ -29,6 +29,7 @@ def test_seed_preset_is_the_notebook_protocol():
     assert (exp.train_samples, exp.test_samples, exp.units) == (50_000, 10_000, "nats")
 
 
+@pytest.mark.unchecked_types
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -98,6 +99,7 @@ def test_dict_and_toml_round_trip(tmp_path):
         ip.load_experiment(path)
 
 
+@pytest.mark.unchecked_types
 def test_toml_preset_with_a_name_and_strict_types(tmp_path):
     path = tmp_path / "exp.toml"
     path.write_text('preset = "seed"\nname = "mine"\nepochs = 40\n')

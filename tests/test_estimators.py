@@ -726,6 +726,7 @@ def test_quantized_equals_dictionary_count_of_quantised_vectors(activation, quan
         assert len({r.tobytes() for r in symbols}) == len({r.tobytes() for r in a})
 
 
+@pytest.mark.unchecked_types
 def test_quantized_spec_and_its_grid():
     assert parse_estimator("quantized").spec == "quantized"
     assert parse_estimator("quantized").from_network

@@ -199,6 +199,7 @@ def _check_toml(fields, tmp_path):
         assert isinstance(ip.load_experiment(path), ip.Experiment)
 
 
+@pytest.mark.unchecked_types
 @FAST
 @given(fields=st.dictionaries(FIELDS, VALUES, max_size=6))
 def test_toml_files(fields, tmp_path):
@@ -206,6 +207,7 @@ def test_toml_files(fields, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.unchecked_types
 @MANY
 @given(fields=st.dictionaries(FIELDS, VALUES, max_size=8))
 def test_toml_files_many(fields, tmp_path):

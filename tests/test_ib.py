@@ -215,6 +215,7 @@ GOOD_PX = np.array([0.5, 0.5])
 GOOD_PYX = np.array([[0.9, 0.1], [0.2, 0.8]])
 
 
+@pytest.mark.unchecked_types
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -246,6 +246,7 @@ def _nan(a):
     return a
 
 
+@pytest.mark.unchecked_types
 @pytest.mark.parametrize(
     ("record", "message"),
     [

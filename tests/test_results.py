@@ -153,6 +153,7 @@ def _tamper(run, *, meta=None, arrays=None, raw_json=None, raw_npz=None):
         np.savez(run / "arrays.npz", **stored)
 
 
+@pytest.mark.unchecked_types
 @pytest.mark.parametrize(
     ("damage", "message"),
     [

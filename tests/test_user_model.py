@@ -240,6 +240,7 @@ def bare(returns, weight=None):
     )
 
 
+@pytest.mark.unchecked_types
 @pytest.mark.parametrize(
     ("model", "error", "match"),
     [

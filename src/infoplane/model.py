@@ -93,7 +93,12 @@ def layer_range(x: Array) -> tuple[Array, Array]:
     return jnp.minimum(jnp.min(x), 0.0), jnp.maximum(jnp.max(x), 0.0)
 
 
-def quantize(x: Array, bits: int, low: float, high: float) -> Array:
+def quantize(
+    x: Array,
+    bits: int,
+    low: float | Float[Array, ""],
+    high: float | Float[Array, ""],
+) -> Array:
     """Values rounded to the nearest of the ``2**bits`` levels
     ``low + j * (high - low) / (2**bits - 1)``, j = 0..2**bits-1 (values outside
     [low, high] clipped first), with a straight-through gradient: the forward pass is
@@ -113,8 +118,9 @@ def quantize(x: Array, bits: int, low: float, high: float) -> Array:
 class Dense(eqx.Module):
     """An affine layer ``weight @ x + bias``; ``weight`` has shape ``(out, in)``."""
 
-    weight: Float[Array, "out in"]
-    bias: Float[Array, " out"]
+    # NumPy arrays when drawn on the host (``MLP(..., key=np.random.Generator)``).
+    weight: Float[Array | np.ndarray, "out in"]
+    bias: Float[Array | np.ndarray, " out"]
 
     def __call__(self, x: Float[Array, " in"]) -> Float[Array, " out"]:
         return self.weight @ x + self.bias
@@ -204,7 +210,7 @@ class MLP(eqx.Module):
 
     def __call__(
         self, x: Float[Array, " features"]
-    ) -> tuple[Float[Array, " outputs"], tuple[Float[Array, " units"], ...]]:
+    ) -> tuple[Float[Array, " outputs"], tuple[Float[Array, " _units"], ...]]:
         """One example in; its logits and the activation of every hidden layer out."""
         if quantize_is_layer(self.quantize):
             raise ValueError(
@@ -221,7 +227,7 @@ class MLP(eqx.Module):
     def batch(
         self, inputs: Float[Array, "examples features"]
     ) -> tuple[
-        Float[Array, "examples outputs"], tuple[Float[Array, "examples units"], ...]
+        Float[Array, "examples outputs"], tuple[Float[Array, "examples _units"], ...]
     ]:
         """Every example at once: the same values as ``jax.vmap(model)(inputs)``
         (with ``quantize="8bit-layer"``, the grid is the range of all of them)."""
@@ -231,7 +237,7 @@ class MLP(eqx.Module):
     def features(
         self, inputs: Float[Array, "features examples"]
     ) -> tuple[
-        Float[Array, "outputs examples"], tuple[Float[Array, "units examples"], ...]
+        Float[Array, "outputs examples"], tuple[Float[Array, "_units examples"], ...]
     ]:
         """:meth:`batch` with examples along the last axis, in and out.
 

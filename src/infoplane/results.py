@@ -283,7 +283,12 @@ class Result:
 
     @classmethod
     def from_training(
-        cls, exp: Experiment, dataset: Dataset, raw: dict, *, model: dict | None = None
+        cls,
+        exp: Experiment,
+        dataset: "Dataset | _Facts",
+        raw: dict,
+        *,
+        model: dict | None = None,
     ) -> "Result":
         """Build from the nats arrays of ``training.train``; units change here.
         ``model``: what a user's model was (``UserModel.info()``), kept as

@@ -3,12 +3,13 @@
 import abc
 import math
 import numbers
+from collections.abc import Sequence
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, ArrayLike, Bool, Float, Real
 
 __all__ = ["AbstractEstimator", "JointDistribution"]
 
@@ -76,17 +77,23 @@ class JointDistribution(eqx.Module):
         used: the inputs of positive weight.
     """
 
-    weights: Float[Array, " inputs"]
-    p_y: Float[Array, "inputs classes"]
-    masses: Float[Array, "inputs classes_and_1"]
-    log_totals: Float[Array, "2"]
-    inverse_totals: Float[Array, "2"]
-    h_y: Float[Array, ""]
-    share: Float[Array, " inputs"]
-    used: Bool[Array, " inputs"]
+    # NumPy arrays when built on the host, JAX arrays (or tracers) when traced.
+    weights: Float[Array | np.ndarray, " inputs"]
+    p_y: Float[Array | np.ndarray, "inputs classes"]
+    masses: Float[Array | np.ndarray, "inputs classes_and_1"]
+    log_totals: Float[Array | np.ndarray, "2"]
+    inverse_totals: Float[Array | np.ndarray, "2"]
+    # NumPy's sum of a vector is a NumPy scalar, not a 0-d array.
+    h_y: Float[Array | np.ndarray | np.floating, ""]
+    share: Float[Array | np.ndarray, " inputs"]
+    used: Bool[Array | np.ndarray, " inputs"]
 
     @classmethod
-    def of(cls, weights, p_y) -> "JointDistribution":
+    def of(
+        cls,
+        weights: Real[ArrayLike, " inputs"],
+        p_y: Real[ArrayLike, "inputs classes"],
+    ) -> "JointDistribution":
         """From input weights ``(inputs,)`` and p(y | x) ``(inputs, classes)``: NumPy
         arrays give NumPy fields, computed on the host; JAX arrays (or tracers) give
         JAX fields (64-bit types must be enabled)."""
@@ -122,16 +129,16 @@ class AbstractEstimator(eqx.Module):
     @abc.abstractmethod
     def __call__(
         self,
-        activations: Float[Array, "inputs units"],
-        weights: Float[Array, " inputs"],
-        p_y: Float[Array, "inputs classes"],
+        activations: Real[ArrayLike, "inputs units"],
+        weights: Real[ArrayLike, " inputs"],
+        p_y: Real[ArrayLike, "inputs classes"],
     ) -> tuple[Float[Array, ""], Float[Array, ""]]:
         """Return ``(I(X;T), I(T;Y))`` in nats."""
 
     def diagnostics(
         self,
-        activations: Float[Array, "inputs units"],
-        weights: Float[Array, " inputs"],
+        activations: Real[ArrayLike, "inputs units"],
+        weights: Real[ArrayLike, " inputs"],
     ) -> dict[str, Float[Array, ""]]:
         """Cheap checks of how well this estimator suits the activations (none here).
 
@@ -144,9 +151,9 @@ class AbstractEstimator(eqx.Module):
 
     def measure(
         self,
-        activations: Float[Array, "inputs units"],
-        weights: Float[Array, " inputs"],
-        p_y: Float[Array, "inputs classes"],
+        activations: Real[ArrayLike, "inputs units"],
+        weights: Real[ArrayLike, " inputs"],
+        p_y: Real[ArrayLike, "inputs classes"],
     ) -> tuple[Float[Array, ""], Float[Array, ""], dict[str, Float[Array, ""]]]:
         """``(I(X;T), I(T;Y), diagnostics)`` at once, as the training loop records
         them; estimators that can share work between the two override it."""
@@ -156,7 +163,9 @@ class AbstractEstimator(eqx.Module):
         )
 
     def measure_layers(
-        self, layers: list[Float[Array, "inputs units"]], inputs: JointDistribution
+        self,
+        layers: Sequence[Float[Array | np.ndarray, "inputs _units"]],
+        inputs: JointDistribution,
     ) -> list[tuple[Float[Array, ""], Float[Array, ""], dict[str, Float[Array, ""]]]]:
         """:meth:`measure` of every layer of a network on the same ``inputs``, as the
         training loop calls it.

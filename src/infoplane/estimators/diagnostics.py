@@ -1,6 +1,8 @@
 """Layer diagnostics: what the activations of each layer look like, beside their
 information (saturation, dead units, extremes)."""
 
+from collections.abc import Sequence
+
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -13,7 +15,8 @@ __all__ = ["layer_statistics"]
 
 @float64
 def layer_statistics(
-    layers: list[Float[Array, "units inputs"]],
+    # Each layer has its own number of units (``_units``: not one size for all).
+    layers: Sequence[Float[Array | np.ndarray, "_units inputs"]],
     inputs: JointDistribution,
     bounds: list[tuple[float, float] | None],
 ) -> dict[str, Float[Array, " layers"]]:
