@@ -1,6 +1,8 @@
 import sys
 
+import equinox as eqx
 import jax
+import numpy as np
 import pytest
 
 import infoplane as ip
@@ -26,3 +28,29 @@ def _close_pyplot_figures():
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         pyplot.close("all")
+
+
+@pytest.fixture
+def poison_network(monkeypatch):
+    """``poison_network(i)``: network i of the next runs starts from NaN weights, so
+    it diverges at once."""
+    from infoplane import training
+
+    setup = training._setup
+
+    def poison(index: int):
+        def poisoned(*args):
+            state, seed_data = setup(*args)
+            weight = state.model.layers[0].weight
+            nan = np.array(weight)
+            nan[index] = np.nan  # on the host: the weights may be sharded over devices
+            state = eqx.tree_at(
+                lambda s: s.model.layers[0].weight,
+                state,
+                jax.device_put(nan, weight.sharding),
+            )
+            return state, seed_data
+
+        monkeypatch.setattr(training, "_setup", poisoned)
+
+    return poison

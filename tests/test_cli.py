@@ -144,69 +144,34 @@ def test_bad_input_is_one_clear_line_and_exit_2(args, message, capsys, tmp_path)
 def test_keep_then_remeasure_equals_a_run_measured_with_it(tmp_path, capsys):
     short = ["--epochs", "40", "--measure-every", "20", "--seeds", "3", "--quiet"]
     kde = "kde-upper:var=0.1"
-    assert (
-        main(["run", "seed", *short, "--keep", "2", "--out", str(tmp_path / "r")]) == 0
-    )
-    assert (
-        main(["run", "seed", *short, "--estimator", kde, "--out", str(tmp_path / "k")])
-        == 0
-    )
-    assert (
-        main(
-            [
-                "remeasure",
-                str(tmp_path / "r"),
-                "--estimator",
-                kde,
-                "--out",
-                str(tmp_path / "again"),
-                "--no-video",
-            ]
-        )
-        == 0
-    )
-    out = capsys.readouterr().out
+    run, kept, direct = (str(tmp_path / name) for name in ("r", "k", "again"))
+
+    def remeasure(source, out, *more):
+        return run_main("remeasure", source, "--estimator", kde, "--out", out, *more,
+                        capsys=capsys)  # fmt: skip
+
+    assert main(["run", "seed", *short, "--keep", "2", "--out", run]) == 0
+    assert main(["run", "seed", *short, "--estimator", kde, "--out", kept]) == 0
+    capsys.readouterr()
+    code, out, _ = remeasure(run, direct, "--no-video")
+    assert code == 0
     assert kde in out
     assert "wrote" in out
-    again = ip.Result.load(tmp_path / "again")
-    direct = ip.Result.load(tmp_path / "k")
+    again, measured = ip.Result.load(direct), ip.Result.load(kept)
     assert again.i_xt.shape == (2, 2, 3, 1)  # the two kept networks, 3 layers
     assert again.experiment.estimators == (kde,)
     # The kernel bound summed in another order: equal to rounding (2e-16 seen).
-    np.testing.assert_allclose(again.i_xt, direct.i_xt[:2], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(again.i_ty, direct.i_ty[:2], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(again.i_xt, measured.i_xt[:2], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(again.i_ty, measured.i_ty[:2], rtol=0, atol=1e-12)
     # Not onto the run it reads, not without kept activations, and nothing written.
-    assert (
-        main(
-            [
-                "remeasure",
-                str(tmp_path / "r"),
-                "--estimator",
-                kde,
-                "--out",
-                str(tmp_path / "r"),
-                "--force",
-            ]
-        )
-        == 2
-    )
-    assert "--out is the run being measured" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "remeasure",
-                str(tmp_path / "k"),
-                "--estimator",
-                kde,
-                "--out",
-                str(tmp_path / "x"),
-            ]
-        )
-        == 2
-    )
-    assert "--keep N" in capsys.readouterr().err
+    code, _, err = remeasure(run, run, "--force")
+    assert code == 2
+    assert "--out is the run being measured" in err
+    code, _, err = remeasure(kept, str(tmp_path / "x"))
+    assert code == 2
+    assert "--keep N" in err
     assert not (tmp_path / "x").exists()
-    assert "kept_activations" in ip.Result.load(tmp_path / "r").arrays
+    assert "kept_activations" in ip.Result.load(run).arrays
 
 
 def test_a_closed_stdout_ends_quietly():

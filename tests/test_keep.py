@@ -95,27 +95,10 @@ def test_kept_seeds_and_the_output_layer_are_measured_again(tmp_path):
     np.testing.assert_array_equal(loaded.i_xt, again.i_xt)
 
 
-def test_a_kept_network_that_diverged_keeps_nan_as_its_other_arrays(monkeypatch):
-    import equinox as eqx
-    import jax
-
+def test_a_kept_network_that_diverged_keeps_nan_as_its_other_arrays(poison_network):
     from infoplane import training
 
-    setup = training._setup
-
-    def poisoned(*args):  # network 0 starts from NaN weights: it diverges at once
-        state, seed_data = setup(*args)
-        weight = state.model.layers[0].weight
-        nan = np.array(weight)
-        nan[0] = np.nan  # on the host: the weights may be sharded over devices
-        state = eqx.tree_at(
-            lambda s: s.model.layers[0].weight,
-            state,
-            jax.device_put(nan, weight.sharding),
-        )
-        return state, seed_data
-
-    monkeypatch.setattr(training, "_setup", poisoned)
+    poison_network(0)  # network 0 starts from NaN weights: it diverges at once
     with pytest.warns(training.DivergenceWarning):
         result = ip.run(EXP.replace(seeds=2), keep="activations", keep_seeds=2)
     assert set(KEPT_ARRAYS) <= set(result.arrays)

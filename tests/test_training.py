@@ -194,26 +194,7 @@ def test_divergence_is_found_and_masked_per_network():
     np.testing.assert_array_equal(masked["train_loss"][expected], kept)
 
 
-def _poison_network_1(monkeypatch):
-    """Make network 1 of a run start from NaN weights: it diverges at once."""
-    setup = training._setup
-
-    def poisoned(*args):
-        state, seed_data = setup(*args)
-        weight = state.model.layers[0].weight
-        nan = np.array(weight)
-        nan[1] = np.nan  # on the host: the weights may be sharded over devices
-        state = eqx.tree_at(
-            lambda s: s.model.layers[0].weight,
-            state,
-            jax.device_put(nan, weight.sharding),
-        )
-        return state, seed_data
-
-    monkeypatch.setattr(training, "_setup", poisoned)
-
-
-def test_one_diverged_network_keeps_the_others(monkeypatch):
+def test_one_diverged_network_keeps_the_others(poison_network):
     exp = ip.preset(
         "seed",
         hidden=(4, 3),
@@ -227,7 +208,7 @@ def test_one_diverged_network_keeps_the_others(monkeypatch):
     )
     clean = ip.run(exp).arrays
     assert (clean["diverged_epoch"] == -1).all()
-    _poison_network_1(monkeypatch)
+    poison_network(1)
     with pytest.warns(training.DivergenceWarning, match="1 of 3 networks"):
         result = ip.run(exp)
     arrays = result.arrays
@@ -241,9 +222,9 @@ def test_one_diverged_network_keeps_the_others(monkeypatch):
             assert np.isnan(arrays[name][1]).all(), name
 
 
-def test_strict_raises_when_any_network_diverged(monkeypatch):
+def test_strict_raises_when_any_network_diverged(poison_network):
     exp = ip.preset("seed", hidden=(4, 3), epochs=20, measure="every:8", seeds=3)
-    _poison_network_1(monkeypatch)
+    poison_network(1)
     with pytest.raises(
         ip.TrainingDiverged, match=r"1 of 3 networks .*\(seed 1 by epoch 0\)"
     ):
