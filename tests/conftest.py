@@ -6,12 +6,15 @@ import numpy as np
 import pytest
 
 import infoplane as ip
+from infoplane import _environment  # noqa: F401  (sets infoplane's threshold on import)
 
 # infoplane keeps compiled programs on disk that took at least 0.2 s to compile. The
 # tests compile many smaller ones (eager operations, tiny networks, one program per
 # shape): keep those too, so that the other test processes (pytest-xdist's workers)
 # and the next run of the suite load them rather than compile them again. Tests of
 # the cache itself run in processes of their own, with infoplane's settings.
+# infoplane sets its own threshold when its environment module is first imported
+# (above): this line must come after that import, or the import would undo it.
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
