@@ -251,8 +251,16 @@ def test_minibatches_gradient_statistics_and_output_layer():
     np.testing.assert_allclose(full.arrays["grad_std_norm"], 0, atol=1e-6)
 
 
-def test_several_devices_shard_the_seed_axis():
-    # Both runs on the CPU (also on a machine with a GPU), one with two devices.
+def test_several_devices_shard_the_seed_axis(monkeypatch):
+    exp = ip.preset("seed", epochs=60, measure="every:20", seeds=4)
+    if len(jax.devices()) >= 2:  # this process shards; the reference runs on one device
+        sharded = ip.run(exp).i_xt[:, -1, :, 0]
+        assert training._seed_mesh(exp.seeds).size == len(jax.devices())
+        monkeypatch.setattr(training, "_seed_mesh", lambda n_seeds: None)
+        np.testing.assert_allclose(sharded, ip.run(exp).i_xt[:, -1, :, 0], atol=1e-6)
+        return
+
+    # One device here (e.g. one GPU): both runs on the CPU, in processes of their own.
     def final_i_xt(devices):
         code = (
             "import jax, infoplane as ip;"
