@@ -203,7 +203,8 @@ def test_a_sweep_with_repeated_points_fails_before_any_work(tmp_path, monkeypatc
 
 
 def test_force_replaces_a_sweep_directory_but_not_a_users_folder(tmp_path):
-    args = ["sweep", "seed", "--set", "lr=0.1,0.2", "--set", "measure=every:20"]
+    # A sweep of one point is a sweep directory all the same.
+    args = ["sweep", "seed", "--set", "lr=0.1", "--set", "measure=every:20"]
     args += ["--epochs", "40", "--quiet"]
     assert main([*args, "--out", str(tmp_path / "s")]) == 0
     assert output.is_sweep_directory(tmp_path / "s")
