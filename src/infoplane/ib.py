@@ -249,7 +249,18 @@ def _information(
 
 @functools.partial(jax.jit, static_argnames="keep")
 def _anneal(
-    p_x, p_yx, betas, steps, q0, i_xt0, pattern, tol, max_iter, merge_tol, eps, jump,
+    p_x,
+    p_yx,
+    betas,
+    steps,
+    q0,
+    i_xt0,
+    pattern,
+    tol,
+    max_iter,
+    merge_tol,
+    eps,
+    jump,
     keep=False,
 ):
     """Deterministic annealing over ``betas[:steps]``, starting from the encoder
@@ -269,9 +280,7 @@ def _anneal(
         beta, index = x
         active = index < steps
         q = _split(q_in, p_x, pattern, eps)
-        q, n_iter = _solve_beta(
-            q, p_x, p_yx, beta, tol, jnp.where(active, max_iter, 0)
-        )
+        q, n_iter = _solve_beta(q, p_x, p_yx, beta, tol, jnp.where(active, max_iter, 0))
         q = _merge(q, p_x, p_yx, merge_tol)
         i_xt, i_ty = _information(q, p_x, p_yx)
         found = active & (first == n_betas) & (i_xt - prev_i_xt > jump)
@@ -284,9 +293,7 @@ def _anneal(
         return carry, (i_xt, i_ty, n_iter, q if keep else None)
 
     start = (q0, i_xt0, jnp.asarray(n_betas), q0)
-    (_, _, first, saved), out = lax.scan(
-        step, start, (betas, jnp.arange(n_betas))
-    )
+    (_, _, first, saved), out = lax.scan(step, start, (betas, jnp.arange(n_betas)))
     return out, first, saved
 
 
@@ -396,8 +403,9 @@ def ib_curve(
         hull: Return the concave hull (default) or the raw per-``beta`` points.
         refine: Rounds of refinement: where I(X;T) jumps between neighbouring
             betas by more than 1% of H(X), eight betas are inserted between them
-            (geometrically) and the sweep runs again. Default 2 rounds for the
-            default ``betas``, none for betas you give.
+            (geometrically) and the sweep runs again (resumed at the first
+            inserted beta: up to there it would repeat the last sweep exactly).
+            Default 2 rounds for the default ``betas``, none for betas you give.
         encoders: Also return p(t|x) of every point (``curve.encoders``); costs
             memory ``len(betas) x n x max_clusters``.
 
