@@ -158,15 +158,20 @@ def _solve_beta(q, p_x, p_yx, beta, tol, max_iter):
     """Iterate the IB equations until max |Δp(t|x)| <= tol or max_iter steps."""
 
     def cond(state):
-        _, delta, it = state
-        return (delta > tol) & (it < max_iter)
+        _, moving, it = state
+        return moving & (it < max_iter)
 
     def body(state):
         q, _, it = state
         q_new = _ib_update(q, p_x, p_yx, beta)
-        return q_new, jnp.max(jnp.abs(q_new - q)), it + 1
+        # max |Δ| > tol, where a NaN in Δ makes the max NaN and stops, without
+        # the float max: XLA's CPU reduction of it cost a quarter of an iteration
+        # on small problems; 0 = settled, 1 = moving, 2 = NaN.
+        delta = q_new - q
+        code = jnp.where(jnp.isnan(delta), 2, (jnp.abs(delta) > tol).astype(int))
+        return q_new, jnp.max(code.astype(jnp.int8)) == 1, it + 1
 
-    q, _, n_iter = lax.while_loop(cond, body, (q, jnp.asarray(jnp.inf), 0))
+    q, _, n_iter = lax.while_loop(cond, body, (q, jnp.asarray(True), 0))
     return q, n_iter
 
 
@@ -243,20 +248,53 @@ def _information(
 
 
 @functools.partial(jax.jit, static_argnames="keep")
-def _anneal(p_x, p_yx, betas, pattern, tol, max_iter, merge_tol, eps, keep=False):
-    """Deterministic annealing over ``betas``; returns per-beta I(X;T), I(T;Y),
-    iterations and (with ``keep``) the encoders p(t|x)."""
-    q0 = jnp.zeros_like(pattern).at[:, 0].set(1.0)  # beta -> 0: a single cluster
+def _anneal(
+    p_x,
+    p_yx,
+    betas,
+    steps,
+    q0,
+    i_xt0,
+    pattern,
+    tol,
+    max_iter,
+    merge_tol,
+    eps,
+    jump,
+    keep=False,
+):
+    """Deterministic annealing over ``betas[:steps]``, starting from the encoder
+    ``q0`` (whose I(X;T) is ``i_xt0``); the rest of ``betas`` is padding that costs
+    no iterations, so that resumed sweeps reuse the program compiled for the whole
+    list.
 
-    def step(q, beta):
-        q = _split(q, p_x, pattern, eps)
-        q, n_iter = _solve_beta(q, p_x, p_yx, beta, tol, max_iter)
+    Returns per-beta I(X;T), I(T;Y), iterations and (with ``keep``) the encoders
+    p(t|x), and the first step whose I(X;T) exceeds the previous one by more than
+    ``jump`` (``len(betas)`` if none) with the encoder it started from: a sweep that
+    only inserts betas after that step's predecessor can resume from there.
+    """
+    n_betas = betas.shape[0]
+
+    def step(carry, x):
+        q_in, prev_i_xt, first, saved = carry
+        beta, index = x
+        active = index < steps
+        q = _split(q_in, p_x, pattern, eps)
+        q, n_iter = _solve_beta(q, p_x, p_yx, beta, tol, jnp.where(active, max_iter, 0))
         q = _merge(q, p_x, p_yx, merge_tol)
         i_xt, i_ty = _information(q, p_x, p_yx)
-        return q, (i_xt, i_ty, n_iter, q if keep else None)
+        found = active & (first == n_betas) & (i_xt - prev_i_xt > jump)
+        carry = (
+            q,
+            i_xt,
+            jnp.where(found, index, first),
+            jnp.where(found, q_in, saved),
+        )
+        return carry, (i_xt, i_ty, n_iter, q if keep else None)
 
-    _, out = lax.scan(step, q0, betas)
-    return out
+    start = (q0, i_xt0, jnp.asarray(n_betas), q0)
+    (_, _, first, saved), out = lax.scan(step, start, (betas, jnp.arange(n_betas)))
+    return out, first, saved
 
 
 def _split_pattern(n: int, k: int, seed: int) -> np.ndarray:
@@ -365,8 +403,9 @@ def ib_curve(
         hull: Return the concave hull (default) or the raw per-``beta`` points.
         refine: Rounds of refinement: where I(X;T) jumps between neighbouring
             betas by more than 1% of H(X), eight betas are inserted between them
-            (geometrically) and the sweep runs again. Default 2 rounds for the
-            default ``betas``, none for betas you give.
+            (geometrically) and the sweep runs again (resumed at the first
+            inserted beta: up to there it would repeat the last sweep exactly).
+            Default 2 rounds for the default ``betas``, none for betas you give.
         encoders: Also return p(t|x) of every point (``curve.encoders``); costs
             memory ``len(betas) x n x max_clusters``.
 
@@ -453,33 +492,72 @@ def ib_curve(
     max_clusters = int(max_clusters)
     pattern = _split_pattern(p_x_np.shape[0], max_clusters, seed)
 
-    def sweep(betas_np):
-        return _anneal(
+    h_x = entropy(p_x_np)
+    jump = 0.01 * max(h_x, 1e-12)  # a gap in I(X;T) that refinement fills
+
+    def sweep(betas_np, start=0, resume=None):
+        """Anneal over ``betas_np``; with ``resume = (outputs, q)`` from a sweep that
+        ran ``betas_np[:start]`` identically and then stood at encoder ``q``, only
+        ``betas_np[start:]`` is run (padded to the full length, so the compiled
+        program is the one for the whole list) and the outputs are identical to a
+        sweep from the start, since each beta depends only on the ones before it.
+
+        Returns the per-beta outputs as NumPy arrays and the first jump of I(X;T)
+        with the encoder before it, as :func:`_anneal` does, in the list's indices.
+        """
+        n_run = len(betas_np) - start
+        if resume is None:
+            q0 = np.zeros_like(pattern)
+            q0[:, 0] = 1.0  # beta -> 0: a single cluster
+            i_xt0 = np.inf  # no jump into the first beta
+        else:
+            q0, i_xt0 = resume[1], resume[0][0][start - 1]
+        out, first, saved = _anneal(
             jnp.asarray(p_x_np),
             jnp.asarray(p_yx_np),
-            jnp.asarray(betas_np),
+            jnp.asarray(np.r_[betas_np[start:], np.full(start, betas_np[-1])]),
+            jnp.asarray(n_run, dtype=jnp.int32),
+            jnp.asarray(q0),
+            jnp.asarray(i_xt0, dtype=jnp.float64),
             jnp.asarray(pattern),
             jnp.asarray(tol, dtype=jnp.float64),
             jnp.asarray(max_iter, dtype=jnp.int32),
             jnp.asarray(merge_tol, dtype=jnp.float64),
             jnp.asarray(perturbation, dtype=jnp.float64),
+            jnp.asarray(jump, dtype=jnp.float64),
             keep=encoders,
         )
+        out = [None if o is None else np.asarray(o)[:n_run] for o in out]
+        if resume is not None:
+            out = [
+                None if o is None else np.concatenate([p[:start], o])
+                for p, o in zip(resume[0], out, strict=True)
+            ]
+        first = int(first)
+        return out, (start + first if first < n_run else None), saved
 
-    h_x = entropy(p_x_np)
     if refine is None:
         refine = 2 if betas is None else 0
     with jax.enable_x64(True):
-        i_xt, i_ty, n_iter, q = sweep(betas_np)
+        out, first, saved = sweep(betas_np)
         for _ in range(refine):
-            jumps = np.flatnonzero(np.diff(np.asarray(i_xt)) > 0.01 * max(h_x, 1e-12))
+            jumps = np.flatnonzero(np.diff(out[0]) > jump)
             if not jumps.size:
                 break
             inserted = [
                 np.geomspace(betas_np[j], betas_np[j + 1], 10)[1:-1] for j in jumps
             ]
-            betas_np = np.unique(np.concatenate([betas_np, *inserted]))
-            i_xt, i_ty, n_iter, q = sweep(betas_np)
+            old, betas_np = betas_np, np.unique(np.concatenate([betas_np, *inserted]))
+            # The sweep is sequential: up to the first jump (where the first betas
+            # are inserted) it would repeat the last one bit for bit, so it resumes
+            # from the encoder kept there.
+            same = np.flatnonzero(old[: len(betas_np)] != betas_np[: len(old)])
+            same = same[0] if same.size else min(len(old), len(betas_np))
+            if first is not None and first == jumps[0] + 1 and first <= same:
+                out, first, saved = sweep(betas_np, first, (out, saved))
+            else:
+                out, first, saved = sweep(betas_np)
+        i_xt, i_ty, n_iter, q = out
         # Rounding can leave values like -1e-16 or I(T;Y) = 4e-17 > I(X;T) = 0.
         # Undo only rounding-sized violations of 0 <= I(T;Y) <= I(X;T) (data
         # processing); anything larger would be a bug and is left visible.
