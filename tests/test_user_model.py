@@ -198,10 +198,11 @@ def test_a_factory_of_infoplanes_mlp_trains_as_infoplane_does():
     exp = ip.preset(
         "seed", epochs=60, measure="every:20", seeds=2, grad_stats=True
     ).replace(estimators=("kde-upper:var=0.1",))
-    # Each network's JAX key back to its index, to draw the MLP the run would draw.
+    # Each network's JAX key back to its index, to draw the MLP the run would draw
+    # (the seeds are padded to a multiple of the devices: those networks too).
     index = {
         jax.random.key_data(user_model.network_key(exp.seed, i)).tobytes(): i
-        for i in range(exp.seeds)
+        for i in range(exp.seeds + jax.device_count())
     }
 
     def factory(key):
