@@ -37,12 +37,16 @@ def test_help_and_version_start_fast_without_jax():
     assert "presets" in out.stdout
     assert "--out" in cli("run", "--help").stdout
     assert cli("--version").stdout.startswith("infoplane ")
+    # Neither the parser nor listing the presets imports JAX.
     code = (
         "import sys, infoplane.cli; infoplane.cli._parser(); "
+        "print('jax' in sys.modules); infoplane.cli.main(['presets']); "
         "print('jax' in sys.modules)"
     )
     check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert check.stdout.strip() == "False"
+    lines = check.stdout.splitlines()
+    assert lines[0] == lines[-1] == "False"
+    assert lines[1].startswith("seed ")
 
 
 def test_presets_lists_names_with_descriptions(capsys):

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .datasets import SCALES, check_task
-from .estimators import parse_estimator
-from .model import ACTIVATIONS, QUANTIZE, quantize_is_layer, quantize_range
 from .schedules import parse_schedule
 from .units import check_units
 
@@ -116,6 +114,11 @@ class Experiment:
     quantize: str = "none"
 
     def __post_init__(self):
+        # Imported here, not above: these import JAX, and listing the presets
+        # (`infoplane presets`) or reading this module needs none of it.
+        from .estimators import parse_estimator
+        from .model import ACTIVATIONS, QUANTIZE, quantize_is_layer, quantize_range
+
         hidden = self.hidden
         if _is_int(hidden):
             hidden = (hidden,)
