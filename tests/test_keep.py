@@ -110,8 +110,9 @@ def test_a_kept_network_that_diverged_keeps_nan_as_its_other_arrays(poison_netwo
 
 
 def test_kept_networks_are_those_of_the_run_bit_for_bit():
-    # Three networks train together; keeping two must not retrain them apart, where
-    # float32 sums round differently and a quantised or binned value can change bin.
+    # The kept activations are exactly those the run measured (the same networks,
+    # epochs and forward pass): measured again they give the run's values bit for
+    # bit, where a value one ulp off could change its bin or quantisation level.
     # Two hidden layers rather than the preset's five: half the program to compile.
     exp = ip.preset("lorenzen2022", seeds=3, epochs=20, measure="log:4")
     exp = exp.replace(
