@@ -1,12 +1,13 @@
 """run(keep="activations"): what a run trained is kept, and measured again."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import infoplane as ip
 from infoplane.results import KEPT_ARRAYS
 
-EXP = ip.preset("seed", epochs=40, measure="every:20")
+EXP = ip.preset("seed", epochs=41, measure="every:20")  # measured at 0, 20, 40
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def test_a_run_keeps_its_layers_and_parameters(kept):
     result, loaded = kept
     widths = sum(EXP.hidden) + 2 * EXP.measure_output  # the output: 2 classes
     activations = result.arrays["kept_activations"]
-    assert activations.shape == (1, 2, 1024, widths)
+    assert activations.shape == (1, 3, 1024, widths)
     assert activations.dtype == np.float32
     assert result.arrays["kept_parameters"].shape[0] == 1
     # The kept values are the run's: the same networks, the same numbers.
@@ -30,6 +31,26 @@ def test_a_run_keeps_its_layers_and_parameters(kept):
     assert not set(plain.arrays) & set(KEPT_ARRAYS)
     for name in KEPT_ARRAYS:
         np.testing.assert_array_equal(loaded.arrays[name], result.arrays[name])
+
+
+def test_kept_models_are_the_trained_networks(kept, small_result):
+    result, loaded = kept
+    (model,) = loaded.kept_models()
+    assert isinstance(model, ip.model.MLP)
+    assert (model.activation, model.quantize) == (EXP.activation, EXP.quantize)
+    # The final parameters give the layers measured at the last epoch (the last).
+    inputs = ip.load_task(EXP.task).scaled(EXP.scale).inputs
+    _, hidden = model.batch(jnp.asarray(inputs))
+    kept_layers = result.arrays["kept_activations"][0, -1, :, : sum(EXP.hidden)]
+    np.testing.assert_allclose(np.concatenate(hidden, axis=1), kept_layers, atol=1e-6)
+    first = ip.run(
+        EXP.replace(epochs=1, measure="every:1"), keep="activations"
+    ).kept_models()[0]
+    assert not np.allclose(first.layers[0].weight, model.layers[0].weight)
+    with pytest.raises(ValueError, match="without a factory"):
+        loaded.kept_models(lambda key: model)
+    with pytest.raises(ValueError, match="kept no parameters"):
+        small_result.kept_models()
 
 
 @pytest.mark.parametrize("estimator", ["kde-upper:var=0.1", "binning:bins=30"])
@@ -81,7 +102,7 @@ def test_a_result_missing_a_kept_array_is_damaged(kept, tmp_path):
 def test_kept_seeds_and_the_output_layer_are_measured_again(tmp_path):
     exp = EXP.replace(seeds=3, measure_output=True, measure_samples=300, units="bits")
     result = ip.run(exp, keep="activations", keep_seeds=2)
-    assert result.arrays["kept_activations"].shape == (2, 2, 300, sum(exp.hidden) + 2)
+    assert result.arrays["kept_activations"].shape == (2, 3, 300, sum(exp.hidden) + 2)
     again = result.remeasure("binning:bins=30")
     measured = ip.run(exp.replace(estimators=("binning:bins=30",)))
     assert again.experiment.seeds == 2

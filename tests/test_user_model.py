@@ -120,17 +120,11 @@ def test_kept_activations_are_the_trained_modules_layers(cnn_run):
     # the run measured at its last epoch.
     result = cnn_run
     data = ip.load_task("digits").scaled(result.experiment.scale)
-    params, static = eqx.partition(CNN(jax.random.key(1)), eqx.is_array)
-    leaves, treedef = jax.tree.flatten(params)
-    ends = np.cumsum([a.size for a in leaves])[:-1]
+    models = result.kept_models(CNN)
+    assert len(models) == 10
+    assert all(isinstance(m, CNN) for m in models)
     for seed in (0, 9):
-        flat = np.split(result.arrays["kept_parameters"][seed], ends)
-        trained = eqx.combine(
-            jax.tree.unflatten(
-                treedef, [f.reshape(a.shape) for f, a in zip(flat, leaves, strict=True)]
-            ),
-            static,
-        )
+        trained = models[seed]
         index = result.arrays["measured_inputs"][seed]
         images = data.inputs[index[index >= 0]].reshape(-1, 8, 8)
         logits, layers = jax.vmap(trained)(images)
@@ -146,6 +140,10 @@ def test_kept_activations_are_the_trained_modules_layers(cnn_run):
         np.testing.assert_allclose(kept, mine, rtol=0, atol=2e-5)
         initial = CNN(user_model.network_key(result.experiment.seed, seed))
         assert not np.allclose(initial.dense.weight, trained.dense.weight)
+    with pytest.raises(ValueError, match="pass its factory"):
+        result.kept_models()
+    with pytest.raises(ValueError, match="not the model this run trained"):
+        result.kept_models(lambda key: eqx.nn.Linear(64, 10, key=key))
 
 
 def test_it_saves_loads_summarises_and_measures_again(cnn_run, tmp_path, capsys):

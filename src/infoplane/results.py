@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -234,6 +235,30 @@ def _network_sizes(experiment: Experiment, info: dict, layers) -> tuple[list, in
     if list(layers) != names + ["output"] * experiment.measure_output:
         raise ValueError("its layers differ from its model's")
     return units, len(weights)
+
+
+def _kept_mlp(experiment: Experiment, parameters: int, classes: int):
+    """An MLP of ``experiment`` holding ``parameters`` parameters, with ``classes``
+    outputs (its values to be replaced): the input width is the one that gives that
+    count, as a run does not record it."""
+    from .model import MLP
+
+    hidden = experiment.hidden
+    rest = sum(o * (i + 1) for i, o in itertools.pairwise([*hidden, classes]))
+    features, remainder = divmod(parameters - rest, hidden[0])
+    if remainder or features < 2:
+        raise ValueError(
+            f"{parameters:,} kept parameters do not make an MLP with hidden layers "
+            f"{list(hidden)} and {classes} outputs"
+        )
+    return MLP(
+        features - 1,
+        hidden,
+        classes,
+        experiment.activation,
+        key=np.random.default_rng(0),
+        quantize=experiment.quantize,
+    )
 
 
 def _versions() -> dict[str, str]:
@@ -671,6 +696,67 @@ class Result:
             {k: v for k, v in self.info.items() if k not in ("warnings", "versions")}
         )
         return result
+
+    def kept_models(self, factory=None) -> list:
+        """The kept networks (``run(experiment, keep="activations")``) with their
+        final parameters, as modules: one per kept network (seeds 0, 1, ...).
+
+        For infoplane's own network these are :class:`~infoplane.model.MLP` modules; for
+        a run of your model (``run(experiment, model=factory)``) pass the same
+        ``factory``: its module, with the kept arrays put in (in ``jax.tree.leaves``
+        order), is returned.
+
+        Raises:
+            ValueError: the result kept no parameters, a factory is missing or not
+                wanted, or the factory's module does not hold as many parameters as
+                the run kept.
+        """
+        if "kept_parameters" not in self.arrays or self.experiment is None:
+            raise ValueError(
+                "this result kept no parameters; run it with "
+                'ip.run(experiment, keep="activations") or, on the command line, '
+                "infoplane run ... --keep N"
+            )
+        exp, kept = self.experiment, self.arrays["kept_parameters"]
+        model = self.info.get("model")
+        if model is not None and factory is None:
+            raise ValueError(
+                f"this run trained your model {model['name']}: pass its factory, "
+                "result.kept_models(factory)"
+            )
+        if model is None and factory is not None:
+            raise ValueError(
+                "this run trained infoplane's own network: call kept_models() "
+                "without a factory"
+            )
+        if factory is None:
+            template = _kept_mlp(exp, kept.shape[1], self.arrays["kept_p_y"].shape[2])
+        else:
+            from .user_model import network_key
+
+            template = factory(network_key(exp.seed, 0))
+        params, static = eqx.partition(template, eqx.is_array)
+        leaves, treedef = jax.tree.flatten(params)
+        if sum(a.size for a in leaves) != kept.shape[1]:
+            raise ValueError(
+                f"the factory's module holds {sum(a.size for a in leaves):,} "
+                f"parameters and the run kept {kept.shape[1]:,}: it is not the "
+                "model this run trained"
+            )
+        ends = np.cumsum([a.size for a in leaves])[:-1]
+        return [
+            eqx.combine(
+                jax.tree.unflatten(
+                    treedef,
+                    [
+                        jnp.asarray(flat.reshape(a.shape), a.dtype)
+                        for flat, a in zip(np.split(row, ends), leaves, strict=True)
+                    ],
+                ),
+                static,
+            )
+            for row in kept
+        ]
 
     def plot(self, **kwargs):
         """Draw the information plane; see :func:`infoplane.plotting.plot_plane`."""
