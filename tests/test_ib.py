@@ -308,6 +308,11 @@ def test_refinement_fills_jumps_and_encoders_check_every_point():
         i_xt, i_ty = _mi_of_encoder(p_x, p_yx, np.asarray(fine.encoders[k]))
         assert i_xt == pytest.approx(fine.i_xt[k], abs=1e-9)
         assert i_ty == pytest.approx(fine.i_ty[k], abs=1e-9)
+    # Refinement resumes each sweep at its first inserted beta: its values are those
+    # of one sweep over the refined betas from the start.
+    once = ib_curve(p_x, p_yx, betas=fine.beta, refine=0, hull=False, encoders=True)
+    for name in ("i_xt", "i_ty", "n_iter", "encoders"):
+        np.testing.assert_array_equal(getattr(once, name), getattr(fine, name))
     hull = ib_curve(p_x, p_yx, encoders=True)
     assert hull.encoders.shape[0] == len(hull.beta)
     origin = _mi_of_encoder(p_x, p_yx, np.asarray(hull.encoders[0]))
