@@ -99,7 +99,7 @@ SHARDED = ["sweep", "seed", "--set", "lr=0.1,0.2,0.3", "--set", "measure=every:2
 SHARDED += ["--epochs", "40", "--quiet"]
 
 
-def test_a_sweep_split_into_shards_skips_complete_points_refuses_other_sweeps_and_collects_to_the_whole(  # noqa: E501
+def test_sweep_shards_skip_done_points_refuse_others_and_collect_to_the_whole(
     tmp_path, capsys
 ):
     whole, split = tmp_path / "whole", tmp_path / "split"
