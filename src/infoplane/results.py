@@ -245,14 +245,15 @@ def _kept_mlp(experiment: Experiment, parameters: int, classes: int):
 
     hidden = experiment.hidden
     rest = sum(o * (i + 1) for i, o in itertools.pairwise([*hidden, classes]))
-    features, remainder = divmod(parameters - rest, hidden[0])
-    if remainder or features < 2:
+    # The first layer holds hidden[0] x (input width + 1) of them (weights, bias).
+    with_bias, remainder = divmod(parameters - rest, hidden[0])
+    if remainder or with_bias < 2:
         raise ValueError(
             f"{parameters:,} kept parameters do not make an MLP with hidden layers "
             f"{list(hidden)} and {classes} outputs"
         )
     return MLP(
-        features - 1,
+        with_bias - 1,
         hidden,
         classes,
         experiment.activation,
