@@ -173,13 +173,18 @@ def _write_idx(path, array):
     path.write_bytes(header + np.ascontiguousarray(array, np.uint8).tobytes())
 
 
-def test_saxe2018_mnist_runs_on_the_users_mnist_files(tmp_path):
-    rng = np.random.default_rng(0)
+def _write_mnist(folder, rng):
+    """A tiny MNIST in IDX files: 40 training and 12 test images of 4 x 4 pixels,
+    labelled 0-9 in turn, each class brighter than the last."""
     for split, n in (("train", 40), ("t10k", 12)):
         y = np.arange(n, dtype=np.uint8) % 10
         x = rng.integers(0, 40, (n, 4, 4)) + 20 * y[:, None, None]
-        _write_idx(tmp_path / f"{split}-images-idx3-ubyte", x.astype(np.uint8))
-        _write_idx(tmp_path / f"{split}-labels-idx1-ubyte", y)
+        _write_idx(folder / f"{split}-images-idx3-ubyte", x.astype(np.uint8))
+        _write_idx(folder / f"{split}-labels-idx1-ubyte", y)
+
+
+def test_saxe2018_mnist_runs_on_the_users_mnist_files(tmp_path):
+    _write_mnist(tmp_path, np.random.default_rng(0))
     exp = ip.preset(
         "saxe2018-mnist",
         task=f"mnist:{tmp_path}",
@@ -206,12 +211,7 @@ def test_saxe2018_mnist_runs_on_the_users_mnist_files(tmp_path):
 
 
 def test_saxe2018_mnist_on_the_first_images_of_each_split(tmp_path):
-    rng = np.random.default_rng(1)
-    for split, n in (("train", 40), ("t10k", 12)):
-        y = np.arange(n, dtype=np.uint8) % 10
-        x = rng.integers(0, 40, (n, 4, 4)) + 20 * y[:, None, None]
-        _write_idx(tmp_path / f"{split}-images-idx3-ubyte", x.astype(np.uint8))
-        _write_idx(tmp_path / f"{split}-labels-idx1-ubyte", y)
+    _write_mnist(tmp_path, np.random.default_rng(1))
     task = f"mnist:{tmp_path},train=20,test=10"
     exp = ip.preset(
         "saxe2018-mnist",

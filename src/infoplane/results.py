@@ -738,20 +738,21 @@ class Result:
             template = factory(network_key(exp.seed, 0))
         params, static = eqx.partition(template, eqx.is_array)
         leaves, treedef = jax.tree.flatten(params)
-        if sum(a.size for a in leaves) != kept.shape[1]:
+        ends = np.cumsum([a.size for a in leaves])
+        if ends[-1] != kept.shape[1]:
             raise ValueError(
-                f"the factory's module holds {sum(a.size for a in leaves):,} "
-                f"parameters and the run kept {kept.shape[1]:,}: it is not the "
-                "model this run trained"
+                f"the factory's module holds {ends[-1]:,} parameters and the run "
+                f"kept {kept.shape[1]:,}: it is not the model this run trained"
             )
-        ends = np.cumsum([a.size for a in leaves])[:-1]
         return [
             eqx.combine(
                 jax.tree.unflatten(
                     treedef,
                     [
                         jnp.asarray(flat.reshape(a.shape), a.dtype)
-                        for flat, a in zip(np.split(row, ends), leaves, strict=True)
+                        for flat, a in zip(
+                            np.split(row, ends[:-1]), leaves, strict=True
+                        )
                     ],
                 ),
                 static,
