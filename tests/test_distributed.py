@@ -66,6 +66,7 @@ def _distributed(*args, processes: int = 2) -> list[subprocess.Popen]:
     ]
 
 
+@pytest.mark.processes
 def test_two_processes_give_the_arrays_of_two_devices_and_process_0_writes(
     tmp_path,
 ):

@@ -89,6 +89,7 @@ def test_a_run_into_a_folder_written_meanwhile_fails_and_keeps_it(tmp_path):
     assert visible_and_hidden(tmp_path) == ["out"]
 
 
+@pytest.mark.processes
 def test_two_concurrent_runs_into_one_folder_one_fails(tmp_path):
     out = tmp_path / "same"
     command = [sys.executable, "-m", "infoplane.cli", "run", "seed", "--out", str(out)]
@@ -179,6 +180,7 @@ def test_a_bad_cache_warns_and_never_costs_a_run(damage, tmp_path, monkeypatch):
         np.testing.assert_array_equal(ip.ib.task_curve(dataset).i_ty, expected.i_ty)
 
 
+@pytest.mark.processes
 def test_run_with_ib_bound_survives_a_bad_cache(tmp_path):
     (tmp_path / "cache-file").write_text("x")  # INFOPLANE_CACHE names a file
     env = dict(os.environ, INFOPLANE_CACHE=str(tmp_path / "cache-file"))

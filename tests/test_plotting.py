@@ -119,6 +119,7 @@ def close_figures():
     plt.close("all")
 
 
+@pytest.mark.processes
 def test_importing_plotting_and_writing_files_leave_pyplot_alone(tmp_path):
     # Files and the animation use figures of their own; only a picture asked for
     # without an ax is pyplot's. Three epochs: three frames to animate, not ten.

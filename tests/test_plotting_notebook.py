@@ -49,6 +49,7 @@ def write_kernel(directory: Path) -> str:
     return spec.name
 
 
+@pytest.mark.processes
 def test_a_notebook_shows_the_plane_and_the_animation(tmp_path, monkeypatch):
     # The kernel picks its own backend (inline), as in a notebook; no Agg forced.
     monkeypatch.delenv("MPLBACKEND", raising=False)
