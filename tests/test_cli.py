@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 import infoplane as ip
+from infoplane import output, plotting
 from infoplane.cli import main
 
 
@@ -117,6 +119,41 @@ def test_run_in_process_with_quiet_and_no_video(tmp_path, capsys):
     names = {p.name for p in (tmp_path / "q").iterdir()}
     assert "plane.gif" not in names
     assert "plane.png" in names
+
+
+def test_plot_draws_the_pictures_of_a_saved_run_again(tmp_path, capsys):
+    run = tmp_path / "q"
+    args = ["run", "seed", "--out", str(run), "--epochs", "40", "--quiet"]
+    assert main([*args, "--measure-every", "20", "--no-video"]) == 0
+    inode = lambda name: (run / name).stat().st_ino  # noqa: E731
+    before = inode("plane.png")
+    code, out, err = run_main("plot", str(run), capsys=capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith("wrote plane.png, curves.png, plane.gif")
+    assert inode("plane.png") != before  # replaced by a rename, not written over
+    assert (run / "plane.gif").read_bytes()[:6] == b"GIF89a"
+    assert output.is_run_directory(run)
+    assert [p.name for p in tmp_path.iterdir()] == ["q"]  # no temporary folder left
+    gif, png = inode("plane.gif"), inode("plane.png")
+    code, out, _ = run_main("plot", str(run), "--no-video", "--quiet", capsys=capsys)
+    assert (code, out) == (0, "")
+    assert inode("plane.png") != png
+    assert inode("plane.gif") == gif  # kept as it was
+
+    # Only a run directory infoplane wrote is drawn into.
+    users = tmp_path / "mine"
+    users.mkdir()
+    (users / "plane.png").write_text("my picture")
+    code, _, err = run_main("plot", str(users), capsys=capsys)
+    assert code == 2
+    assert "is not a run directory written by infoplane" in err
+    assert (users / "plane.png").read_text() == "my picture"
+    assert run_main("plot", str(tmp_path / "none"), capsys=capsys)[0] == 2
+    sweep = tmp_path / "sweep"
+    shutil.copytree(run, sweep / "lr=0.1")
+    code, _, err = run_main("plot", str(sweep), capsys=capsys)
+    assert code == 2
+    assert f"infoplane plot {sweep}/POINT" in err
 
 
 @pytest.mark.parametrize(
@@ -277,6 +314,21 @@ def test_bound_command_and_overlay(tmp_path, monkeypatch, capsys):
     assert rows[0] == "layer,estimator,distance_below_ib_bound"
     assert len(rows) == 4  # three layers, one estimator
     assert all(float(r.rsplit(",", 1)[1]) > -1e-9 for r in rows[1:])  # none above
+
+    # Drawn again, the planes carry the same IB curve.
+    drawn = []
+    write_pictures = plotting.write_pictures
+
+    def spy(result, directory, **kwargs):
+        drawn.append(kwargs["ib_curve"])
+        return write_pictures(result, directory, **kwargs)
+
+    monkeypatch.setattr(plotting, "write_pictures", spy)
+    assert main(["plot", str(tmp_path / "r"), "--no-video", "--quiet"]) == 0
+    bound = (tmp_path / "r" / "ib_bound.csv").read_text().splitlines()
+    assert bound[0] == "i_xt,i_ty (nats)"
+    bound = np.array([row.split(",") for row in bound[1:]], float)
+    np.testing.assert_allclose(drawn[0].i_xt, bound[:, 0], rtol=1e-12)
 
 
 def test_saxe2018_preset_compares_activations(tmp_path, capsys):

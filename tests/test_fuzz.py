@@ -78,12 +78,13 @@ OPTIONS = st.one_of(
 @st.composite
 def command_lines(draw):
     command = draw(
-        st.sampled_from(["run", "run", "sweep", "summary", "bound", "presets"])
+        st.sampled_from(["run", "run", "sweep", "summary", "plot", "bound", "presets"])
     )
     target = {
         "run": st.sampled_from(["seed", "seed5", "exp.toml"]),
         "sweep": st.sampled_from(["seed", "exp.toml"]),
         "summary": st.sampled_from(["out", "run0", "."]),
+        "plot": st.sampled_from(["out", "run0", ".", "exp.toml"]),
         # A soft joint from a file rather than tishby12:gamma=2, whose curve costs
         # seconds (tests/test_ib.py checks that one).
         "bound": st.sampled_from(["seed10", "file:joint.npz", "nope"]),

@@ -281,6 +281,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     remeasure.add_argument("--quiet", action="store_true", help="no summary")
 
+    plot = commands.add_parser(
+        "plot",
+        help="draw the pictures of a saved run again",
+        description=(
+            "Draw every picture of a saved run into its directory again: plane.png, "
+            "curves.png, snr.png (with gradient statistics), plane.gif and plane.mp4 "
+            "(where ffmpeg is available), with the task's IB curve on the planes "
+            "when the run holds ib_bound.csv. E.g. the animation of a run made with "
+            "--no-video, or the pictures of a run made by an older infoplane. The "
+            "old pictures are replaced only once every new one is drawn."
+        ),
+        epilog="Example: infoplane run seed --no-video --out runs/seed ;  infoplane "
+        "plot runs/seed",
+    )
+    plot.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    plot.add_argument(
+        "--no-video",
+        action="store_true",
+        help="skip plane.gif and plane.mp4 (those already there stay)",
+    )
+    plot.add_argument("--quiet", action="store_true", help="no list of the pictures")
+
     summary = commands.add_parser(
         "summary",
         help="print the summary table of a saved run (or of every point of a sweep)",
@@ -726,6 +748,15 @@ def _remeasure(args) -> int:
     return 0
 
 
+def _plot(args) -> int:
+    from infoplane.report import redraw_pictures
+
+    written = redraw_pictures(args.run_dir, video=not args.no_video)
+    if not args.quiet:
+        print(f"wrote {', '.join(p.name for p in written)} in {args.run_dir}/")
+    return 0
+
+
 def _summary(args) -> int:
     import json
 
@@ -849,6 +880,8 @@ def _command(args) -> int:
         return _bound(args)
     if args.command == "remeasure":
         return _remeasure(args)
+    if args.command == "plot":
+        return _plot(args)
     return _summary(args)
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "claim_manifest",
     "read_manifest",
+    "redraw_pictures",
     "sweep_manifest",
     "write_bound",
     "write_manifest",
@@ -54,15 +55,9 @@ def write_run(
     result.write_files(directory)
     curve = gap = None
     if ib_bound:
-        from .datasets import load_task
-        from .ib import distance_below, task_curve
+        from .ib import distance_below
 
-        if result.experiment is None:
-            raise ValueError(
-                f"the IB bound needs the task of an experiment; {result.name} was "
-                f"measured by the {result.source} and names no task"
-            )
-        curve = task_curve(load_task(result.experiment.task))
+        curve = _task_bound(result)
         scale = UNITS[result.units]
         i_xt, i_ty = result.i_xt[:, -1] / scale, result.i_ty[:, -1] / scale
         gap = np.nanmean(distance_below(curve, i_xt, i_ty), axis=0) * scale
@@ -85,6 +80,61 @@ def write_run(
         )
     write_pictures(result, directory, video=video, ib_curve=curve)
     return gap
+
+
+def redraw_pictures(directory: Path, *, video: bool = True) -> list[Path]:
+    """Draw every picture of the run in ``directory`` again, into it.
+
+    The pictures are those a run writes (:func:`~infoplane.plotting.write_pictures`),
+    with the task's IB curve on the planes when the run holds ``ib_bound.csv``. They
+    are drawn in a temporary folder beside the run and then renamed over the old
+    ones, so an interrupted call leaves the old pictures whole. Only a directory
+    infoplane wrote is drawn into, and only its pictures are replaced.
+
+    Returns:
+        The pictures written.
+
+    Raises:
+        ValueError: ``directory`` is not a run directory infoplane wrote.
+    """
+    from .output import is_run_directory, is_sweep_directory, scratch_directory
+    from .plotting import write_pictures
+    from .results import Result
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ValueError(f"{directory} is not a folder; give a run directory")
+    if is_sweep_directory(directory):
+        raise ValueError(
+            f"{directory} is a sweep directory; draw a point's pictures with "
+            f"infoplane plot {directory}/POINT"
+        )
+    if not is_run_directory(directory):
+        raise ValueError(
+            f"{directory} is not a run directory written by infoplane (its "
+            "result.json and the files of a run, nothing else); infoplane plot draws "
+            "the pictures of such a directory"
+        )
+    result = Result.load(directory)
+    curve = _task_bound(result) if (directory / "ib_bound.csv").is_file() else None
+    with scratch_directory(directory.parent, f"{directory.name}-pictures") as tmp:
+        drawn = write_pictures(result, tmp, video=video, ib_curve=curve)
+        for picture in drawn:
+            os.replace(picture, directory / picture.name)
+    return [directory / picture.name for picture in drawn]
+
+
+def _task_bound(result: "Result") -> "IBCurve":
+    """The information bottleneck curve of the task ``result`` was trained on."""
+    from .datasets import load_task
+    from .ib import task_curve
+
+    if result.experiment is None:
+        raise ValueError(
+            f"the IB bound needs the task of an experiment; {result.name} was "
+            f"measured by the {result.source} and names no task"
+        )
+    return task_curve(load_task(result.experiment.task))
 
 
 def sweep_manifest(base, settings: Sequence[str], names: Sequence[str]) -> dict:
