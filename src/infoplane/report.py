@@ -107,7 +107,8 @@ def redraw_pictures(directory: Path, *, video: bool = True) -> list[Path]:
     if is_sweep_directory(directory):
         raise ValueError(
             f"{directory} is a sweep directory; draw a point's pictures with "
-            f"infoplane plot {directory}/POINT"
+            f"infoplane plot {directory}/POINT, and the sweep's own (sweep.png, "
+            f"depth.png) with infoplane sweep --collect {directory}"
         )
     if not is_run_directory(directory):
         raise ValueError(
