@@ -124,8 +124,12 @@ def test_run_in_process_with_quiet_and_no_video(tmp_path, capsys):
 def test_plot_draws_the_pictures_of_a_saved_run_again(tmp_path, capsys):
     run = tmp_path / "q"
     args = ["run", "seed", "--out", str(run), "--epochs", "40", "--quiet"]
-    assert main([*args, "--measure-every", "20", "--no-video"]) == 0
+    assert main([*args, "--measure-every", "20", "--no-pictures"]) == 0
+    files = ["arrays.npz", "information.csv", "result.json"]
+    assert sorted(p.name for p in run.iterdir()) == files
     inode = lambda name: (run / name).stat().st_ino  # noqa: E731
+    code, out, err = run_main("plot", str(run), "--no-video", capsys=capsys)
+    assert (code, out, err) == (0, f"wrote plane.png, curves.png in {run}/\n", "")
     before = inode("plane.png")
     code, out, err = run_main("plot", str(run), capsys=capsys)
     assert (code, err) == (0, "")

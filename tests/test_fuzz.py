@@ -67,7 +67,11 @@ OPTIONS = st.one_of(
             ]
         ),
     ),
-    st.tuples(st.sampled_from(["--force", "--quiet", "--no-video", "--strict"])),
+    st.tuples(
+        st.sampled_from(
+            ["--force", "--quiet", "--no-video", "--no-pictures", "--strict"]
+        )
+    ),
     st.tuples(
         st.just("--out"), st.sampled_from(["out", ".", "..", "", "a/b", "x.csv"])
     ),

@@ -95,6 +95,32 @@ def test_sweep_command_writes_points_and_combined_figures(tmp_path, capsys):
     assert "FIELD=VALUES" in capsys.readouterr().err
 
 
+def test_a_sweep_without_pictures_writes_its_files_and_pictures_come_later(tmp_path):
+    out = tmp_path / "s"
+    args = ["sweep", "seed", "--set", "hidden=4;4,3", "--epochs", "60", "--seeds", "2"]
+    assert main([*args, "--out", str(out), "--quiet", "--no-pictures"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "hidden=4",
+        "hidden=4-3",
+        "summary.csv",
+        "sweep.json",
+        "verdict.txt",
+    ]
+    for point in ("hidden=4", "hidden=4-3"):
+        files = sorted(p.name for p in (out / point).iterdir())
+        assert files == ["arrays.npz", "information.csv", "result.json"]
+    verdicts = (out / "verdict.txt").read_text()
+    # The combined pictures, then a point's, drawn from the files.
+    assert main(["sweep", "--collect", str(out), "--quiet"]) == 0
+    assert {"sweep.png", "depth.png"} <= {p.name for p in out.iterdir()}
+    assert (out / "verdict.txt").read_text() == verdicts
+    assert main(["plot", str(out / "hidden=4-3"), "--no-video", "--quiet"]) == 0
+    assert {"plane.png", "curves.png"} <= {
+        p.name for p in (out / "hidden=4-3").iterdir()
+    }
+
+
 SHARDED = ["sweep", "seed", "--set", "lr=0.1,0.2,0.3", "--set", "measure=every:20"]
 SHARDED += ["--epochs", "40", "--quiet"]
 

@@ -29,6 +29,12 @@ def _int_list(text: str) -> tuple[int, ...]:
         ) from None
 
 
+NO_PICTURES = (
+    "write the result files only, no pictures: quicker for many runs (an array job, "
+    "a large sweep); infoplane plot RUN_DIR draws them later"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="infoplane",
@@ -117,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-video", action="store_true", help="skip plane.gif and plane.mp4"
     )
+    run.add_argument("--no-pictures", action="store_true", help=NO_PICTURES)
     run.add_argument(
         "--force",
         action="store_true",
@@ -245,6 +252,7 @@ def _parser() -> argparse.ArgumentParser:
         help="training loss that counts as converged in depth.png (default 0.1)",
     )
     sweep.add_argument("--video", action="store_true", help="animate every point too")
+    sweep.add_argument("--no-pictures", action="store_true", help=NO_PICTURES)
     sweep.add_argument(
         "--force",
         action="store_true",
@@ -416,7 +424,11 @@ def _run(args) -> int:
                 if line not in printed:
                     print(f"infoplane: warning: {line}", file=sys.stderr)
             gap = report.write_run(
-                result, tmp, video=not args.no_video, ib_bound=args.ib_bound
+                result,
+                tmp,
+                video=not args.no_video,
+                ib_bound=args.ib_bound,
+                pictures=not args.no_pictures,
             )
             stack.close()  # the run directory appears
             return gap
@@ -591,7 +603,9 @@ def _run_shard(base, settings: list[str], args) -> int:
             result = ip.run(points[i], progress=not args.quiet, strict=args.strict)
             for line in result.info["warnings"]:
                 print(f"infoplane: warning: {names[i]}: {line}", file=sys.stderr)
-            report.write_run(result, tmp, video=args.video)
+            report.write_run(
+                result, tmp, video=args.video, pictures=not args.no_pictures
+            )
     if not args.quiet:
         print(
             f"shard {index}/{count}: {len(mine) - len(done)} point(s) run, "
@@ -622,7 +636,11 @@ def _collect(out: Path, args) -> int:
     remove_stale_temporaries(out)
     with scratch_directory(out, "collect") as tmp:
         verdicts = report.write_sweep(
-            results, names, tmp, loss_threshold=args.loss_threshold
+            results,
+            names,
+            tmp,
+            loss_threshold=args.loss_threshold,
+            pictures=not args.no_pictures,
         )
         for written in tmp.iterdir():
             os.replace(written, out / written.name)  # each file appears whole
@@ -645,6 +663,7 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
     names = [sweeps.point_name(p, settings) for p in points]
     out = args.out or Path("runs") / base.name
     video = getattr(args, "video", False)
+    pictures = not args.no_pictures
     with contextlib.ExitStack() as stack:
         tmp = _on_main(
             dist,
@@ -658,7 +677,7 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
             for line in result.info["warnings"]:
                 print(f"infoplane: warning: {names[i]}: {line}", file=sys.stderr)
             (tmp / names[i]).mkdir()
-            report.write_run(result, tmp / names[i], video=video)
+            report.write_run(result, tmp / names[i], video=video, pictures=pictures)
             bar.update(1)
 
         try:
@@ -679,6 +698,7 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
                 names,
                 tmp,
                 loss_threshold=getattr(args, "loss_threshold", 0.1),
+                pictures=pictures,
             )
             stack.close()  # the sweep directory appears
             return verdicts

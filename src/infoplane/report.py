@@ -39,12 +39,18 @@ IB_CSV_HEADER = ["beta", "i_xt", "i_ty"]
 
 
 def write_run(
-    result: "Result", directory: Path, *, video: bool = True, ib_bound: bool = False
+    result: "Result",
+    directory: Path,
+    *,
+    video: bool = True,
+    ib_bound: bool = False,
+    pictures: bool = True,
 ) -> "np.ndarray | None":
     """Write a run's files and pictures into ``directory`` (which exists).
 
     With ``ib_bound``, also the task's IB curve (``ib_bound.csv``), each layer's final
-    distance below it (``ib_distance.csv``), and the curve on the planes.
+    distance below it (``ib_distance.csv``), and the curve on the planes. Without
+    ``pictures``, only the files (:func:`redraw_pictures` draws them later).
 
     Returns:
         With ``ib_bound``, the mean final distance below the bound, shape
@@ -78,7 +84,8 @@ def write_run(
                 for x, y in zip(curve.i_xt, curve.i_ty, strict=True)
             ),
         )
-    write_pictures(result, directory, video=video, ib_curve=curve)
+    if pictures:
+        write_pictures(result, directory, video=video, ib_curve=curve)
     return gap
 
 
@@ -215,9 +222,11 @@ def write_sweep(
     directory: Path,
     *,
     loss_threshold: float = 0.1,
+    pictures: bool = True,
 ) -> list[str]:
     """Write a sweep's combined files into ``directory`` beside its run directories:
-    ``sweep.png``, ``depth.png`` (when depth varies), ``summary.csv``, ``verdict.txt``.
+    ``sweep.png``, ``depth.png`` (when depth varies; both only with ``pictures``),
+    ``summary.csv``, ``verdict.txt``.
 
     Returns:
         The verdict lines (also in ``verdict.txt``).
@@ -225,9 +234,10 @@ def write_sweep(
     from .plotting import offscreen, plot_depth, plot_sweep
 
     with offscreen():  # files only: no pyplot figures left open
-        plot_sweep(results, names).savefig(directory / "sweep.png", dpi=150)
+        if pictures:
+            plot_sweep(results, names).savefig(directory / "sweep.png", dpi=150)
         depths = [len(r.experiment.hidden) for r in results]
-        if len(set(depths)) > 1:
+        if pictures and len(set(depths)) > 1:
             ax = plot_depth(
                 depths,
                 [analysis.compression_epochs(r) for r in results],
