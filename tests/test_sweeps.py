@@ -121,8 +121,10 @@ def test_a_sweep_without_pictures_writes_its_files_and_pictures_come_later(tmp_p
     }
 
 
+# Without pictures: what this checks is which points run and the files they leave;
+# the sweep above and the one without pictures draw them.
 SHARDED = ["sweep", "seed", "--set", "lr=0.1,0.2,0.3", "--set", "measure=every:20"]
-SHARDED += ["--epochs", "40", "--quiet"]
+SHARDED += ["--epochs", "40", "--no-pictures", "--quiet"]
 
 
 def test_sweep_shards_skip_done_points_refuse_others_and_collect_to_the_whole(
@@ -155,7 +157,7 @@ def test_sweep_shards_skip_done_points_refuse_others_and_collect_to_the_whole(
     assert "1 of 3 points" in err
     assert "lr=0.2,measure=every:20" in err
     assert main([*SHARDED, *out, "--shard", "1/2"]) == 0
-    assert main(["sweep", "--collect", str(split), "--quiet"]) == 0
+    assert main(["sweep", "--collect", str(split), "--no-pictures", "--quiet"]) == 0
     assert sorted(p.name for p in whole.iterdir()) == sorted(
         p.name for p in split.iterdir()
     )
