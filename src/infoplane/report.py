@@ -56,8 +56,6 @@ def write_run(
         With ``ib_bound``, the mean final distance below the bound, shape
         ``(layer, estimator)`` in the result's units; else None.
     """
-    from .plotting import write_pictures
-
     result.write_files(directory)
     curve = gap = None
     if ib_bound:
@@ -85,6 +83,8 @@ def write_run(
             ),
         )
     if pictures:
+        from .plotting import write_pictures
+
         write_pictures(result, directory, video=video, ib_curve=curve)
     return gap
 
@@ -125,7 +125,8 @@ def redraw_pictures(directory: Path, *, video: bool = True) -> list[Path]:
         )
     result = Result.load(directory)
     curve = _task_bound(result) if (directory / "ib_bound.csv").is_file() else None
-    with scratch_directory(directory.parent, f"{directory.name}-pictures") as tmp:
+    beside = directory.resolve().parent  # renames within one file system
+    with scratch_directory(beside, f"{directory.name}-pictures") as tmp:
         drawn = write_pictures(result, tmp, video=video, ib_curve=curve)
         for picture in drawn:
             os.replace(picture, directory / picture.name)
@@ -231,20 +232,8 @@ def write_sweep(
     Returns:
         The verdict lines (also in ``verdict.txt``).
     """
-    from .plotting import offscreen, plot_depth, plot_sweep
-
-    with offscreen():  # files only: no pyplot figures left open
-        if pictures:
-            plot_sweep(results, names).savefig(directory / "sweep.png", dpi=150)
-        depths = [len(r.experiment.hidden) for r in results]
-        if pictures and len(set(depths)) > 1:
-            ax = plot_depth(
-                depths,
-                [analysis.compression_epochs(r) for r in results],
-                [analysis.loss_epochs(r, loss_threshold) for r in results],
-                loss_threshold=loss_threshold,
-            )
-            ax.figure.savefig(directory / "depth.png", dpi=150)
+    if pictures:
+        _sweep_pictures(results, names, directory, loss_threshold)
     rows = [
         {"point": n, **row}
         for n, r in zip(names, results, strict=True)
@@ -254,6 +243,23 @@ def write_sweep(
     verdicts = analysis.verdicts(results, names)
     (directory / "verdict.txt").write_text("\n".join(verdicts) + "\n")
     return verdicts
+
+
+def _sweep_pictures(results, names, directory: Path, loss_threshold: float) -> None:
+    """``sweep.png`` and, when depth varies, ``depth.png``."""
+    from .plotting import offscreen, plot_depth, plot_sweep
+
+    with offscreen():  # files only: no pyplot figures left open
+        plot_sweep(results, names).savefig(directory / "sweep.png", dpi=150)
+        depths = [len(r.experiment.hidden) for r in results]
+        if len(set(depths)) > 1:
+            ax = plot_depth(
+                depths,
+                [analysis.compression_epochs(r) for r in results],
+                [analysis.loss_epochs(r, loss_threshold) for r in results],
+                loss_threshold=loss_threshold,
+            )
+            ax.figure.savefig(directory / "depth.png", dpi=150)
 
 
 def write_bound(curve: "IBCurve", path: Path, picture: Path, *, units: str, title: str):
