@@ -310,7 +310,7 @@ def tamperings(draw):
     )
 
 
-def _check_tampered(tampering, saved_run, tmp_path):
+def _check_tampered(tampering, saved_run, tmp_path, *, plot=False):
     import shutil
 
     run = tmp_path / "run"
@@ -353,6 +353,8 @@ def _check_tampered(tampering, saved_run, tmp_path):
         assert loaded.i_xt.shape == (1, 2, 1, 1)
     assert "\n" not in message
     _check_command(["summary", str(run)], tmp_path, tmp_path / "none")
+    if plot:  # drawing costs a third of a second an example: the long run only
+        _check_command(["plot", str(run), "--no-video"], tmp_path, tmp_path / "none")
 
 
 @FAST
@@ -365,4 +367,4 @@ def test_tampered_run_directories(tampering, saved_run, tmp_path_factory):
 @MANY
 @given(tampering=tamperings())
 def test_tampered_run_directories_many(tampering, saved_run, tmp_path_factory):
-    _check_tampered(tampering, saved_run, tmp_path_factory.mktemp("t"))
+    _check_tampered(tampering, saved_run, tmp_path_factory.mktemp("t"), plot=True)
