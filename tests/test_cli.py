@@ -1,5 +1,4 @@
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -150,14 +149,9 @@ def test_plot_draws_the_pictures_of_a_saved_run_again(tmp_path, capsys):
     (users / "plane.png").write_text("my picture")
     code, _, err = run_main("plot", str(users), capsys=capsys)
     assert code == 2
-    assert "is not a run directory written by infoplane" in err
+    assert "is not a run or sweep directory written by infoplane" in err
     assert (users / "plane.png").read_text() == "my picture"
     assert run_main("plot", str(tmp_path / "none"), capsys=capsys)[0] == 2
-    sweep = tmp_path / "sweep"
-    shutil.copytree(run, sweep / "lr=0.1")
-    code, _, err = run_main("plot", str(sweep), capsys=capsys)
-    assert code == 2
-    assert f"infoplane plot {sweep}/POINT" in err
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,11 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 import infoplane as ip
-from infoplane import analysis, sweeps
+from infoplane import analysis, output, sweeps
 from infoplane.cli import main
 from infoplane.config import parse_values
 
@@ -95,7 +96,9 @@ def test_sweep_command_writes_points_and_combined_figures(tmp_path, capsys):
     assert "FIELD=VALUES" in capsys.readouterr().err
 
 
-def test_a_sweep_without_pictures_writes_its_files_and_pictures_come_later(tmp_path):
+def test_a_sweep_without_pictures_writes_its_files_and_pictures_come_later(
+    tmp_path, capsys
+):
     out = tmp_path / "s"
     args = ["sweep", "seed", "--set", "hidden=4;4,3", "--epochs", "60", "--seeds", "2"]
     assert main([*args, "--out", str(out), "--quiet", "--no-pictures"]) == 0
@@ -111,14 +114,27 @@ def test_a_sweep_without_pictures_writes_its_files_and_pictures_come_later(tmp_p
         files = sorted(p.name for p in (out / point).iterdir())
         assert files == ["arrays.npz", "information.csv", "result.json"]
     verdicts = (out / "verdict.txt").read_text()
-    # The combined pictures, then a point's, drawn from the files.
+    # The sweep's own pictures (by --collect), then all of them (by plot).
     assert main(["sweep", "--collect", str(out), "--quiet"]) == 0
     assert {"sweep.png", "depth.png"} <= {p.name for p in out.iterdir()}
     assert (out / "verdict.txt").read_text() == verdicts
-    assert main(["plot", str(out / "hidden=4-3"), "--no-video", "--quiet"]) == 0
-    assert {"plane.png", "curves.png"} <= {
-        p.name for p in (out / "hidden=4-3").iterdir()
-    }
+    collected = (out / "sweep.png").stat().st_ino
+    code = main(["plot", str(out), "--no-video"])
+    assert (code, capsys.readouterr().out) == (
+        0,
+        f"wrote 6 pictures in {out}/ and its points\n",
+    )
+    drawn = ["arrays.npz", "curves.png", "information.csv", "plane.png", "result.json"]
+    for point in ("hidden=4", "hidden=4-3"):
+        assert sorted(p.name for p in (out / point).iterdir()) == drawn
+    assert (out / "sweep.png").stat().st_ino != collected  # drawn again
+    assert output.is_sweep_directory(out)
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]  # no temporary folder left
+    assert (out / "verdict.txt").read_text() == verdicts
+    # A sweep whose points are not all there yet is not drawn.
+    shutil.rmtree(out / "hidden=4")
+    assert main(["plot", str(out)]) == 2
+    assert "1 of 2 points" in capsys.readouterr().err
 
 
 # Without pictures: what this checks is which points run and the files they leave;

@@ -291,23 +291,31 @@ def _parser() -> argparse.ArgumentParser:
 
     plot = commands.add_parser(
         "plot",
-        help="draw the pictures of a saved run again",
+        help="draw the pictures of a saved run (or sweep) again",
         description=(
             "Draw every picture of a saved run into its directory again: plane.png, "
             "curves.png, snr.png (with gradient statistics), plane.gif and plane.mp4 "
             "(where ffmpeg is available), with the task's IB curve on the planes "
-            "when the run holds ib_bound.csv. E.g. the animation of a run made with "
-            "--no-video, or the pictures of a run made by an older infoplane. The "
-            "old pictures are replaced only once every new one is drawn."
+            "when the run holds ib_bound.csv; of a sweep, every point's and the "
+            "sweep's own (sweep.png, depth.png). E.g. the pictures of runs made "
+            "with --no-pictures or --no-video, or by an older infoplane. The old "
+            "pictures are replaced only once every new one is drawn."
         ),
-        epilog="Example: infoplane run seed --no-video --out runs/seed ;  infoplane "
-        "plot runs/seed",
+        epilog="Example: infoplane run seed --no-pictures --out runs/seed ;  "
+        "infoplane plot runs/seed",
     )
-    plot.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    plot.add_argument("run_dir", type=Path, metavar="RUN_DIR|SWEEP_DIR")
     plot.add_argument(
         "--no-video",
         action="store_true",
         help="skip plane.gif and plane.mp4 (those already there stay)",
+    )
+    plot.add_argument(
+        "--loss-threshold",
+        type=float,
+        default=0.1,
+        help="of a sweep: training loss that counts as converged in depth.png "
+        "(default 0.1)",
     )
     plot.add_argument("--quiet", action="store_true", help="no list of the pictures")
 
@@ -771,29 +779,29 @@ def _remeasure(args) -> int:
 def _plot(args) -> int:
     from infoplane.report import redraw_pictures
 
-    written = redraw_pictures(args.run_dir, video=not args.no_video)
-    if not args.quiet:
+    written = redraw_pictures(
+        args.run_dir, video=not args.no_video, loss_threshold=args.loss_threshold
+    )
+    if args.quiet:
+        return 0
+    if all(p.parent == args.run_dir for p in written):
         print(f"wrote {', '.join(p.name for p in written)} in {args.run_dir}/")
+    else:
+        print(f"wrote {len(written)} pictures in {args.run_dir}/ and its points")
     return 0
 
 
 def _summary(args) -> int:
-    import json
-
     from infoplane.analysis import summary_table, verdicts
     from infoplane.output import is_sweep_directory
+    from infoplane.report import sweep_points
     from infoplane.results import Result
 
     path = args.run_dir
     if not (path / "sweep.json").is_file() and not is_sweep_directory(path):
         print(summary_table(Result.load(path), threshold=args.threshold))
         return 0
-    try:  # a sweep: every point, then the verdicts
-        names = json.loads((path / "sweep.json").read_text())["points"]
-        if not all(isinstance(n, str) and "/" not in n for n in names):
-            raise ValueError
-    except (OSError, ValueError, KeyError, TypeError):
-        names = sorted(p.name for p in path.iterdir() if p.is_dir())
+    names = sweep_points(path)  # a sweep: every point, then the verdicts
     results = [Result.load(path / name) for name in names]
     lines = verdicts(results, names, threshold=args.threshold)
     _print_sweep(names, results, lines, threshold=args.threshold)

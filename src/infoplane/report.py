@@ -29,6 +29,7 @@ __all__ = [
     "read_manifest",
     "redraw_pictures",
     "sweep_manifest",
+    "sweep_points",
     "write_bound",
     "write_manifest",
     "write_run",
@@ -89,48 +90,83 @@ def write_run(
     return gap
 
 
-def redraw_pictures(directory: Path, *, video: bool = True) -> list[Path]:
-    """Draw every picture of the run in ``directory`` again, into it.
+def redraw_pictures(
+    directory: Path, *, video: bool = True, loss_threshold: float = 0.1
+) -> list[Path]:
+    """Draw every picture of the run or sweep in ``directory`` again, into it.
 
-    The pictures are those a run writes (:func:`~infoplane.plotting.write_pictures`),
-    with the task's IB curve on the planes when the run holds ``ib_bound.csv``. They
-    are drawn in a temporary folder beside the run and then renamed over the old
-    ones, so an interrupted call leaves the old pictures whole. Only a directory
+    A run's pictures are those a run writes
+    (:func:`~infoplane.plotting.write_pictures`), with the task's IB curve on the
+    planes when the run holds ``ib_bound.csv``; a sweep's are every point's and its
+    own (``sweep.png``, and ``depth.png`` with ``loss_threshold`` when depth varies).
+    They are drawn in a temporary folder beside the directory and then renamed over
+    the old ones, so an interrupted call leaves whole pictures. Only a directory
     infoplane wrote is drawn into, and only its pictures are replaced.
 
     Returns:
         The pictures written.
 
     Raises:
-        ValueError: ``directory`` is not a run directory infoplane wrote.
+        ValueError: ``directory`` is not a run or sweep directory infoplane wrote,
+            or a point of the sweep is missing.
     """
     from .output import is_run_directory, is_sweep_directory, scratch_directory
-    from .plotting import write_pictures
     from .results import Result
 
     directory = Path(directory)
     if not directory.is_dir():
         raise ValueError(f"{directory} is not a folder; give a run directory")
-    if is_sweep_directory(directory):
+    sweep = is_sweep_directory(directory)
+    if not sweep and not is_run_directory(directory):
         raise ValueError(
-            f"{directory} is a sweep directory; draw a point's pictures with "
-            f"infoplane plot {directory}/POINT, and the sweep's own (sweep.png, "
-            f"depth.png) with infoplane sweep --collect {directory}"
+            f"{directory} is not a run or sweep directory written by infoplane (a "
+            "run's result.json and files, or a sweep's runs and files, nothing else); "
+            "infoplane plot draws the pictures of such a directory"
         )
-    if not is_run_directory(directory):
+    names = sweep_points(directory) if sweep else [None]
+    missing = [n for n in names if n is not None and not (directory / n).is_dir()]
+    if missing:
         raise ValueError(
-            f"{directory} is not a run directory written by infoplane (its "
-            "result.json and the files of a run, nothing else); infoplane plot draws "
-            "the pictures of such a directory"
+            f"{len(missing)} of {len(names)} points of {directory} are missing, e.g. "
+            f"{missing[0]}; run their shards first"
         )
-    result = Result.load(directory)
-    curve = _task_bound(result) if (directory / "ib_bound.csv").is_file() else None
+    runs = [directory if n is None else directory / n for n in names]
+    results = [Result.load(run) for run in runs]
     beside = directory.resolve().parent  # renames within one file system
+    written = []
     with scratch_directory(beside, f"{directory.name}-pictures") as tmp:
-        drawn = write_pictures(result, tmp, video=video, ib_curve=curve)
-        for picture in drawn:
-            os.replace(picture, directory / picture.name)
-    return [directory / picture.name for picture in drawn]
+        for i, (run, result) in enumerate(zip(runs, results, strict=True)):
+            (tmp / str(i)).mkdir()
+            written += [
+                (picture, run / picture.name)
+                for picture in _run_pictures(result, run, tmp / str(i), video)
+            ]
+        if sweep:
+            _sweep_pictures(results, names, tmp, loss_threshold)
+            written += [(p, directory / p.name) for p in tmp.iterdir() if p.is_file()]
+        for drawn, target in written:
+            os.replace(drawn, target)
+    return [target for _, target in written]
+
+
+def _run_pictures(result: "Result", run: Path, into: Path, video: bool) -> list[Path]:
+    """Draw the pictures of ``result``, saved in ``run``, into ``into``."""
+    from .plotting import write_pictures
+
+    curve = _task_bound(result) if (run / "ib_bound.csv").is_file() else None
+    return write_pictures(result, into, video=video, ib_curve=curve)
+
+
+def sweep_points(directory: Path) -> list[str]:
+    """The points of a sweep directory: those of its ``sweep.json``, or where that
+    cannot be read, its folders."""
+    try:
+        names = json.loads((directory / "sweep.json").read_text())["points"]
+        if not all(isinstance(n, str) and "/" not in n for n in names):
+            raise ValueError
+    except (OSError, ValueError, KeyError, TypeError):
+        names = sorted(p.name for p in directory.iterdir() if p.is_dir())
+    return names
 
 
 def _task_bound(result: "Result") -> "IBCurve":
