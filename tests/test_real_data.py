@@ -68,10 +68,19 @@ def test_measure_samples_is_a_fixed_subset_per_seed(tmp_path):
     np.testing.assert_array_equal(
         everything.arrays["test_accuracy"], result.arrays["test_accuracy"]
     )
-    # A subset no smaller than the measured set is the whole set.
-    whole = ip.run(exp.replace(measure_samples=90))
-    assert "measured_inputs" not in whole.arrays
-    np.testing.assert_array_equal(whole.i_xt, everything.i_xt)
+    # A subset no smaller than the measured set is the whole set, measured on its own
+    # inputs: the same information as measuring all 120 with the test inputs at
+    # weight 0 (to rounding: sums over fewer terms).
+    for size in (90, 100):
+        whole = ip.run(exp.replace(measure_samples=size))
+        training_rows = np.tile(np.arange(90), (2, 1))
+        np.testing.assert_array_equal(whole.arrays["measured_inputs"], training_rows)
+        np.testing.assert_array_equal(whole.arrays["measured_samples"], [90, 90])
+        for key in ("i_xt", "i_ty"):
+            np.testing.assert_allclose(
+                whole.arrays[key], everything.arrays[key], atol=1e-12
+            )
+        assert not np.array_equal(whole.i_xt, result.i_xt)
 
 
 def test_measure_samples_on_a_population_task_draws_samples():
