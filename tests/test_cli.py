@@ -143,15 +143,24 @@ def test_plot_draws_the_pictures_of_a_saved_run_again(tmp_path, capsys):
     assert inode("plane.png") != png
     assert inode("plane.gif") == gif  # kept as it was
 
-    # Only a run directory infoplane wrote is drawn into.
+    # Only a run directory infoplane wrote is drawn into; of several directories,
+    # each that can be, and the others are named.
     users = tmp_path / "mine"
     users.mkdir()
     (users / "plane.png").write_text("my picture")
-    code, _, err = run_main("plot", str(users), capsys=capsys)
+    png = inode("plane.png")
+    dirs = [str(users), str(run), str(tmp_path / "none")]
+    code, out, err = run_main("plot", *dirs, "--no-video", capsys=capsys)
     assert code == 2
-    assert "is not a run or sweep directory written by infoplane" in err
+    assert out == f"wrote plane.png, curves.png in {run}/\n"
+    assert inode("plane.png") != png
     assert (users / "plane.png").read_text() == "my picture"
-    assert run_main("plot", str(tmp_path / "none"), capsys=capsys)[0] == 2
+    first, second = err.splitlines()
+    assert first.endswith("mine is not a run or sweep directory written by infoplane "
+                          "(a run's result.json and files, or a sweep's runs and "
+                          "files, nothing else); infoplane plot draws the pictures "
+                          "of such a directory")  # fmt: skip
+    assert second.endswith("none is not a folder; give a run or sweep directory")
 
 
 @pytest.mark.parametrize(

@@ -299,12 +299,16 @@ def _parser() -> argparse.ArgumentParser:
             "when the run holds ib_bound.csv; of a sweep, every point's and the "
             "sweep's own (sweep.png, depth.png). E.g. the pictures of runs made "
             "with --no-pictures or --no-video, or by an older infoplane. The old "
-            "pictures are replaced only once every new one is drawn."
+            "pictures are replaced only once every new one is drawn. Of several "
+            "directories, each is drawn that can be; the others are named, and the "
+            "exit code is then not 0."
         ),
         epilog="Example: infoplane run seed --no-pictures --out runs/seed ;  "
-        "infoplane plot runs/seed",
+        "infoplane plot runs/seed ;  infoplane plot runs/*",
     )
-    plot.add_argument("run_dir", type=Path, metavar="RUN_DIR|SWEEP_DIR")
+    plot.add_argument(
+        "dirs", type=Path, nargs="+", metavar="DIR", help="run or sweep directories"
+    )
     plot.add_argument(
         "--no-video",
         action="store_true",
@@ -777,18 +781,30 @@ def _remeasure(args) -> int:
 
 
 def _plot(args) -> int:
+    """Draw each directory's pictures; one that cannot be drawn is named and the
+    others are still drawn, as shell tools treat their arguments."""
     from infoplane.report import redraw_pictures
 
-    written = redraw_pictures(
-        args.run_dir, video=not args.no_video, loss_threshold=args.loss_threshold
-    )
-    if args.quiet:
-        return 0
-    if all(p.parent == args.run_dir for p in written):
-        print(f"wrote {', '.join(p.name for p in written)} in {args.run_dir}/")
-    else:
-        print(f"wrote {len(written)} pictures in {args.run_dir}/ and its points")
-    return 0
+    code = 0
+    for directory in args.dirs:
+        try:
+            written = redraw_pictures(
+                directory, video=not args.no_video, loss_threshold=args.loss_threshold
+            )
+        except Exception as error:
+            if args.debug:
+                raise
+            failed, message = _error(error)
+            print(f"infoplane: error: {message}", file=sys.stderr)
+            code = max(code, failed)
+            continue
+        if args.quiet:
+            continue
+        if all(p.parent == directory for p in written):
+            print(f"wrote {', '.join(p.name for p in written)} in {directory}/")
+        else:
+            print(f"wrote {len(written)} pictures in {directory}/ and its points")
+    return code
 
 
 def _summary(args) -> int:

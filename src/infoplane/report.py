@@ -115,7 +115,7 @@ def redraw_pictures(
 
     directory = Path(directory)
     if not directory.is_dir():
-        raise ValueError(f"{directory} is not a folder; give a run directory")
+        raise ValueError(f"{directory} is not a folder; give a run or sweep directory")
     sweep = is_sweep_directory(directory)
     if not sweep and not is_run_directory(directory):
         raise ValueError(
