@@ -77,11 +77,11 @@ class Experiment:
             synthetic bits and your files. A run records the scaling it applied.
         measure_samples: measure the information on a random subset of this many
             samples of the measured set (``measure_on``), fixed for each seed (its
-            inputs are recorded, ``measured_inputs``); 0 measures them all. A
-            measured set no larger is measured whole, on its own inputs: e.g. the
-            size of the test set with ``measure_on="test"`` measures exactly the
-            test inputs, for a fraction of the work of measuring every input with
-            the others weighted 0 (as 0 does).
+            inputs are recorded, ``measured_inputs``); 0 measures them all, on
+            every input of the task with the others weighted 0. A measured set no
+            larger than this is measured whole, on its own inputs: the same
+            numbers for a fraction of the work (e.g. ``measure_on="test"`` and the
+            size of the test set measure exactly the test inputs).
         quantize: ``"none"``, ``"8bit"`` or ``"4bit"``: round every hidden layer's
             values to 2**k levels on the activation's bounds in the forward pass,
             straight-through gradients (Lorenzen, Igel & Nielsen 2022; bounded
