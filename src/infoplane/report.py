@@ -124,7 +124,9 @@ def redraw_pictures(
             "infoplane plot draws the pictures of such a directory"
         )
     names = sweep_points(directory) if sweep else [None]
-    missing = [n for n in names if n is not None and not (directory / n).is_dir()]
+    missing = [
+        n for n in names if n is not None and not is_run_directory(directory / n)
+    ]
     if missing:
         raise ValueError(
             f"{len(missing)} of {len(names)} points of {directory} are missing, e.g. "
@@ -162,7 +164,10 @@ def sweep_points(directory: Path) -> list[str]:
     cannot be read, its folders."""
     try:
         names = json.loads((directory / "sweep.json").read_text())["points"]
-        if not all(isinstance(n, str) and "/" not in n for n in names):
+        if not all(
+            isinstance(n, str) and "/" not in n and n not in ("", ".", "..")
+            for n in names
+        ):
             raise ValueError
     except (OSError, ValueError, KeyError, TypeError):
         names = sorted(p.name for p in directory.iterdir() if p.is_dir())
