@@ -26,9 +26,9 @@ from importlib import metadata
 from pathlib import Path
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from .config import Experiment
 from .datasets import Dataset
@@ -737,27 +737,16 @@ class Result:
 
             template = factory(network_key(exp.seed, 0))
         params, static = eqx.partition(template, eqx.is_array)
-        leaves, treedef = jax.tree.flatten(params)
-        ends = np.cumsum([a.size for a in leaves])
-        if ends[-1] != kept.shape[1]:
+        # The run kept the parameters as training does: jax.tree.leaves order, each
+        # flattened, joined; ravel_pytree's unravel splits and reshapes them back.
+        flat, unravel = ravel_pytree(params)
+        if flat.size != kept.shape[1]:
             raise ValueError(
-                f"the factory's module holds {ends[-1]:,} parameters and the run "
+                f"the factory's module holds {flat.size:,} parameters and the run "
                 f"kept {kept.shape[1]:,}: it is not the model this run trained"
             )
         return [
-            eqx.combine(
-                jax.tree.unflatten(
-                    treedef,
-                    [
-                        jnp.asarray(flat.reshape(a.shape), a.dtype)
-                        for flat, a in zip(
-                            np.split(row, ends[:-1]), leaves, strict=True
-                        )
-                    ],
-                ),
-                static,
-            )
-            for row in kept
+            eqx.combine(unravel(jnp.asarray(row, flat.dtype)), static) for row in kept
         ]
 
     def plot(self, **kwargs):
