@@ -1,22 +1,31 @@
 import gc
 import sys
 
-import equinox as eqx
-import jax
-import numpy as np
 import pytest
 
-import infoplane as ip
-from infoplane import _environment  # noqa: F401  (sets infoplane's threshold on import)
+# Nothing heavy is imported at module level: pytest-xdist's controller loads this file
+# too, and it runs no tests; JAX and infoplane cost it about 2 s before the workers
+# start.
 
-# infoplane keeps compiled programs on disk that took at least 0.2 s to compile. The
-# tests compile many smaller ones (eager operations, tiny networks, one program per
-# shape): keep those too, so that the other test processes (pytest-xdist's workers)
-# and the next run of the suite load them rather than compile them again. Tests of
-# the cache itself run in processes of their own, with infoplane's settings.
-# infoplane sets its own threshold when its environment module is first imported
-# (above): this line must come after that import, or the import would undo it.
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+def pytest_configure(config):
+    """Keep the tests' small compiled programs on disk, in processes that run tests.
+
+    infoplane keeps compiled programs on disk that took at least 0.2 s to compile.
+    The tests compile many smaller ones (eager operations, tiny networks, one program
+    per shape): keep those too, so that the other test processes (pytest-xdist's
+    workers) and the next run of the suite load them rather than compile them again.
+    Tests of the cache itself run in processes of their own, with infoplane's
+    settings. infoplane sets its own threshold when its environment module is first
+    imported: the update must come after that import, or the import would undo it.
+    """
+    if config.getoption("dist", "no") != "no" and not hasattr(config, "workerinput"):
+        return  # pytest-xdist's controller
+    import jax
+
+    from infoplane import _environment  # noqa: F401  (sets infoplane's threshold)
+
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
 def pytest_collection_finish(session):
@@ -36,6 +45,8 @@ def pytest_collection_finish(session):
 @pytest.fixture(scope="session")
 def small_result():
     """A short real run of the seed protocol, two seeds (shared across tests)."""
+    import infoplane as ip
+
     return ip.run(ip.preset("seed", epochs=400, measure="every:20", seeds=2))
 
 
@@ -52,6 +63,10 @@ def _close_pyplot_figures():
 def poison_network(monkeypatch):
     """``poison_network(i)``: network i of the next runs starts from NaN weights, so
     it diverges at once."""
+    import equinox as eqx
+    import jax
+    import numpy as np
+
     from infoplane import training
 
     setup = training._setup

@@ -18,7 +18,6 @@ import numpy as np
 import optax
 import pytest
 from scipy.spatial.distance import cdist
-from sklearn.datasets import load_digits
 
 import infoplane as ip
 
@@ -99,6 +98,8 @@ def check_against_references(result, activations, inputs, labels):
 def digits():
     """scikit-learn's bundled 8x8 digits, with the first 200 images measured twice:
     1997 samples of 1797 distinct inputs."""
+    from sklearn.datasets import load_digits  # 2 s to import: only where used
+
     data = load_digits()
     images = np.concatenate([data.images, data.images[:200]]) / 16.0
     labels = np.concatenate([data.target, data.target[:200]])

@@ -1,6 +1,7 @@
 """ip.run(experiment, model=factory): an Equinox model of the user's in the compiled
 loop, seeds vmapped, measured as the recorder measures its activations."""
 
+import importlib.util
 import runpy
 import warnings
 from pathlib import Path
@@ -15,7 +16,12 @@ import infoplane as ip
 from infoplane import cli, training, user_model
 from infoplane.model import MLP
 
-pytest.importorskip("sklearn")
+# The digits task reads scikit-learn's bundled images. Checked without importing it
+# (2 s): the tests that load the task import it.
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("sklearn") is None,
+    reason="the digits task needs scikit-learn",
+)
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "cnn_equinox_run.py"
 
