@@ -1,18 +1,23 @@
 import math
 from collections import Counter
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import mutual_info_score
 
 import infoplane as ip
 from infoplane.estimators import Binning, JointDistribution, parse_estimator
 from infoplane.estimators.discrete import group_ids, pack_symbols
+from infoplane.model import MLP
 from infoplane.specs import parse_spec
+
+# Forward passes compiled once per network shape, as training runs them: op by op,
+# JAX would compile each operation of the network on its own (tens of programs).
+_batch = eqx.filter_jit(MLP.batch)
 
 EDGES = np.linspace(-1, 1, 31)
 
@@ -52,10 +57,10 @@ def test_agrees_with_per_sample_counting_on_trained_activations():
     # Activations of a trained seed network on 50,000 drawn samples.
     exp = ip.preset("seed", epochs=300)
     data = ip.load_task("seed10")
-    model = ip.model.MLP(10, exp.hidden, 2, key=jax.random.PRNGKey(0))
+    model = MLP(10, exp.hidden, 2, key=jax.random.PRNGKey(0))
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 1024, 50_000)
-    _, hidden = model.batch(jnp.asarray(data.inputs))
+    _, hidden = _batch(model, jnp.asarray(data.inputs))
     for layer in hidden:
         a = np.asarray(layer)[ids]
         got = ip.mutual_information(a, data.labels[ids], inputs=ids)
@@ -79,6 +84,8 @@ def test_inputs_built_on_the_host_equal_those_built_by_jax():
 
 
 def test_agrees_with_scikit_learn_on_random_symbols():
+    from sklearn.metrics import mutual_info_score  # 2 s to import: only where used
+
     rng = np.random.default_rng(7)
     a, ids = random_layer(rng, 5000, 3, inputs=300, scale=1.0)
     labels = rng.integers(0, 4, 5000)
@@ -117,6 +124,8 @@ def test_limits_identity_and_constant():
 def test_properties(seed, units):
     # T is a function of X here, so I(T;Y) <= H(T) = I(X;T). Fixed shapes (only
     # the unit count varies) keep compilation out of the loop.
+    from sklearn.metrics import mutual_info_score
+
     n = 64
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, 20, n)
@@ -708,9 +717,9 @@ def test_quantized_equals_dictionary_count_of_quantised_vectors(activation, quan
     data = ip.load_task("tishby12")
     bits = ip.model.QUANTIZE[quantize]
     low, high = ip.model.quantize_range(activation)
-    model = ip.model.MLP(12, (10, 7, 5), 2, activation, key=jax.random.PRNGKey(3),
+    model = MLP(12, (10, 7, 5), 2, activation, key=jax.random.PRNGKey(3),
                          quantize=quantize)  # fmt: skip
-    _, hidden = model.batch(jnp.asarray(data.inputs * 2.0 - 1.0))
+    _, hidden = _batch(model, jnp.asarray(data.inputs * 2.0 - 1.0))
     est = parse_estimator(f"quantized:bits={bits},range={low:g}:{high:g}")
     assert est == ip.estimators.Quantized(bits=bits, low=low, high=high)
     weights = np.full(len(data.labels), 1 / len(data.labels))

@@ -1,6 +1,7 @@
 """Quantisation on each layer's observed range (quantize="8bit-layer"), the rule of
 Lorenzen et al.'s code, and its exact estimator quantized:bits=8,range=layer."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +10,10 @@ import pytest
 import infoplane as ip
 from infoplane.estimators.spec import parse_estimator
 from infoplane.model import MLP, QUANTIZE, layer_range, quantize_is_layer
+
+# Forward passes compiled once per network shape, as training runs them: op by op,
+# JAX would compile each operation of the network on its own (tens of programs).
+_batch = eqx.filter_jit(MLP.batch)
 
 
 def _plain_and_quantised(activation, quantize, x):
@@ -19,7 +24,7 @@ def _plain_and_quantised(activation, quantize, x):
     fn = ip.model.ACTIVATIONS[activation].fn
     # Layer by layer: the quantised layer's input, through the plain activation.
     h, pairs = x.T, []
-    for layer, q in zip(plain.layers[:-1], quantised.batch(x)[1], strict=True):
+    for layer, q in zip(plain.layers[:-1], _batch(quantised, x)[1], strict=True):
         pairs.append((np.asarray(fn(layer.weight @ h + layer.bias[:, None]).T), q))
         h = q.T
     return pairs
@@ -53,7 +58,7 @@ def test_layer_range_trains_straight_through_and_needs_a_batch():
     model = MLP(12, (10, 7), 2, "relu", key=jax.random.PRNGKey(0),
                 quantize="8bit-layer")  # fmt: skip
     x = jax.random.normal(jax.random.PRNGKey(1), (32, 12))
-    grads = jax.grad(lambda m: jnp.mean(m.batch(x)[0] ** 2))(model)
+    grads = eqx.filter_jit(jax.grad(lambda m: jnp.mean(m.batch(x)[0] ** 2)))(model)
     for layer in grads.layers:
         assert np.all(np.isfinite(layer.weight))
         assert np.abs(np.asarray(layer.weight)).sum() > 0
@@ -68,7 +73,7 @@ def test_quantized_on_the_layer_range_is_exact_on_any_subset():
     data = ip.load_task("tishby12")
     model = MLP(12, (10, 7, 5), 2, "relu", key=jax.random.PRNGKey(3),
                 quantize="8bit-layer")  # fmt: skip
-    _, hidden = model.batch(jnp.asarray(data.inputs * 2.0 - 1.0))
+    _, hidden = _batch(model, jnp.asarray(data.inputs * 2.0 - 1.0))
     est = parse_estimator("quantized:bits=8,range=layer")
     assert est == ip.estimators.Quantized(bits=8, layer=True)
     assert est.spec == "quantized:bits=8,range=layer"

@@ -112,7 +112,10 @@ def quantize(
     span = high - low
     step = jnp.where(span > 0, span, 1.0) / levels
     j = jnp.round((jnp.clip(x, low, high) - low) * (1 / step))
-    return (low + j * step) + (x - lax.stop_gradient(x))
+    # Clipped again: compiled, XLA fuses low + j * step into one multiply-add, whose
+    # top level can land an ulp above ``high`` (1.0000001 for tanh's 1).
+    level = jnp.clip(low + j * step, low, high)
+    return level + (x - lax.stop_gradient(x))
 
 
 class Dense(eqx.Module):
