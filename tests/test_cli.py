@@ -355,6 +355,7 @@ def test_saxe2018_preset_compares_activations(tmp_path, capsys):
             "--set",
             "measure_samples=256",
             "--quiet",
+            "--no-video",  # the animations are not what is checked
         ]
     )
     assert code == 0
@@ -373,7 +374,7 @@ def test_lorenzen2022_preset_measures_quantised_networks_exactly(tmp_path, capsy
 
     args = ["run", "lorenzen2022", "--out", str(tmp_path / "q"), "--epochs", "20"]
     # Two seeds: the tanh point has the shape of tests/test_quantize.py's runs.
-    code = main([*args, "--seeds", "2", "--measure", "log:4", "--quiet"])
+    code = main([*args, "--seeds", "2", "--measure", "log:4", "--quiet", "--no-video"])
     assert code == 0
     names = {p.name for p in (tmp_path / "q").iterdir()}
     assert {"activation=tanh", "activation=relu", "sweep.png", "verdict.txt"} <= names

@@ -18,6 +18,9 @@ from infoplane.specs import parse_spec
 # Forward passes compiled once per network shape, as training runs them: op by op,
 # JAX would compile each operation of the network on its own (tens of programs).
 _batch = eqx.filter_jit(MLP.batch)
+# Group ids of symbols, compiled as the estimators run them.
+_grouped = jax.jit(lambda symbols, base: group_ids(pack_symbols(symbols, base)),
+                   static_argnums=1)  # fmt: skip
 
 EDGES = np.linspace(-1, 1, 31)
 
@@ -203,7 +206,7 @@ def test_top_edge_open_by_default_and_closed_symmetric_in_sign():
 def test_packing_and_grouping_are_exact(units):
     rng = np.random.default_rng(units)
     symbols = rng.integers(0, 3, size=(3000, units))
-    ids = np.asarray(group_ids(pack_symbols(jnp.asarray(symbols), 32)))
+    ids = np.asarray(_grouped(jnp.asarray(symbols), 32))
     _, want = np.unique(symbols, axis=0, return_inverse=True)
     # Same partition of rows: a bijection between our ids and NumPy's.
     pairs = set(zip(ids.tolist(), want.ravel().tolist(), strict=True))
@@ -217,7 +220,7 @@ def test_unbounded_symbols_group_exactly_beyond_16_bit_row_counts():
     symbols = rng.integers(-(2**31), 2**31 - 1, size=(70_000, 2)) // 1000
     symbols[::2] = symbols[1::2]  # make duplicates
     with jax.enable_x64(True):
-        ids = np.asarray(group_ids(pack_symbols(jnp.asarray(symbols), None)))
+        ids = np.asarray(_grouped(jnp.asarray(symbols), None))
     _, want = np.unique(symbols, axis=0, return_inverse=True)
     assert len(set(zip(ids.tolist(), want.ravel().tolist(), strict=True))) == len(
         set(want.ravel().tolist())

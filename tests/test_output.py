@@ -13,7 +13,9 @@ from infoplane import output
 from infoplane.cli import main
 from infoplane.output import atomic_directory
 
-TINY = ["--epochs", "40", "--measure-every", "20", "--hidden", "4", "--no-video"]
+# These tests are about which files are kept, replaced or refused; pictures are drawn
+# (and redrawn over a run) in test_cli.py, test_plotting.py and test_sweeps.py.
+TINY = ["--epochs", "40", "--measure-every", "20", "--hidden", "4", "--no-pictures"]
 
 
 def run_cli(out, *extra):
@@ -207,7 +209,7 @@ def test_a_sweep_with_repeated_points_fails_before_any_work(tmp_path, monkeypatc
 def test_force_replaces_a_sweep_directory_but_not_a_users_folder(tmp_path):
     # A sweep of one point is a sweep directory all the same.
     args = ["sweep", "seed", "--set", "lr=0.1", "--set", "measure=every:20"]
-    args += ["--epochs", "40", "--quiet"]
+    args += ["--epochs", "40", "--quiet", "--no-pictures"]
     assert main([*args, "--out", str(tmp_path / "s")]) == 0
     assert output.is_sweep_directory(tmp_path / "s")
     assert main([*args, "--out", str(tmp_path / "s"), "--force"]) == 0

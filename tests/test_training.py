@@ -59,10 +59,11 @@ def test_closed_form_loss_gradient_equals_autodiff(loss):
         losses = training._example_losses(loss, logits, p_y_fm, axis=0)
         return jnp.sum(w * losses)
 
-    value, grads = jax.value_and_grad(training._weighted_loss)(
+    # Both compiled, as in training (op by op, JAX compiles every operation apart).
+    value, grads = eqx.filter_jit(jax.value_and_grad(training._weighted_loss))(
         model, loss, x_fm, p_y_fm, w
     )
-    expected_value, expected = jax.value_and_grad(plain)(model)
+    expected_value, expected = eqx.filter_jit(jax.value_and_grad(plain))(model)
     assert value == pytest.approx(float(expected_value), rel=1e-6)
     for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(expected), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
