@@ -1,6 +1,8 @@
 """Quantisation on each layer's observed range (quantize="8bit-layer"), the rule of
 Lorenzen et al.'s code, and its exact estimator quantized:bits=8,range=layer."""
 
+import warnings
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -132,3 +134,19 @@ def test_the_output_layer_measured_rounded_on_the_layer_range_rule():
     output = both.i_xt[:, :, -1, 0]
     assert np.all(output > 0)
     assert np.all(output <= 12 + 1e-9)
+
+
+def test_a_network_measured_on_its_own_fixed_grid_has_nothing_clipped():
+    # hardtanh at lr=1 saturates at once: many values sit on the top level, which the
+    # compiled forward pass must put at 1.0 exactly. An ulp above (XLA's fused
+    # multiply-add did that), the estimator on the same grid reported up to 11% of
+    # the values clipped, and the run warned.
+    exp = ip.preset(
+        "seed", epochs=40, measure="every:20", hidden=(6, 4), activation="hardtanh",
+        lr=1.0, quantize="8bit", estimators=("quantized:bits=8,range=-1:1",),
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ip.ClippingWarning)
+        result = ip.run(exp)
+    assert np.max(result.arrays["activation_max"]) == 1.0  # the top level is reached
+    assert np.all(result.arrays["clipped_fraction"] == 0)
