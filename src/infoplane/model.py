@@ -113,7 +113,7 @@ def quantize(
     step = jnp.where(span > 0, span, 1.0) / levels
     j = jnp.round((jnp.clip(x, low, high) - low) * (1 / step))
     # Clipped again: compiled, XLA fuses low + j * step into one multiply-add, whose
-    # top level can land an ulp above ``high`` (1.0000001 for tanh's 1).
+    # top level can land an ulp above ``high`` (1.0000001 on the grid -1..1).
     level = jnp.clip(low + j * step, low, high)
     return level + (x - lax.stop_gradient(x))
 
