@@ -123,16 +123,14 @@ def redraw_pictures(
             "run's result.json and files, or a sweep's runs and files, nothing else); "
             "infoplane plot draws the pictures of such a directory"
         )
-    names = sweep_points(directory) if sweep else [None]
-    missing = [
-        n for n in names if n is not None and not is_run_directory(directory / n)
-    ]
+    names = sweep_points(directory) if sweep else []
+    missing = [n for n in names if not is_run_directory(directory / n)]
     if missing:
         raise ValueError(
             f"{len(missing)} of {len(names)} points of {directory} are missing, e.g. "
             f"{missing[0]}; run their shards first"
         )
-    runs = [directory if n is None else directory / n for n in names]
+    runs = [directory / n for n in names] if sweep else [directory]
     results = [Result.load(run) for run in runs]
     beside = directory.resolve().parent  # renames within one file system
     written = []
