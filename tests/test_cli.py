@@ -1,7 +1,6 @@
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -30,10 +29,8 @@ def run_main(*args, capsys):
     return code, out.out, out.err
 
 
-def test_help_and_version_start_fast_without_jax():
-    start = time.perf_counter()
+def test_help_version_and_presets_need_no_jax():
     out = cli("--help")
-    assert time.perf_counter() - start < 5  # no JAX import on this path
     assert "run" in out.stdout
     assert "presets" in out.stdout
     assert "--out" in cli("run", "--help").stdout
@@ -233,9 +230,10 @@ def test_a_closed_stdout_ends_quietly():
     process.stderr.close()
 
 
-def test_argparse_errors_exit_2(capsys):
+@pytest.mark.parametrize("hidden", ["a,b", "3,,2", "8,6,", ""])
+def test_argparse_errors_exit_2(hidden, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["run", "seed", "--hidden", "a,b"])
+        main(["run", "seed", "--hidden", hidden])  # a missing width is a typo
     assert exit_info.value.code == 2
     assert "comma-separated integers" in capsys.readouterr().err
 

@@ -199,6 +199,8 @@ def test_own_data_errors_name_the_file_and_the_fix(tmp_path):
         (np.zeros((4, 2)) + 1j, [0, 1, 0, 1], "complex"),
         (np.zeros((4, 0)), [0, 1, 0, 1], "at least 1 feature"),
         (np.zeros((1, 3)), [0], "at least 2 samples"),
+        (np.zeros((0, 3)), [], r"at least 2 samples.*\(0, 3\)"),  # an empty split
+        (np.zeros((0,)), [], r"at least 2 samples.*\(0,\)"),
         (np.zeros((4, 2)), [0, 1, np.nan, 1], "labels must be integer classes"),
         (np.zeros((4, 2)), [0, 0.5, 1, 1], r"labels must be integer classes.*0\.5"),
         (np.zeros((4, 2)), ["a", "b", "a", "b"], "labels must be integer classes"),

@@ -265,6 +265,35 @@ def test_torch_activations_say_what_is_wrong():
     assert list(acts) == ["conv", "logits"]
 
 
+def test_a_module_used_twice_in_forward_is_refused_not_mixed():
+    torch = pytest.importorskip("torch")
+    from infoplane.torch import activations
+
+    class Shared(torch.nn.Module):  # one Tanh module after both linear layers
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = torch.nn.Linear(4, 8), torch.nn.Linear(8, 8)
+            self.act = torch.nn.Tanh()
+
+        def forward(self, x):
+            return self.act(self.fc2(self.act(self.fc1(x))))
+
+    model, x = Shared(), torch.zeros(6, 4)
+
+    def in_two_batches():  # two calls of the model
+        model(x[:3])
+        model(x[3:])
+
+    with (
+        pytest.raises(ValueError, match="'act' ran 4 times in 2 call"),
+        activations(model, ["act"]),
+    ):
+        in_two_batches()
+    with activations(model, ["fc1", "fc2"]) as acts:
+        in_two_batches()
+    assert [tuple(a.shape) for a in acts.values()] == [(6, 8), (6, 8)]
+
+
 def test_torch_tensors_of_any_kind_record():
     torch = pytest.importorskip("torch")
     x, y = np.eye(4), np.array([0, 1, 0, 1])
@@ -355,6 +384,9 @@ def test_keras_callback_needs_a_model_whose_layers_it_can_read():
         InformationPlaneCallback(plane, ["dense"], every=0)
     with pytest.raises(ValueError, match="made without inputs"):
         InformationPlaneCallback(ip.InformationPlane(None, y), ["dense"])
+    # One id per sample: ids are not what the model takes.
+    with pytest.raises(ValueError, match="one id per sample"):
+        InformationPlaneCallback(ip.InformationPlane(np.arange(4), y), ["dense"])
 
 
 # -- the examples run ------------------------------------------------------------------

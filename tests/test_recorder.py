@@ -143,6 +143,23 @@ def test_labels_as_classes_or_rows_of_p_y_given_x(weights):
     np.testing.assert_allclose(plane.result().i_ty, 0, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["cat", "dog", np.nan, "cat"], dtype=object),  # pandas' missing text
+        np.array([1.0, None, 1.0, 0.0], dtype=object),
+    ],
+)
+def test_a_missing_label_is_refused_not_a_class_of_its_own(labels):
+    with pytest.raises(ValueError, match="sample 2 has none|sample 1 has none"):
+        ip.InformationPlane(np.eye(4), labels)
+    with pytest.raises(ValueError, match="needs a label"):
+        ip.mutual_information(np.eye(4), labels)
+    # The text "nan" is a class name like any other.
+    text = np.array(["cat", "dog", "nan", "cat"])
+    assert ip.mutual_information(np.eye(4), text, units="bits")[1] == pytest.approx(1.5)
+
+
 def test_several_networks_by_seed_or_a_leading_axis(weights):
     x, y, _ = data()
     rng = np.random.default_rng(2)

@@ -40,6 +40,18 @@ def test_save_load_round_trips_exactly(small_result, tmp_path):
         assert loaded.arrays[name].dtype == value.dtype
 
 
+def test_saving_again_names_the_python_keyword_that_replaces(small_result, tmp_path):
+    small_result.save(tmp_path / "run")
+    with pytest.raises(FileExistsError, match=r"with overwrite=True$"):
+        small_result.save(tmp_path / "run")
+    small_result.save(tmp_path / "run", overwrite=True)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="overwrite=True replaces only"):
+        small_result.save(tmp_path / "mine", overwrite=True)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
+
+
 def test_files_are_open_formats(small_result, tmp_path):
     small_result.save(tmp_path / "run")
     meta = json.loads((tmp_path / "run" / "result.json").read_text())

@@ -22,8 +22,8 @@ USAGE_ERROR, RUNTIME_ERROR = 2, 1
 
 def _int_list(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(w) for w in text.replace(" ", "").split(",") if w)
-    except ValueError:
+        return tuple(int(w) for w in text.replace(" ", "").split(","))
+    except ValueError:  # also an empty item: 3,,2 is a typo, not 3,2
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers like 8,6,4, got {text!r}"
         ) from None

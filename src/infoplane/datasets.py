@@ -306,15 +306,14 @@ def _input_rows(inputs, what: str = "inputs", minimum: int = 2) -> np.ndarray:
         x = np.asarray(inputs, np.float32)
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be an array of numbers") from None
-    if x.ndim == 1:
-        x = x[:, None]
-    x = x.reshape(len(x), -1)  # images and other shapes: one row per sample
-    if x.shape[0] < minimum or x.shape[1] == 0:
+    if x.ndim == 0 or len(x) < minimum or x.size == 0:
         raise ValueError(
             f"{what} must hold at least {minimum} sample{'s' * (minimum > 1)} of at "
             "least 1 feature, got "
             f"shape {np.shape(inputs)}"
         )
+    # A column of one feature per sample; images and other shapes: one row each.
+    x = x[:, None] if x.ndim == 1 else x.reshape(len(x), -1)
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{what} contain NaN or infinite values")
     return x

@@ -43,7 +43,7 @@ class InformationPlaneCallback(keras.callbacks.Callback):
         last: also record the last epoch of ``fit``.
         x: the inputs to run, in the order of the plane's samples (or of its
             distinct inputs); by default the plane's distinct inputs. Needed when
-            the plane was made without inputs.
+            the plane was made without inputs or with one id per sample.
         seed: the network's seed label in the plane.
         batch_size: samples per batch when running the layers.
 
@@ -86,6 +86,12 @@ class InformationPlaneCallback(keras.callbacks.Callback):
         if x is None and plane.distinct_inputs is None:
             raise ValueError(
                 "the plane was made without inputs; give the inputs to run as x="
+            )
+        if x is None and plane.distinct_inputs.ndim == 1:
+            raise ValueError(
+                "the plane's inputs are one id per sample, not the model's inputs; "
+                "give the distinct inputs to run as x= (one row per id, in the order "
+                "of plane.distinct_inputs)"
             )
         self.plane, self.layers, self.every, self.last = plane, layers, every, last
         self.x = plane.distinct_inputs if x is None else x

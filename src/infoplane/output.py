@@ -108,11 +108,16 @@ def _refuse_special(path: Path, option: str) -> Path:
 
 
 def check_output_dir(
-    path: "str | Path", *, overwrite: bool = False, option: str = "--out"
+    path: "str | Path",
+    *,
+    overwrite: bool = False,
+    option: str = "--out",
+    force: str = "--force",
 ) -> Path:
     """Check, before any work, that a run or sweep can be written to ``path``.
 
-    Creates the parent folder if needed. Returns the path, made absolute.
+    Creates the parent folder if needed. Returns the path, made absolute. ``option``
+    and ``force`` are how the caller names the path and the overwrite in messages.
 
     Raises:
         ValueError: ``path`` is empty, ``.``, ``..``, or holds the current or home
@@ -130,11 +135,11 @@ def check_output_dir(
         if not overwrite:
             raise FileExistsError(
                 f"{path} already exists and is not empty; choose another directory, "
-                "or replace an earlier infoplane run there with --force"
+                f"or replace an earlier infoplane run there with {force}"
             )
         if not (is_run_directory(path) or is_sweep_directory(path)):
             raise FileExistsError(
-                f"{path} holds files that infoplane did not write; --force replaces "
+                f"{path} holds files that infoplane did not write; {force} replaces "
                 "only an infoplane run or sweep directory, so choose another directory"
             )
     resolved.parent.mkdir(parents=True, exist_ok=True)
@@ -244,7 +249,9 @@ def scratch_directory(parent: "str | Path", name: str = "scratch"):
 
 
 @contextlib.contextmanager
-def atomic_directory(path: "str | Path", *, overwrite: bool = False):
+def atomic_directory(
+    path: "str | Path", *, overwrite: bool = False, force: str = "--force"
+):
     """Yield a temporary directory that becomes ``path`` only if the block succeeds.
 
     ``path`` is checked first (:func:`check_output_dir`), so a problem that can be
@@ -256,7 +263,7 @@ def atomic_directory(path: "str | Path", *, overwrite: bool = False):
         FileExistsError: ``path`` exists and may not be replaced, or appeared while
             the block ran.
     """
-    path = check_output_dir(path, overwrite=overwrite)
+    path = check_output_dir(path, overwrite=overwrite, force=force)
     remove_stale_temporaries(path.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_TAG}", dir=path.parent))
     umask = os.umask(0)

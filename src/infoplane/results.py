@@ -423,8 +423,12 @@ class Result:
         return summary(self, threshold=threshold, confidence=confidence)
 
     def save(self, path: "str | Path", *, overwrite: bool = False) -> Path:
-        """Write ``result.json``, ``arrays.npz`` and ``information.csv`` atomically."""
-        with atomic_directory(path, overwrite=overwrite) as tmp:
+        """Write ``result.json``, ``arrays.npz`` and ``information.csv`` atomically.
+
+        An existing non-empty ``path`` is refused unless ``overwrite=True``, which
+        replaces an earlier infoplane result there and nothing else.
+        """
+        with atomic_directory(path, overwrite=overwrite, force="overwrite=True") as tmp:
             self.write_files(tmp)
         return Path(path)
 
@@ -648,7 +652,13 @@ class Result:
             ValueError: the result kept no activations, or ``estimator`` needs what
                 only a run has (a run-wide range, the network's own grid).
         """
-        if "kept_activations" not in self.arrays or self.experiment is None:
+        if self.experiment is None:
+            raise ValueError(
+                "this result was recorded from your own training loop, and a saved "
+                "recording holds no activations; to measure it again, record with "
+                "InformationPlane(..., keep=...) and call plane.remeasure"
+            )
+        if "kept_activations" not in self.arrays:
             raise ValueError(
                 "this result kept no activations to measure again; run it with "
                 'ip.run(experiment, keep="activations") or, on the command line, '

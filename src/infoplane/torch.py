@@ -87,8 +87,13 @@ def activations(
 
         return save
 
+    def count_model_call(module, args):
+        model_calls[0] += 1
+
     caught: dict[str, torch.Tensor] = {}
+    model_calls = [0]
     handles = [modules[n].register_forward_hook(hook(n)) for n in labels]
+    handles.append(model.register_forward_pre_hook(count_model_call))
     modes = {m: m.training for m in model.modules()}
     try:
         if eval_mode:
@@ -106,6 +111,14 @@ def activations(
             f"module(s) {', '.join(map(repr, silent))} did not run inside the "
             "block; run the model on the measured samples there"
         )
+    for name in labels:
+        if model_calls[0] and len(parts[name]) > model_calls[0]:
+            raise ValueError(
+                f"module {name!r} ran {len(parts[name])} times in {model_calls[0]} "
+                "call(s) of the model: forward uses it at several places (a shared "
+                "activation, say), whose outputs would be mixed; hook the module "
+                "before each use, or give each place a module of its own"
+            )
     for name, label in labels.items():
         pieces = parts[name]
         caught[label] = pieces[0] if len(pieces) == 1 else torch.cat(pieces)

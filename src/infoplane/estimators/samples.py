@@ -126,6 +126,18 @@ def _samples(estimator, a, x, x_bits, w, p_y):
     return h_x + h_t - h_xt, h_t + h_y - h_ty
 
 
+def _is_missing(value: object) -> bool:
+    """Whether a label of an object array is missing: None, NaN or pandas' NA."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN is the one value unequal to itself
+    except TypeError:  # pandas.NA: its truth is ambiguous
+        return True
+    except ValueError:  # an array as a label: not missing, refused further on
+        return False
+
+
 def label_distributions(labels) -> np.ndarray:
     """p(y | sample) as float64 rows ``(samples, classes)``, from classes or rows.
 
@@ -151,6 +163,12 @@ def label_distributions(labels) -> np.ndarray:
         y = y[:, 0]
     if y.ndim == 1 and n:
         if y.dtype.kind in "USO":
+            missing = [i for i, v in enumerate(y) if _is_missing(v)]
+            if missing:  # as text they would be one more class, "nan" or "None"
+                raise ValueError(
+                    f"every sample needs a label; sample {missing[0]} has none "
+                    f"({y[missing[0]]!r}), {len(missing)} in all"
+                )
             codes = np.unique(y.astype(str), return_inverse=True)[1]
         elif y.dtype.kind in "biuf":
             values = y.astype(np.float64) if y.dtype.kind == "f" else y
