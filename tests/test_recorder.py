@@ -236,6 +236,9 @@ def test_kept_activations_are_measured_again(weights):
     assert float(again.estimators[1].split("=")[-1].split(":")[0]) == low
     with pytest.raises(ValueError, match="no activations are kept"):
         ip.InformationPlane(x, y).remeasure([KDE])
+    # A recording's Result (as saved and loaded) points to the plane, not to a run.
+    with pytest.raises(ValueError, match=r"keep=\.\.\.\) and call plane.remeasure"):
+        plane.result().remeasure(KDE)
 
 
 def test_clipping_warns_at_the_result(weights):
