@@ -91,6 +91,25 @@ def test_a_run_into_a_folder_written_meanwhile_fails_and_keeps_it(tmp_path):
     assert visible_and_hidden(tmp_path) == ["out"]
 
 
+def test_the_command_lines_run_written_meanwhile_is_kept_beside_it(tmp_path):
+    target = tmp_path / "out"
+    (tmp_path / "out-2").mkdir()  # taken names are skipped
+    (tmp_path / "out-2" / "x.txt").write_text("x")
+
+    def race():
+        with atomic_directory(target, rescue=True) as tmp:
+            (tmp / "result.json").write_text("mine")
+            target.mkdir()
+            (target / "theirs.txt").write_text("theirs")
+
+    with pytest.raises(FileExistsError, match=f"written to {tmp_path / 'out-3'} inst"):
+        race()
+    assert visible_and_hidden(tmp_path) == ["out", "out-2", "out-3"]
+    assert (tmp_path / "out-3" / "result.json").read_text() == "mine"
+    assert (target / "theirs.txt").read_text() == "theirs"
+    assert (tmp_path / "out-2" / "x.txt").read_text() == "x"
+
+
 @pytest.mark.processes
 def test_two_concurrent_runs_into_one_folder_one_fails(tmp_path):
     out = tmp_path / "same"
@@ -103,8 +122,14 @@ def test_two_concurrent_runs_into_one_folder_one_fails(tmp_path):
     assert codes == [0, 2]
     assert "already exists" in errors
     assert "Traceback" not in errors
-    assert visible_and_hidden(tmp_path) == ["same"]
     assert ip.Result.load(out).i_xt.shape == (1, 2, 1, 1)
+    # The loser either was refused before training, or trained and was kept beside.
+    if "written to" in errors:
+        assert visible_and_hidden(tmp_path) == ["same", "same-2"]
+        kept = ip.Result.load(tmp_path / "same-2")
+        np.testing.assert_array_equal(kept.i_xt, ip.Result.load(out).i_xt)
+    else:
+        assert visible_and_hidden(tmp_path) == ["same"]
 
 
 def test_sigterm_is_an_interrupt_that_leaves_nothing(tmp_path, monkeypatch, capsys):

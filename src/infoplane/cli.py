@@ -417,7 +417,9 @@ def _run(args) -> int:
     with contextlib.ExitStack() as stack:
         tmp = _on_main(
             dist,
-            lambda: stack.enter_context(atomic_directory(out, overwrite=args.force)),
+            lambda: stack.enter_context(
+                atomic_directory(out, overwrite=args.force, rescue=True)
+            ),
         )
         # Only the process that writes prints a run's warnings.
         quiet = _warnings_once(Warning) if tmp is None else _warnings_printed(printed)
@@ -679,7 +681,9 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
     with contextlib.ExitStack() as stack:
         tmp = _on_main(
             dist,
-            lambda: stack.enter_context(atomic_directory(out, overwrite=args.force)),
+            lambda: stack.enter_context(
+                atomic_directory(out, overwrite=args.force, rescue=True)
+            ),
         )
         bar = tqdm(total=len(points), desc=base.name, unit="point", disable=args.quiet)
 
@@ -771,7 +775,7 @@ def _remeasure(args) -> int:
         raise ValueError(
             "--out is the run being measured; write the new measurement elsewhere"
         )
-    with atomic_directory(args.out, overwrite=args.force) as tmp:
+    with atomic_directory(args.out, overwrite=args.force, rescue=True) as tmp:
         result = Result.load(args.run_dir).remeasure(args.estimator)
         report.write_run(result, tmp, video=not args.no_video)
     if not args.quiet:

@@ -250,7 +250,11 @@ def scratch_directory(parent: "str | Path", name: str = "scratch"):
 
 @contextlib.contextmanager
 def atomic_directory(
-    path: "str | Path", *, overwrite: bool = False, force: str = "--force"
+    path: "str | Path",
+    *,
+    overwrite: bool = False,
+    force: str = "--force",
+    rescue: bool = False,
 ):
     """Yield a temporary directory that becomes ``path`` only if the block succeeds.
 
@@ -258,10 +262,13 @@ def atomic_directory(
     known before the work is reported before it. The result appears by one rename,
     which fails if another process created a non-empty ``path`` meanwhile. With
     ``overwrite``, a directory infoplane wrote is replaced (and only such a one).
+    With ``rescue``, work that cannot land at ``path`` that way is kept beside it,
+    as ``PATH-2`` (or the first free ``PATH-K``), rather than thrown away: the
+    command line's runs exist nowhere else.
 
     Raises:
         FileExistsError: ``path`` exists and may not be replaced, or appeared while
-            the block ran.
+            the block ran (the message names where ``rescue`` kept the work).
     """
     path = check_output_dir(path, overwrite=overwrite, force=force)
     remove_stale_temporaries(path.parent)
@@ -271,36 +278,51 @@ def atomic_directory(
     tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the result private
     try:
         yield tmp
-        _publish(tmp, path, overwrite=overwrite)
+        _publish(tmp, path, overwrite=overwrite, rescue=rescue)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _publish(tmp: Path, path: Path, *, overwrite: bool) -> None:
+def _publish(tmp: Path, path: Path, *, overwrite: bool, rescue: bool) -> None:
     """Rename ``tmp`` to ``path``; with ``overwrite``, first set aside our old run."""
-    try:
+    with contextlib.suppress(OSError):
         os.rename(tmp, path)  # onto a non-empty directory: fails, atomically
         return
-    except OSError as error:
-        taken = error
-    replaceable = overwrite and (is_run_directory(path) or is_sweep_directory(path))
-    if not replaceable:
-        raise FileExistsError(
-            f"{path} already exists (written while this run ran?): {taken.strerror}; "
-            "nothing was written"
-        )
-    old = path.with_name(tmp.name + ".old")
-    os.rename(path, old)
-    try:
-        os.rename(tmp, path)
-    except OSError:
+    if overwrite and (is_run_directory(path) or is_sweep_directory(path)):
+        old = path.with_name(tmp.name + ".old")
         with contextlib.suppress(OSError):
-            os.rename(old, path)
-        raise FileExistsError(
-            f"{path} was written by another process meanwhile; nothing was written"
-        ) from None
-    shutil.rmtree(old, ignore_errors=True)
+            os.rename(path, old)
+            try:
+                os.rename(tmp, path)
+            except OSError:
+                os.rename(old, path)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+            return
+    where = _rescue(tmp, path) if rescue else None
+    raise FileExistsError(
+        f"{path} already exists: it was written while this ran; "
+        + (f"this one was written to {where} instead" if where else "nothing written")
+    )
+
+
+def _rescue(tmp: Path, path: Path) -> "Path | None":
+    """Move ``tmp`` to the first free ``PATH-K``; the new path, or None."""
+    for k in range(2, 1000):
+        target = path.with_name(f"{path.name}-{k}")
+        try:
+            target.mkdir()  # claims the name; the rename replaces the empty folder
+        except OSError:
+            continue
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            with contextlib.suppress(OSError):
+                target.rmdir()
+            return None
+        return target
+    return None
 
 
 def write_csv(path: "str | Path", header: "list[str]", rows) -> None:
