@@ -143,13 +143,30 @@ SHARDED = ["sweep", "seed", "--set", "lr=0.1,0.2,0.3", "--set", "measure=every:2
 SHARDED += ["--epochs", "40", "--no-pictures", "--quiet"]
 
 
-def test_sweep_shards_skip_done_points_refuse_others_and_collect_to_the_whole(
-    tmp_path, capsys
-):
-    whole, split = tmp_path / "whole", tmp_path / "split"
-    out = ["--out", str(split)]
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory):
+    """The SHARDED sweep run in one go."""
+    whole = tmp_path_factory.mktemp("sweep") / "whole"
     assert main([*SHARDED, "--out", str(whole)]) == 0
-    capsys.readouterr()
+    return whole
+
+
+def assert_same_sweep(a, b):
+    assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+    for name in json.loads((a / "sweep.json").read_text())["points"]:
+        x, y = ip.Result.load(a / name), ip.Result.load(b / name)
+        assert x.arrays.keys() == y.arrays.keys()
+        for key, value in x.arrays.items():
+            np.testing.assert_array_equal(y.arrays[key], value)
+    for name in ("summary.csv", "verdict.txt", "sweep.json"):
+        assert (a / name).read_text() == (b / name).read_text()
+
+
+def test_sweep_shards_skip_done_points_refuse_others_and_collect_to_the_whole(
+    whole, tmp_path, capsys
+):
+    split = tmp_path / "split"
+    out = ["--out", str(split)]
     # A shard run again skips its complete points.
     assert main([*SHARDED[:-1], *out, "--shard", "0/2"]) == 0
     assert "2 point(s) run, 0 already complete" in capsys.readouterr().out
@@ -174,15 +191,56 @@ def test_sweep_shards_skip_done_points_refuse_others_and_collect_to_the_whole(
     assert "lr=0.2,measure=every:20" in err
     assert main([*SHARDED, *out, "--shard", "1/2"]) == 0
     assert main(["sweep", "--collect", str(split), "--no-pictures", "--quiet"]) == 0
-    assert sorted(p.name for p in whole.iterdir()) == sorted(
-        p.name for p in split.iterdir()
+    assert_same_sweep(whole, split)
+
+
+@pytest.mark.parametrize(("signal", "code"), [(KeyboardInterrupt, 130), (None, 143)])
+def test_an_interrupted_sweep_keeps_its_points_and_the_same_command_finishes_it(
+    whole, tmp_path, monkeypatch, capsys, signal, code
+):
+    from infoplane.cli import Terminated
+
+    signal = signal or Terminated  # SIGTERM: a batch job's time limit
+    out = tmp_path / "s"
+    real, calls = sweeps.run, []
+
+    def stopped_in_the_second_point(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise signal
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("infoplane.sweeps.run", stopped_in_the_second_point)
+    assert main([*SHARDED, "--out", str(out)]) == code
+    err = capsys.readouterr().err
+    assert f"the 1 complete point(s) of 3 are kept in {out}/" in err
+    assert "the same command runs the others" in err
+    first = "lr=0.1,measure=every:20"
+    assert sorted(p.name for p in out.iterdir()) == [first, "sweep.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]  # no temporary left
+    written = (out / first / "arrays.npz").stat().st_mtime_ns
+    monkeypatch.undo()
+    assert main([*SHARDED[:-1], "--out", str(out)]) == 0
+    assert "holds 1 of this sweep's 3 points: running the others" in (
+        capsys.readouterr().err
     )
-    for name in ("lr=0.1,measure=every:20", "lr=0.3,measure=every:20"):
-        a, b = ip.Result.load(whole / name), ip.Result.load(split / name)
-        for key, value in a.arrays.items():
-            np.testing.assert_array_equal(b.arrays[key], value)
-    for name in ("summary.csv", "verdict.txt", "sweep.json"):
-        assert (whole / name).read_text() == (split / name).read_text()
+    assert (out / first / "arrays.npz").stat().st_mtime_ns == written  # not again
+    assert_same_sweep(whole, out)
+    # Finished, it is an earlier sweep like any other: --force to replace it.
+    assert main([*SHARDED, "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_a_sweep_interrupted_before_its_first_point_leaves_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("infoplane.sweeps.run", interrupted)
+    assert main([*SHARDED, "--out", str(tmp_path / "s")]) == 130
+    assert "interrupted; nothing was written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

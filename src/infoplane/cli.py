@@ -7,6 +7,7 @@ fast.
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -592,14 +593,27 @@ def _sweep(args) -> int:
 
 def _run_shard(base, settings: list[str], args) -> int:
     """Run one shard of a sweep into a shared directory; complete points are kept."""
+    from infoplane import sweeps
+
+    index, count = sweeps.parse_shard(args.shard)
+    ran, done = _fill_sweep(base, settings, args.out, index, count, args)
+    if not args.quiet:
+        print(
+            f"shard {index}/{count}: {ran} point(s) run, {done} already complete, "
+            f"in {args.out}/"
+        )
+    return 0
+
+
+def _fill_sweep(base, settings, out: Path, index: int, count: int, args):
+    """Run the points of shard ``index``/``count`` of a sweep that are not complete
+    in the shared directory ``out``, each appearing whole; (run, already complete)."""
     import infoplane as ip
     from infoplane import report, sweeps
     from infoplane.output import atomic_directory, is_run_directory, refuse_foreign
 
-    index, count = sweeps.parse_shard(args.shard)
     points = sweeps.grid(base, settings)
     names = [sweeps.point_name(p, settings) for p in points]
-    out = args.out
     manifest = report.sweep_manifest(base, settings, names)
     if (out / "sweep.json").is_file():
         report.claim_manifest(out, manifest)  # the same sweep, or an error
@@ -618,14 +632,12 @@ def _run_shard(base, settings: list[str], args) -> int:
             for line in result.info["warnings"]:
                 print(f"infoplane: warning: {names[i]}: {line}", file=sys.stderr)
             report.write_run(
-                result, tmp, video=args.video, pictures=not args.no_pictures
+                result,
+                tmp,
+                video=getattr(args, "video", False),
+                pictures=not args.no_pictures,
             )
-    if not args.quiet:
-        print(
-            f"shard {index}/{count}: {len(mine) - len(done)} point(s) run, "
-            f"{len(done)} already complete, in {out}/"
-        )
-    return 0
+    return len(mine) - len(done), len(done)
 
 
 def _collect(out: Path, args) -> int:
@@ -653,7 +665,7 @@ def _collect(out: Path, args) -> int:
             results,
             names,
             tmp,
-            loss_threshold=args.loss_threshold,
+            loss_threshold=getattr(args, "loss_threshold", 0.1),
             pictures=not args.no_pictures,
         )
         for written in tmp.iterdir():
@@ -671,11 +683,22 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
 
     import infoplane as ip
     from infoplane import report, sweeps
-    from infoplane.output import atomic_directory
+    from infoplane.output import atomic_directory, is_run_directory
 
     points = sweeps.grid(base, settings)
     names = [sweeps.point_name(p, settings) for p in points]
     out = args.out or Path("runs") / base.name
+    manifest = report.sweep_manifest(base, settings, names)
+    if dist is None and report.unfinished_sweep(out, manifest):
+        if not args.quiet:
+            done = sum(is_run_directory(out / name) for name in names)
+            print(
+                f"infoplane: {out} holds {done} of this sweep's {len(names)} "
+                "points: running the others",
+                file=sys.stderr,
+            )
+        _fill_sweep(base, settings, out, 0, 1, args)
+        return _collect(out, args)
     video = getattr(args, "video", False)
     pictures = not args.no_pictures
     with contextlib.ExitStack() as stack:
@@ -692,8 +715,10 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
                 return
             for line in result.info["warnings"]:
                 print(f"infoplane: warning: {names[i]}: {line}", file=sys.stderr)
-            (tmp / names[i]).mkdir()
-            report.write_run(result, tmp / names[i], video=video, pictures=pictures)
+            part = tmp / f".{names[i]}.partial"  # the point appears whole
+            part.mkdir()
+            report.write_run(result, part, video=video, pictures=pictures)
+            part.rename(tmp / names[i])
             bar.update(1)
 
         try:
@@ -704,11 +729,15 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
                     progress=not args.quiet,
                     strict=args.strict,
                 )
+        except KeyboardInterrupt as interrupt:
+            if dist is None:
+                interrupt.note = _keep_points(tmp, out, manifest)
+            raise
         finally:
             bar.close()
 
         def write():
-            report.write_manifest(tmp, report.sweep_manifest(base, settings, names))
+            report.write_manifest(tmp, manifest)
             verdicts = report.write_sweep(
                 results,
                 names,
@@ -724,6 +753,31 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
         _print_sweep(names, results, verdicts)
         print(f"wrote {out}/")
     return 0
+
+
+def _keep_points(tmp: Path, out: Path, manifest: dict) -> str | None:
+    """Keep the complete points of an interrupted sweep as a sweep directory that
+    the same command finishes; what to tell the user, or None if none was kept."""
+    from infoplane import report
+    from infoplane.output import keep
+
+    complete = [p for p in tmp.iterdir() if not p.name.startswith(".")]
+    if not complete:
+        return None
+    for partial in tmp.iterdir():
+        if partial.name.startswith("."):
+            shutil.rmtree(partial, ignore_errors=True)
+    report.write_manifest(tmp, manifest)
+    where = keep(tmp, out)
+    if where is None:
+        return None
+    again = (
+        "the same command" if where == out else f"the same command with --out {where}"
+    )
+    return (
+        f"the {len(complete)} complete point(s) of {len(manifest['points'])} are "
+        f"kept in {where}/; {again} runs the others"
+    )
 
 
 def _bound(args) -> int:
@@ -866,7 +920,8 @@ def main(argv: list[str] | None = None) -> int:
             return _command(args)
     except KeyboardInterrupt as interrupt:
         what = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
-        print(f"infoplane: {what}; nothing was written", file=sys.stderr)
+        kept = getattr(interrupt, "note", None) or "nothing was written"
+        print(f"infoplane: {what}; {kept}", file=sys.stderr)
         return _leave(_exit_code(interrupt), interrupt)
     except BrokenPipeError:
         # The reader of stdout left (`infoplane presets | head`): stop quietly, as

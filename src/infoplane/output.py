@@ -27,6 +27,7 @@ __all__ = [
     "check_output_file",
     "is_run_directory",
     "is_sweep_directory",
+    "keep",
     "refuse_foreign",
     "remove_stale_temporaries",
     "scratch_directory",
@@ -300,14 +301,25 @@ def _publish(tmp: Path, path: Path, *, overwrite: bool, rescue: bool) -> None:
                 raise
             shutil.rmtree(old, ignore_errors=True)
             return
-    where = _rescue(tmp, path) if rescue else None
+    where = move_aside(tmp, path) if rescue else None
     raise FileExistsError(
         f"{path} already exists: it was written while this ran; "
         + (f"this one was written to {where} instead" if where else "nothing written")
     )
 
 
-def _rescue(tmp: Path, path: Path) -> "Path | None":
+def keep(tmp: "str | Path", path: "str | Path") -> "Path | None":
+    """Move the temporary folder ``tmp`` (of :func:`atomic_directory`) to ``path``,
+    or beside it (:func:`move_aside`) if ``path`` is taken: work that was done,
+    kept. Returns where it went, or None if it could not be moved."""
+    tmp, path = Path(tmp), Path(path)
+    with contextlib.suppress(OSError):
+        os.rename(tmp, path)  # onto a non-empty directory: fails, atomically
+        return path
+    return move_aside(tmp, path)
+
+
+def move_aside(tmp: Path, path: Path) -> "Path | None":
     """Move ``tmp`` to the first free ``PATH-K``; the new path, or None."""
     for k in range(2, 1000):
         target = path.with_name(f"{path.name}-{k}")

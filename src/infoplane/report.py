@@ -236,6 +236,16 @@ def _same_sweep(directory: Path, manifest: dict) -> None:
         )
 
 
+def unfinished_sweep(directory: Path, manifest: dict) -> bool:
+    """Whether ``directory`` holds this sweep (its ``sweep.json``) without its
+    combined files: an interrupted sweep, or shards not collected yet."""
+    try:
+        there = json.loads((directory / "sweep.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return there == manifest and not (directory / "summary.csv").exists()
+
+
 def read_manifest(directory: Path) -> dict:
     """The ``sweep.json`` of a sweep directory, checked.
 
