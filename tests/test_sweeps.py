@@ -135,6 +135,9 @@ def test_a_sweep_without_pictures_writes_its_files_and_pictures_come_later(
     shutil.rmtree(out / "hidden=4")
     assert main(["plot", str(out)]) == 2
     assert "1 of 2 points" in capsys.readouterr().err
+    assert main(["summary", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"1 of 2 points of {out} are not complete yet: hidden=4;" in err
 
 
 # Without pictures: what this checks is which points run and the files they leave;

@@ -644,21 +644,11 @@ def _collect(out: Path, args) -> int:
     """The combined files of a sweep whose points were written by shards."""
     from infoplane import report
     from infoplane.output import (
-        is_run_directory,
         remove_stale_temporaries,
         scratch_directory,
     )
-    from infoplane.results import Result
 
-    names = report.read_manifest(out)["points"]
-    missing = [n for n in names if not is_run_directory(out / n)]
-    if missing:
-        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise ValueError(
-            f"{len(missing)} of {len(names)} points of {out} are not complete yet: "
-            f"{shown}; run their shards first"
-        )
-    results = [Result.load(out / n) for n in names]
+    names, results = report.sweep_results(out, report.read_manifest(out)["points"])
     remove_stale_temporaries(out)
     with scratch_directory(out, "collect") as tmp:
         verdicts = report.write_sweep(
@@ -868,15 +858,14 @@ def _plot(args) -> int:
 def _summary(args) -> int:
     from infoplane.analysis import summary_table, verdicts
     from infoplane.output import is_sweep_directory
-    from infoplane.report import sweep_points
+    from infoplane.report import sweep_results
     from infoplane.results import Result
 
     path = args.run_dir
     if not (path / "sweep.json").is_file() and not is_sweep_directory(path):
         print(summary_table(Result.load(path), threshold=args.threshold))
         return 0
-    names = sweep_points(path)  # a sweep: every point, then the verdicts
-    results = [Result.load(path / name) for name in names]
+    names, results = sweep_results(path)  # a sweep: every point, then the verdicts
     lines = verdicts(results, names, threshold=args.threshold)
     _print_sweep(names, results, lines, threshold=args.threshold)
     return 0

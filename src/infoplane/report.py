@@ -123,15 +123,11 @@ def redraw_pictures(
             "run's result.json and files, or a sweep's runs and files, nothing else); "
             "infoplane plot draws the pictures of such a directory"
         )
-    names = sweep_points(directory) if sweep else []
-    missing = [n for n in names if not is_run_directory(directory / n)]
-    if missing:
-        raise ValueError(
-            f"{len(missing)} of {len(names)} points of {directory} are missing, e.g. "
-            f"{missing[0]}; run their shards first"
-        )
-    runs = [directory / n for n in names] if sweep else [directory]
-    results = [Result.load(run) for run in runs]
+    if sweep:
+        names, results = sweep_results(directory)
+        runs = [directory / n for n in names]
+    else:
+        names, runs, results = [], [directory], [Result.load(directory)]
     beside = directory.resolve().parent  # renames within one file system
     written = []
     with scratch_directory(beside, f"{directory.name}-pictures") as tmp:
@@ -170,6 +166,29 @@ def sweep_points(directory: Path) -> list[str]:
     except (OSError, ValueError, KeyError, TypeError):
         names = sorted(p.name for p in directory.iterdir() if p.is_dir())
     return names
+
+
+def sweep_results(
+    directory: Path, names: "Sequence[str] | None" = None
+) -> "tuple[list[str], list[Result]]":
+    """The points of a sweep directory (``names``, or :func:`sweep_points`) and
+    their results.
+
+    Raises:
+        ValueError: a point is not complete yet (they are named).
+    """
+    from .output import is_run_directory
+    from .results import Result
+
+    names = sweep_points(directory) if names is None else list(names)
+    missing = [n for n in names if not is_run_directory(directory / n)]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise ValueError(
+            f"{len(missing)} of {len(names)} points of {directory} are not complete "
+            f"yet: {shown}; run their shards, or the sweep's command again"
+        )
+    return names, [Result.load(directory / n) for n in names]
 
 
 def _task_bound(result: "Result") -> "IBCurve":
