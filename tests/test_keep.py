@@ -128,6 +128,25 @@ def test_a_kept_network_that_diverged_keeps_nan_as_its_other_arrays(poison_netwo
     assert np.isnan(result.i_xt[0]).all()
     assert np.isfinite(kept[1]).all()
     assert np.isfinite(result.i_xt[1]).all()
+    # Measured again, it is NaN as in the run (not the 0 that binning NaN gives);
+    # the network that did not diverge is what the summary and pictures show.
+    again = result.remeasure("binning:bins=30,range=-1:1")
+    assert np.isnan(again.i_xt[0]).all()
+    assert np.isnan(again.i_ty[0]).all()
+    np.testing.assert_array_equal(again.i_xt[1], result.i_xt[1])
+    np.testing.assert_array_equal(again.converged, [False, True])
+    row = again.summary()[0]
+    assert (row["networks"], row["diverged"]) == (1, 1)
+    assert row["final_i_xt"] == result.i_xt[1, -1, 0, 0]
+    from infoplane import analysis
+    from infoplane.plotting._plane import plane_data
+
+    assert np.isnan(analysis.compression_epochs(again)[0])
+    assert not np.isnan(analysis.compression_epochs(again)[1])
+    np.testing.assert_array_equal(np.isnan(analysis.loss_epochs(again, 10)), [1, 0])
+    plane = plane_data(again, 0, "mean")
+    np.testing.assert_array_equal(plane.x[0], result.i_xt[1, :, :, 0])
+    assert plane.n_seeds == 1
 
 
 def test_kept_networks_are_those_of_the_run_bit_for_bit():

@@ -230,6 +230,36 @@ def test_mean_of_seeds_draws_each_seed_faintly():
     assert "single seeds" in legend_texts(ax)
 
 
+def diverged(result: ip.Result, seed: int, index: int) -> ip.Result:
+    """``result`` with network ``seed`` diverged at its measurement ``index``."""
+    arrays = {k: np.array(v, float) for k, v in result.arrays.items()}
+    for name, values in arrays.items():
+        if name != "epochs":
+            values[seed, index:] = np.nan
+    arrays["diverged_epoch"] = np.full(result.i_xt.shape[0], -1)
+    arrays["diverged_epoch"][seed] = result.epochs[index]
+    return ip.Result(
+        result.experiment, arrays, result.layers, result.estimators, result.info
+    )
+
+
+def test_pictures_average_the_networks_that_did_not_diverge():
+    result = diverged(make_result(seeds=4), seed=1, index=5)
+    ax = plotting.plot_plane(result)
+    converged = result.i_xt[[0, 2, 3], :, 1, 0]
+    np.testing.assert_allclose(scatters(ax)[1].get_offsets()[:, 0], converged.mean(0))
+    assert len(line_collections(ax)[0].get_segments()) == 3  # the single seeds
+    title = ax.get_legend().get_title().get_text()
+    assert title == "mean of 3 seeds (1 diverged, left out)"
+    figure = plotting.plot_curves(result)
+    assert figure.get_suptitle().endswith("mean and range of 3 seeds")
+    line = figure.axes[0].lines[0]
+    np.testing.assert_allclose(
+        line.get_ydata(), result.arrays["train_loss"][[0, 2, 3]].mean(0)
+    )
+    assert np.isfinite(line.get_ydata()).all()  # not blank after the divergence
+
+
 def test_all_seeds_draws_every_point():
     result = make_result(seeds=3)
     ax = plotting.plot_plane(result, seeds="all")

@@ -62,9 +62,7 @@ def summary(
             f"{threshold} and {confidence}"
         )
     rng = np.random.default_rng(0)
-    kept = np.ones(result.i_xt.shape[0], bool)
-    if "diverged_epoch" in result.arrays:
-        kept = np.asarray(result.arrays["diverged_epoch"]) < 0
+    kept = result.converged
     clipped = result.arrays.get("clipped_fraction")
     rows = []
     for e, estimator in enumerate(result.estimators):
@@ -80,9 +78,9 @@ def summary(
                 "compression": drop,
             }
             row = {"estimator": estimator, "layer": layer}
-            for key, values in stats.items():
-                row[key] = float(values.mean())
-                row[key + "_std"] = float(values.std())
+            for key, values in stats.items():  # NaN when every network diverged
+                row[key] = float(values.mean()) if len(values) else np.nan
+                row[key + "_std"] = float(values.std()) if len(values) else np.nan
             row["networks"] = int(kept.sum())
             row["diverged"] = int((~kept).sum())
             row["compression_ci_low"] = row["compression_ci_high"] = None
@@ -205,22 +203,25 @@ def compression_epochs(result, *, estimator: int = 0) -> np.ndarray:
     After this epoch the layer compresses: it is where the compression phase starts.
     The last hidden layer is the last one not named ``"output"`` (``layer k`` of a
     run with k hidden layers; for a recorded result, the last layer the user named
-    otherwise).
+    otherwise). NaN for a network that diverged, or whose layer has no value.
     """
     hidden = [i for i, name in enumerate(result.layers) if name != "output"]
     layer = hidden[-1] if hidden else len(result.layers) - 1
-    xt = result.i_xt[:, :, layer, estimator]
-    return result.epochs[np.argmax(xt, axis=1)]
+    xt = np.asarray(result.i_xt[:, :, layer, estimator], float)
+    peak = np.argmax(np.where(np.isnan(xt), -np.inf, xt), axis=1)
+    valid = result.converged & ~np.isnan(xt).all(axis=1)
+    return np.where(valid, result.epochs[peak], np.nan)
 
 
 def loss_epochs(result, threshold: float) -> np.ndarray:
     """Per seed, the first measured epoch with training loss below ``threshold``.
 
-    NaN for seeds that never reach it.
+    NaN for seeds that never reach it, and for networks that diverged.
     """
     below = result.arrays["train_loss"] < threshold
     first = np.argmax(below, axis=1)
-    return np.where(below.any(axis=1), result.epochs[first], np.nan)
+    reached = below.any(axis=1) & result.converged
+    return np.where(reached, result.epochs[first], np.nan)
 
 
 def verdicts(results, names, *, threshold: float = 0.05) -> list[str]:
@@ -278,15 +279,17 @@ def _clipping(row: dict) -> str:
 
 
 def gradient_norms(result: "Result") -> tuple[np.ndarray, np.ndarray]:
-    """The norms of the gradient's mean and spread, ``(seed, epoch, weight_layer)``."""
+    """The norms of the gradient's mean and spread, ``(seed, epoch, weight_layer)``,
+    of the networks that did not diverge (all of them if every one did)."""
     if "grad_mean_norm" not in result.arrays or "grad_std_norm" not in result.arrays:
         raise ValueError(
             "this result has no gradient statistics; run the experiment with "
             "grad_stats=True (--grad-stats on the command line)"
         )
+    seeds = result.converged if result.converged.any() else slice(None)
     return (
-        np.asarray(result.arrays["grad_mean_norm"], float),
-        np.asarray(result.arrays["grad_std_norm"], float),
+        np.asarray(result.arrays["grad_mean_norm"], float)[seeds],
+        np.asarray(result.arrays["grad_std_norm"], float)[seeds],
     )
 
 

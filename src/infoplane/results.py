@@ -402,6 +402,16 @@ class Result:
         return self.arrays["epochs"]
 
     @property
+    def converged(self) -> np.ndarray:
+        """Which networks did not diverge, ``(seed,)`` bool. A diverged network's
+        values are NaN from its ``diverged_epoch`` on; summaries, verdicts and the
+        pictures' means are over the others."""
+        diverged = self.arrays.get("diverged_epoch")
+        if diverged is None:
+            return np.ones(self.i_xt.shape[0], bool)
+        return np.asarray(diverged) < 0
+
+    @property
     def i_xt(self) -> np.ndarray:
         """I(X;T), shape ``(seed, epoch, layer, estimator)``, in ``units``."""
         return self.arrays["i_xt"]
@@ -697,10 +707,14 @@ class Result:
             for name, array in self.arrays.items()
             if name not in KEPT_ARRAYS
         }
+        # A network's values from its divergence on are NaN, as in the run.
+        diverged = arrays.get("diverged_epoch", np.full(n, -1))
+        after = (diverged[:, None] >= 0) & (self.epochs[None, :] >= diverged[:, None])
         for name in ("i_xt", "i_ty", "occupied_bins", "clipped_fraction"):
             arrays[name] = np.array(
                 [[r[name] for r in row] for row in records], np.float64
             )[..., None]
+            arrays[name][after] = np.nan
         experiment = exp.replace(seeds=n, estimators=(parsed.spec,))
         result = Result.from_training(experiment, _Facts(), arrays, model=model)
         result.info.update(

@@ -157,9 +157,12 @@ def plane_data(result: "Result", estimator: "int | str", seeds) -> Plane:
     n_seeds = xt.shape[0]
     epochs = np.asarray(result.epochs)
     if isinstance(seeds, str) and seeds == "mean":
-        if n_seeds == 1:
+        # The mean of the networks that did not diverge, as the summary's.
+        converged = averaged(result)
+        xt, ty = xt[converged], ty[converged]
+        if len(xt) == 1:
             return Plane(xt, ty, None, None, epochs, 1)
-        return Plane(xt.mean(0)[None], ty.mean(0)[None], xt, ty, epochs, n_seeds)
+        return Plane(xt.mean(0)[None], ty.mean(0)[None], xt, ty, epochs, len(xt))
     if isinstance(seeds, str) and seeds == "all":
         return Plane(xt, ty, None, None, epochs, n_seeds)
     if isinstance(seeds, int | np.integer) and not isinstance(seeds, bool):
@@ -167,6 +170,13 @@ def plane_data(result: "Result", estimator: "int | str", seeds) -> Plane:
             raise ValueError(f"seed index must be in [0, {n_seeds}), got {seeds}")
         return Plane(xt[[seeds]], ty[[seeds]], None, None, epochs, 1)
     raise ValueError(f'seeds must be "mean", "all" or a seed index, got {seeds!r}')
+
+
+def averaged(result: "Result") -> np.ndarray:
+    """The networks a picture's mean is over: those that did not diverge (all of
+    them if every one did, to show what there is)."""
+    converged = result.converged
+    return converged if converged.any() else np.ones_like(converged)
 
 
 def ib_points(result: "Result", ib_curve) -> tuple[np.ndarray, np.ndarray]:
@@ -332,6 +342,9 @@ def draw_plane(
     ax.set_ylabel(f"I(T;Y) [{result.units}]")
     ax.set_title(_plane_title(result, estimator), parse_math=False)
     title = f"mean of {plane.n_seeds} seeds" if spread else None
+    left_out = int((~result.converged).sum())
+    if spread and left_out:
+        title += f" ({left_out} diverged, left out)"
     legend = ax.legend(handles=handles, loc="best", title=title)
     return PlaneArtists(
         ax.figure, ax, tuple(scatters), joins, None, tuple(spread), ib_line, legend

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..analysis import gradient_norms, nan_mean, snr_transition
-from ._plane import log_spaced, new_figure, own_style
+from ._plane import averaged, log_spaced, new_figure, own_style
 
 if TYPE_CHECKING:
     from ..results import Result
@@ -73,7 +73,8 @@ def plot_curves(
             "InformationPlane.record(..., metrics={'train_loss': ...})"
         )
     epochs = np.asarray(result.epochs)
-    n_seeds = result.i_xt.shape[0]
+    seeds = averaged(result)  # as the planes: the networks that did not diverge
+    n_seeds = int(seeds.sum())
     with own_style(ax):
         figure, axes = _band_axes(ax, len(metrics), figsize=(4.2 * len(metrics), 3.6))
         for panel, metric in zip(axes, metrics, strict=True):
@@ -81,7 +82,7 @@ def plot_curves(
                 name = f"{split}_{metric}"
                 if name not in result.arrays:
                     continue
-                values = np.asarray(result.arrays[name], float)
+                values = np.asarray(result.arrays[name], float)[seeds]
                 panel.plot(epochs, values.mean(0), color=colour, lw=1.5, label=split)
                 if values.shape[0] > 1:
                     panel.fill_between(
