@@ -10,7 +10,9 @@ from infoplane import analysis
 def result_of(i_xt, *, clipped=None, diverged=None):
     """A Result holding the series ``i_xt`` of shape (seeds, epochs) for one layer."""
     seeds, epochs = i_xt.shape
-    exp = ip.Experiment(name="series", hidden=(4,), seeds=seeds, epochs=epochs)
+    exp = ip.Experiment(
+        name="series", hidden=(4,), seeds=seeds, epochs=epochs, measure="every:1"
+    )
     arrays = {
         "epochs": np.arange(epochs),
         "i_xt": i_xt[:, :, None, None].astype(float),
@@ -85,6 +87,28 @@ def test_fewer_than_three_networks_give_no_interval_and_no_verdict():
     table = analysis.summary_table(result)
     assert "n/a" in table
     assert "[" not in table.split("\n", 2)[2]  # no interval printed
+
+
+@pytest.mark.parametrize("measured", [2, 3])
+def test_fewer_than_four_measurements_give_no_compression_and_no_verdict(measured):
+    # One measurement per half: the peak is the end, so the drop is 0 by construction
+    # however the series falls; that is no evidence against compression.
+    falling = np.tile(np.linspace(5.0, 1.0, measured), (10, 1))
+    assert (analysis.compression_drop(falling)[0] == 0).all()
+    result = result_of(falling)
+    (row,) = result.summary()
+    assert np.isnan(row["compression"])
+    assert row["compression_ci_low"] is row["compressing_seeds"] is None
+    (line,) = analysis.verdicts([result], ["short"])
+    assert line.endswith(
+        f"no verdict ({measured} measured epoch(s); a verdict needs at least 4)"
+    )
+    table = analysis.summary_table(result)
+    assert "compression needs at least 4 measured epochs" in table
+    assert "n/a ± n/a" not in table and "nan" not in table
+    # Four measurements see a fall.
+    (row,) = result_of(np.tile(np.linspace(5.0, 1.0, 4), (10, 1))).summary()
+    assert row["compression"] > 1
 
 
 def test_diverged_networks_are_left_out_and_counted():

@@ -203,13 +203,13 @@ def test_a_truncated_archive_is_a_clear_error(small_result, tmp_path, capsys):
 
 
 def test_summary_of_a_sweep_directory_summarises_its_points(tmp_path, capsys):
-    args = ["sweep", "seed", "--set", "lr=0.1,0.2", "--set", "measure=every:20"]
+    args = ["sweep", "seed", "--set", "lr=0.1,0.2", "--set", "measure=every:10"]
     args += ["--epochs", "40", "--no-pictures", "--quiet"]
     assert main([*args, "--out", str(tmp_path / "s")]) == 0
     assert main(["summary", str(tmp_path / "s")]) == 0
     out = capsys.readouterr().out
-    assert "== lr=0.1,measure=every:20" in out
-    assert "== lr=0.2,measure=every:20" in out
+    assert "== lr=0.1,measure=every:10" in out
+    assert "== lr=0.2,measure=every:10" in out
     assert "no verdict (1 network(s)" in out
     with pytest.raises(ValueError, match="is a sweep; load its points"):
         ip.Result.load(tmp_path / "s")

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from .results import Result
 
 __all__ = [
+    "MIN_MEASUREMENTS",
     "MIN_NETWORKS",
     "SUMMARY_COLUMNS",
     "compression_drop",
@@ -48,7 +49,9 @@ def summary(
     ``compression_ci_low``/``_high``: a bootstrap confidence interval of the mean
     drop over networks (2000 resamples, percentile method, a fixed seed), and
     ``compressing_seeds``: the share of networks whose drop exceeds ``threshold``
-    times their peak; both None with fewer than :data:`MIN_NETWORKS` networks.
+    times their peak; both None with fewer than :data:`MIN_NETWORKS` networks. With
+    fewer than :data:`MIN_MEASUREMENTS` measured epochs the drop is 0 by construction,
+    so ``compression`` is NaN and both are None.
     ``clipped``: the largest share of the layer's activation values the estimator's
     range clipped (None for estimators without a range).
 
@@ -70,6 +73,8 @@ def summary(
             xt = result.i_xt[kept, :, layer_index, e]
             ty = result.i_ty[kept, :, layer_index, e]
             drop, peak = compression_drop(xt)
+            if result.i_xt.shape[1] < MIN_MEASUREMENTS:
+                drop = np.full_like(drop, np.nan)
             stats = {
                 "final_i_xt": xt[:, -1],
                 "final_i_ty": ty[:, -1],
@@ -85,7 +90,7 @@ def summary(
             row["diverged"] = int((~kept).sum())
             row["compression_ci_low"] = row["compression_ci_high"] = None
             row["compressing_seeds"] = None
-            if len(drop) >= MIN_NETWORKS:
+            if len(drop) >= MIN_NETWORKS and not np.isnan(drop).all():
                 means = drop[rng.integers(0, len(drop), (2000, len(drop)))].mean(1)
                 tail = (1 - confidence) / 2
                 row["compression_ci_low"] = float(np.quantile(means, tail))
@@ -104,6 +109,9 @@ def summary(
 
 # Fewer networks than this give no confidence interval and no share of networks.
 MIN_NETWORKS = 3
+# Fewer measured epochs than this leave one per half of compression_drop's split,
+# where the peak and the end are the same value: no drop can be seen.
+MIN_MEASUREMENTS = 4
 
 
 def compression_drop(i_xt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,6 +167,8 @@ def summary_table(result: "Result", threshold: float = 0.05) -> str:
     summary = result.summary(threshold=threshold)
 
     def cell(row, key, digits=3):
+        if np.isnan(row[key]):
+            return "n/a"
         value = f"{row[key]:.{digits}f}"
         return value + (f" ± {row[key + '_std']:.{digits}f}" if several else "")
 
@@ -190,7 +200,11 @@ def summary_table(result: "Result", threshold: float = 0.05) -> str:
             lines.append(
                 "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
             )
-        if several and rows[0]["compressing_seeds"] is None:
+        if result.i_xt.shape[1] < MIN_MEASUREMENTS:
+            lines.append(
+                f"(compression needs at least {MIN_MEASUREMENTS} measured epochs)"
+            )
+        elif several and rows[0]["compressing_seeds"] is None:
             lines.append(
                 f"(intervals and shares need at least {MIN_NETWORKS} networks)"
             )
@@ -230,7 +244,8 @@ def verdicts(results, names, *, threshold: float = 0.05) -> list[str]:
     A layer compresses when the bootstrap confidence interval of its mean drop
     (:func:`compression_drop`) excludes zero and more than half of the networks drop
     by more than ``threshold`` of their peak (see :func:`summary`). With fewer than
-    :data:`MIN_NETWORKS` networks there is no verdict. A layer whose activations the
+    :data:`MIN_NETWORKS` networks, or :data:`MIN_MEASUREMENTS` measured epochs, there
+    is no verdict. A layer whose activations the
     estimator's range clipped says by how much: its numbers describe the clipping as
     much as the network.
     """
@@ -243,6 +258,13 @@ def verdicts(results, names, *, threshold: float = 0.05) -> list[str]:
                 if r["estimator"] == estimator
             ]
             head = f"{name}, {estimator}"
+            measured = result.i_xt.shape[1]
+            if measured < MIN_MEASUREMENTS:
+                lines.append(
+                    f"{head}: no verdict ({measured} measured epoch(s); a verdict "
+                    f"needs at least {MIN_MEASUREMENTS})"
+                )
+                continue
             if rows[0]["compressing_seeds"] is None:
                 lines.append(
                     f"{head}: no verdict ({rows[0]['networks']} network(s); a "
