@@ -166,6 +166,19 @@ def test_plot_plane_draws_one_scatter_per_layer_and_labels():
     assert len({len(p.vertices) for p in markers}) == len(LAYERS)  # all distinct
 
 
+def test_layer_names_are_shown_as_written_not_as_mathtext(tmp_path):
+    made = make_result()
+    names = (r"cost $\frac{1}$", "a $5 layer", "output")  # not valid mathtext
+    result = ip.Result(made.experiment, made.arrays, names, made.estimators, {})
+    ax = plotting.plot_plane(result)
+    ax.figure.savefig(tmp_path / "plane.png")  # drawing parsed the labels
+    assert is_png((tmp_path / "plane.png").read_bytes())
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == [
+        r"cost \$\frac{1}\$",
+        r"a \$5 layer",
+    ]
+
+
 def test_plot_plane_draws_on_a_new_pyplot_figure(tmp_path):
     # As matplotlib and pandas do: a notebook shows it, plt.savefig writes it.
     open_before = plt.get_fignums()

@@ -294,7 +294,7 @@ def draw_plane(
                 edgecolors="0.15" if is_output else "none",
                 linewidths=0.4,
                 zorder=4 if is_output else 3,
-                label=name,
+                label=name.replace("$", r"\$"),  # as written, not as mathtext
             )
         )
         handles.append(
@@ -306,7 +306,7 @@ def draw_plane(
                 markersize=9 if is_output else 6,
                 markerfacecolor="0.7",
                 markeredgecolor="0.15",
-                label=name,
+                label=name.replace("$", r"\$"),  # as written, not as mathtext
             )
         )
 
