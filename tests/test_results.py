@@ -183,6 +183,12 @@ def _tamper(run, *, meta=None, arrays=None, raw_json=None, raw_npz=None):
         ({"arrays": lambda a: a.pop("i_ty")}, "lacks i_ty"),
         ({"arrays": lambda a: a.update(extra=np.zeros(2))}, "unknown array 'extra'"),
         ({"arrays": lambda a: a.update(i_xt=a["i_xt"][..., 0])}, "has 3 axes, not 4"),
+        ({"meta": lambda m: m.update(units="bits")}, "units differ from its exp"),
+        ({"meta": lambda m: m["info"].update(h_x="abc")}, r"info\['h_x'\] must be"),
+        ({"arrays": lambda a: a["i_ty"].__setitem__(0, np.inf)}, "i_ty must hold fin"),
+        ({"arrays": lambda a: a.update(i_xt=a["i_xt"].astype(int))}, "i_xt must hold"),
+        ({"arrays": lambda a: a.update(diverged_epoch=[-1, 400])}, "diverged_epoch"),
+        ({"arrays": lambda a: a.update(diverged_epoch=[-1, 0.5])}, "diverged_epoch"),
     ],
 )
 def test_load_checks_what_it_reads(damage, message, small_result, tmp_path):

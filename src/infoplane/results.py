@@ -574,6 +574,8 @@ class Result:
             experiment = Experiment.from_dict(_typed(meta, "experiment", dict))
             if estimators != experiment.estimators:
                 raise ValueError("its estimators differ from its experiment's")
+            if meta.get("units", experiment.units) != experiment.units:
+                raise ValueError("its units differ from its experiment's")
             seeds, last_epoch = experiment.seeds, experiment.epochs - 1
             allowed = AXES.keys()
         else:
@@ -643,6 +645,23 @@ class Result:
         ):
             below = "" if last_epoch is None else f" below {last_epoch + 1}"
             raise ValueError(f"epochs must be increasing integers{below}")
+        for name in ("i_xt", "i_ty"):
+            if arrays[name].dtype.kind != "f" or np.isinf(arrays[name]).any():
+                raise ValueError(f"array {name} must hold finite numbers (or NaN)")
+        diverged = arrays.get("diverged_epoch")
+        if diverged is not None and (
+            diverged.dtype.kind not in "iu"
+            or not ((diverged >= -1) & (diverged <= (last_epoch or 0))).all()
+        ):
+            raise ValueError(
+                "array diverged_epoch must hold -1 or an epoch of the run per network"
+            )
+        for key in ("h_x", "h_y", "i_xy"):
+            value = info.get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise TypeError(f"info[{key!r}] must be a number, got {value!r}")
         return cls(experiment, arrays, layers, estimators, info)
 
     def remeasure(self, estimator: str) -> "Result":
