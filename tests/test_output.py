@@ -76,6 +76,32 @@ def test_special_output_paths_are_refused_before_training(
         assert not [p for p in folder.iterdir() if p.name.startswith(".")]
 
 
+def test_force_never_replaces_a_folder_of_separate_runs(tmp_path, capsys):
+    # runs/ of the README's runs/NAME: infoplane wrote every run in it, but it is
+    # not one run or sweep, and --force --out runs (a name forgotten) must not wipe it.
+    runs = tmp_path / "runs"
+    assert run_cli(runs / "alpha") == 0
+    assert run_cli(runs / "beta") == 0
+    before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
+    assert not output.is_sweep_directory(runs)
+    assert run_cli(runs, "--force") == 2
+    assert "did not write" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == before
+    assert main(["plot", str(runs)]) == 2  # nor is it drawn as a sweep
+    assert "is not a run or sweep directory" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == before
+
+
+def test_a_sweep_holding_a_dead_processs_temporary_is_still_a_sweep(tmp_path):
+    args = ["sweep", "seed", "--set", "lr=0.1", "--set", "measure=every:20"]
+    args += ["--epochs", "40", "--quiet", "--no-pictures", "--out", str(tmp_path / "s")]
+    assert main(args) == 0
+    (tmp_path / "s" / f".lr=0.2.infoplane~{output._HOST}~99999999~ab12").mkdir()
+    assert output.is_sweep_directory(tmp_path / "s")
+    (tmp_path / "s" / ".notes").mkdir()  # a hidden folder of the user's is not ours
+    assert not output.is_sweep_directory(tmp_path / "s")
+
+
 def test_a_run_into_a_folder_written_meanwhile_fails_and_keeps_it(tmp_path):
     target = tmp_path / "out"
 

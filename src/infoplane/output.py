@@ -5,8 +5,9 @@ A run or sweep directory is written under a hidden temporary name beside its tar
 directory that is not empty fails, so two runs into the same ``--out`` cannot both
 land, and nothing half-written is ever visible. Overwriting (``--force``) replaces only
 a directory that infoplane recognises as its own: a run directory (``result.json`` of
-an infoplane result and the files a run writes) or a sweep directory (the files a sweep
-writes and run directories). Temporary folders of processes that died (SIGKILL, a
+an infoplane result and the files a run writes) or a sweep directory (its
+``sweep.json``, the files a sweep writes and the run directories of its points): never
+a folder of separate runs. Temporary folders of processes that died (SIGKILL, a
 power cut) are removed by the next run into the same parent folder.
 """
 
@@ -76,19 +77,27 @@ def is_run_directory(path: "str | Path") -> bool:
 
 
 def is_sweep_directory(path: "str | Path") -> bool:
-    """Whether ``path`` is a sweep directory infoplane wrote: its files and runs."""
+    """Whether ``path`` is a sweep directory infoplane wrote: its ``sweep.json``, the
+    run directories of points it names, the files a sweep writes and temporary
+    folders of infoplane processes, and nothing else. A folder of separate runs
+    (``runs/``) is not a sweep, however alike its runs."""
     path = Path(path)
     try:
+        points = json.loads((path / "sweep.json").read_text())["points"]
         entries = list(path.iterdir())
-    except OSError:
+    except (OSError, ValueError, KeyError, TypeError):
         return False
-    runs = [e for e in entries if e.is_dir() and not e.is_symlink()]
-    files = [e for e in entries if e not in runs]
-    return (
-        bool(runs)
-        and all(is_run_directory(run) for run in runs)
-        and all(f.name in SWEEP_FILES and f.is_file() for f in files)
-    )
+    if not isinstance(points, list):
+        return False
+    for entry in entries:
+        ours = (
+            (entry.name in SWEEP_FILES and entry.is_file())
+            or (entry.name in points and is_run_directory(entry))
+            or (entry.name.startswith(".") and _TEMPORARY.search(entry.name))
+        )
+        if not ours:
+            return False
+    return True
 
 
 def _refuse_special(path: Path, option: str) -> Path:
