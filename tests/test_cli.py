@@ -293,6 +293,14 @@ def test_bound_command_and_overlay(tmp_path, monkeypatch, capsys):
     assert rows[2].split(",")[1:] == ["1.0", "1.0"]  # the corner at H(Y) = 1 bit
     assert (tmp_path / "b.png").exists()
     assert main(["bound", "nope", "--out", str(tmp_path / "c.csv")]) == 2
+    # --force replaces the pair infoplane wrote, never a picture of the user's.
+    assert main(["bound", "seed10", "--out", str(tmp_path / "b.csv"), "--force"]) == 0
+    (tmp_path / "fig.png").write_bytes(b"mine")
+    capsys.readouterr()
+    assert main(["bound", "seed10", "--out", str(tmp_path / "fig.csv"), "--force"]) == 2
+    assert "fig.png was not written by infoplane" in capsys.readouterr().err
+    assert (tmp_path / "fig.png").read_bytes() == b"mine"
+    assert not (tmp_path / "fig.csv").exists()
     code = main(
         [
             "run",

@@ -201,7 +201,9 @@ def _parser() -> argparse.ArgumentParser:
     bound.add_argument("--out", type=Path, required=True, help="CSV file to write")
     bound.add_argument("--units", choices=("nats", "bits"), default="bits")
     bound.add_argument(
-        "--force", action="store_true", help="replace a CSV that infoplane wrote"
+        "--force",
+        action="store_true",
+        help="replace a CSV and its picture that infoplane wrote",
     )
 
     sweep = commands.add_parser(
@@ -783,8 +785,15 @@ def _bound(args) -> int:
         overwrite=args.force,
         first_line=",".join(IB_CSV_HEADER),
     )
-    if picture.exists() and not args.force:
-        raise FileExistsError(f"{picture} already exists; replace it with --force")
+    if picture.exists() or picture.is_symlink():
+        if not args.force:
+            raise FileExistsError(f"{picture} already exists; replace it with --force")
+        if not args.out.is_file():  # an infoplane CSV (checked above) comes with it
+            raise FileExistsError(
+                f"{picture} was not written by infoplane (no {args.out.name} of "
+                "infoplane's beside it); --force replaces only what infoplane wrote, "
+                "so choose another name"
+            )
     dataset = load_joint(args.task)
     curve = task_curve(dataset)
     write_bound(curve, args.out, picture, units=args.units, title=dataset.name)
