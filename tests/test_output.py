@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import infoplane as ip
-from infoplane import output
+from infoplane import output, runner
 from infoplane.cli import main
 from infoplane.output import atomic_directory
 
@@ -169,6 +169,62 @@ def test_sigterm_is_an_interrupt_that_leaves_nothing(tmp_path, monkeypatch, caps
     assert "terminated; nothing was written" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is before  # main restores the handler
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+)
+def test_a_signal_dropped_by_a_garbage_collection_callback_still_stops_the_run(
+    tmp_path, monkeypatch, capsys, signum, code
+):
+    # JAX keeps a gc callback; Python drops an exception raised in one, so a Ctrl-C
+    # arriving there went unseen and the run finished and landed (exit 0).
+    import gc
+
+    sent = []
+
+    def callback(phase, info):
+        if not sent:
+            sent.append(signum)
+            os.kill(os.getpid(), signum)  # its interrupt is raised here, and dropped
+
+    train = runner.train
+
+    def dropped_then_trained(*args, **kwargs):
+        gc.callbacks.append(callback)
+        try:
+            gc.collect()
+        finally:
+            gc.callbacks.remove(callback)
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr("infoplane.runner.train", dropped_then_trained)
+    assert run_cli(tmp_path / "r") == code
+    assert sent == [signum]
+    assert "; nothing was written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_signal_inside_jax_is_raised_at_the_next_safe_point():
+    from infoplane import cli
+
+    source = "def where():\n    return sys._getframe()\n"
+    inside = {"sys": sys}
+    exec(compile(source, f"{os.sep}jax{os.sep}_src{os.sep}api.py", "exec"), inside)
+    frame = inside["where"]()
+    try:
+        cli._on_signal(signal.SIGTERM, frame)  # noted, not raised inside JAX
+        with pytest.raises(cli.Terminated):
+            cli._checkpoint()
+        with pytest.raises(KeyboardInterrupt):  # a second signal: at once
+            cli._on_signal(signal.SIGINT, frame)
+    finally:
+        cli._SIGNALLED.clear()
+    cli._checkpoint()  # nothing pending: nothing raised
+    with pytest.raises(KeyboardInterrupt):  # outside JAX: at once
+        cli._on_signal(signal.SIGINT, sys._getframe())
+    cli._SIGNALLED.clear()
 
 
 def test_temporary_folders_of_dead_processes_are_removed(tmp_path):

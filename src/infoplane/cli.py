@@ -430,7 +430,7 @@ def _run(args) -> int:
             result = ip.run(
                 exp,
                 progress=not args.quiet,
-                on_chunk=None if args.quiet else _log_lines(args.log_every),
+                on_chunk=_checking(None if args.quiet else _log_lines(args.log_every)),
                 strict=args.strict,
                 keep="activations" if args.keep else None,
                 keep_seeds=args.keep or 1,
@@ -447,6 +447,7 @@ def _run(args) -> int:
                 ib_bound=args.ib_bound,
                 pictures=not args.no_pictures,
             )
+            _checkpoint()
             stack.close()  # the run directory appears
             return gap
 
@@ -623,23 +624,39 @@ def _fill_sweep(base, settings, out: Path, index: int, count: int, args):
     report.claim_manifest(out, manifest)
     mine = sweeps.shard(points, index, count)
     done = [i for i in mine if is_run_directory(out / names[i])]
-    for i in mine:
-        if i in done:
-            continue
-        with (
-            atomic_directory(out / names[i]) as tmp,
-            _warnings_once(ip.RunWarning),
-        ):
-            result = ip.run(points[i], progress=not args.quiet, strict=args.strict)
-            for line in result.info["warnings"]:
-                print(f"infoplane: warning: {names[i]}: {line}", file=sys.stderr)
-            report.write_run(
-                result,
-                tmp,
-                video=getattr(args, "video", False),
-                pictures=not args.no_pictures,
+    ran = 0
+    try:
+        for i in mine:
+            if i in done:
+                continue
+            with (
+                atomic_directory(out / names[i]) as tmp,
+                _warnings_once(ip.RunWarning),
+            ):
+                result = ip.run(
+                    points[i],
+                    progress=not args.quiet,
+                    strict=args.strict,
+                    on_chunk=_checking(None),
+                )
+                for line in result.info["warnings"]:
+                    print(f"infoplane: warning: {names[i]}: {line}", file=sys.stderr)
+                report.write_run(
+                    result,
+                    tmp,
+                    video=getattr(args, "video", False),
+                    pictures=not args.no_pictures,
+                )
+                _checkpoint()
+            ran += 1
+    except KeyboardInterrupt as interrupt:
+        if ran or done:
+            interrupt.note = (
+                f"{len(done) + ran} of this run's {len(mine)} point(s) are complete "
+                f"in {out}/; the same command runs the others"
             )
-    return len(mine) - len(done), len(done)
+        raise
+    return ran, len(done)
 
 
 def _collect(out: Path, args) -> int:
@@ -712,6 +729,7 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
             report.write_run(result, part, video=video, pictures=pictures)
             part.rename(tmp / names[i])
             bar.update(1)
+            _checkpoint()
 
         try:
             with _warnings_once(ip.RunWarning if tmp is not None else Warning):
@@ -720,6 +738,7 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
                     on_result=write_point,
                     progress=not args.quiet,
                     strict=args.strict,
+                    on_chunk=_checking(None),
                 )
         except KeyboardInterrupt as interrupt:
             if dist is None:
@@ -737,6 +756,7 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
                 loss_threshold=getattr(args, "loss_threshold", 0.1),
                 pictures=pictures,
             )
+            _checkpoint()
             stack.close()  # the sweep directory appears
             return verdicts
 
@@ -796,6 +816,7 @@ def _bound(args) -> int:
             )
     dataset = load_joint(args.task)
     curve = task_curve(dataset)
+    _checkpoint()
     write_bound(curve, args.out, picture, units=args.units, title=dataset.name)
     if curve.capped.size:
         betas = ", ".join(f"{b:.4g}" for b in curve.capped[:5])
@@ -831,6 +852,7 @@ def _remeasure(args) -> int:
     with atomic_directory(args.out, overwrite=args.force, rescue=True) as tmp:
         result = Result.load(args.run_dir).remeasure(args.estimator)
         report.write_run(result, tmp, video=not args.no_video)
+        _checkpoint()
     if not args.quiet:
         print(analysis.summary_table(result))
         print(f"wrote {args.out}/")
@@ -894,8 +916,47 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (``timeout``, batch schedulers, ``docker stop``), handled as Ctrl-C."""
 
 
-def _terminate(signum, frame):
-    raise Terminated
+# The interrupt of each signal received. Raised wherever the main thread runs, it
+# can land in a garbage-collection callback (JAX keeps one), where Python prints and
+# drops it, or in Python that JAX's C++ called, which it can abort on. So inside JAX
+# the first signal is only noted, and the command raises it at safe points
+# (:func:`_checkpoint`): between chunks of training and before anything appears.
+_SIGNALLED: list[type[KeyboardInterrupt]] = []
+_JAX = tuple(f"{os.sep}{name}{os.sep}" for name in ("jax", "jaxlib", "equinox"))
+
+
+def _on_signal(signum, frame):
+    stop = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+    _SIGNALLED.append(stop)
+    if len(_SIGNALLED) > 1 or not _inside(frame, _JAX):  # a second one: at once
+        raise stop
+
+
+def _inside(frame, folders: tuple[str, ...]) -> bool:
+    """Whether ``frame`` or a caller of it runs code from one of ``folders``."""
+    while frame is not None:
+        if any(folder in frame.f_code.co_filename for folder in folders):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _checkpoint(*args) -> None:
+    """Raise the interrupt of a signal received and not raised yet (also an
+    ``on_chunk`` callback, so it takes and ignores the chunk)."""
+    if _SIGNALLED:
+        raise _SIGNALLED[-1]
+
+
+def _checking(on_chunk):
+    """``on_chunk``, or nothing, then :func:`_checkpoint`."""
+
+    def checked(epochs, chunk):
+        if on_chunk is not None:
+            on_chunk(epochs, chunk)
+        _checkpoint()
+
+    return checked
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -909,9 +970,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return USAGE_ERROR
-    previous = None
+    previous = {}
+    _SIGNALLED.clear()
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _terminate)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, _on_signal)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -933,8 +996,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"infoplane: error: {message}", file=sys.stderr)
         return _leave(code, error)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _SIGNALLED.clear()
 
 
 def _leave(code: int, error: BaseException) -> int:

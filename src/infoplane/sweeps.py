@@ -62,6 +62,7 @@ def run_sweep(
     on_result: Callable[[int, Experiment, object], None] | None = None,
     progress: bool = False,
     strict: bool = False,
+    on_chunk: Callable[[object, dict], None] | None = None,
 ) -> list:
     """Run each point; return their Results in order.
 
@@ -71,10 +72,11 @@ def run_sweep(
             finishes (e.g. to write it).
         progress: show a progress bar per point.
         strict: fail when any network diverges (see :func:`infoplane.run`).
+        on_chunk: passed to :func:`infoplane.run` for every point.
     """
     results = []
     for i, exp in enumerate(points):
-        results.append(run(exp, progress=progress, strict=strict))
+        results.append(run(exp, progress=progress, strict=strict, on_chunk=on_chunk))
         if on_result is not None:
             on_result(i, exp, results[-1])
     return results
