@@ -48,12 +48,18 @@ def _infoplane(*args, devices: int = 1) -> subprocess.Popen:
     )
 
 
-def _distributed(*args, processes: int = 2) -> list[subprocess.Popen]:
-    """One ``infoplane run`` per process, each with one CPU device."""
+def _distributed(
+    *args, processes: int = 2, own=None, devices=None
+) -> list[subprocess.Popen]:
+    """One ``infoplane run`` per process, each with one CPU device (or
+    ``devices[i]``); ``own[i]``: more arguments for process i."""
     port = _free_port()
+    own = own or [[]] * processes
+    devices = devices or [1] * processes
     return [
         _infoplane(
             *args,
+            *own[i],
             "--distributed",
             "--coordinator",
             f"127.0.0.1:{port}",
@@ -61,6 +67,7 @@ def _distributed(*args, processes: int = 2) -> list[subprocess.Popen]:
             processes,
             "--process-id",
             i,
+            devices=devices[i],
         )
         for i in range(processes)
     ]
@@ -140,6 +147,21 @@ def test_failures_every_process_meets_end_them_all_with_one_line(tmp_path):
     errs = [p.communicate(timeout=300)[1] for p in processes]
     assert [p.returncode for p in processes] == [1, 1], errs
     assert all(err.startswith("infoplane: error: training diverged") for err in errs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    # A process started with other settings would train its share of another run
+    # (its seeds' numbers silently mixed in): every process refuses, before training.
+    own = [[], ["--lr", "0.5"]]
+    processes = _distributed(*TINY, "--quiet", "--out", tmp_path / "mixed", own=own)
+    errs = [p.communicate(timeout=300)[1] for p in processes]
+    assert [p.returncode for p in processes] == [2, 2], errs
+    message = "process 1 of this distributed run was started with other settings"
+    assert all(message in err for err in errs), errs
+    # Processes with unequal numbers of devices cannot share the seed axis evenly.
+    processes = _distributed(*TINY, "--quiet", "--out", tmp_path / "d", devices=[1, 2])
+    errs = [p.communicate(timeout=300)[1] for p in processes]
+    assert [p.returncode for p in processes] == [2, 2], errs
+    message = "different numbers of devices (process 0: 1, process 1: 2)"
+    assert all(message in err for err in errs), errs
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
 
 

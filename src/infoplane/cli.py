@@ -6,6 +6,7 @@ fast.
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -401,8 +402,12 @@ def _run(args) -> int:
     if args.keep < 0:
         raise ValueError(f"--keep must be 0 or more networks, got {args.keep}")
     dist = _start_distributed(args)
-    if dist is not None and not dist.is_main():
-        args.quiet = True  # only process 0 reports
+    if dist is not None:
+        # Each process trains its share of one run: one started otherwise would mix
+        # two runs in one result.
+        dist.check_same(json.dumps([exp.to_dict(), args.keep, args.strict]))
+        if not dist.is_main():
+            args.quiet = True  # only process 0 reports
     if args.experiment in PRESETS and PRESETS[args.experiment].sweep:
         if args.keep:
             raise ValueError(

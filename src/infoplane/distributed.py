@@ -25,7 +25,9 @@ Examples:
             result.save("runs/big")
 """
 
+import collections
 import contextlib
+import hashlib
 import os
 import sys
 
@@ -34,7 +36,7 @@ import numpy as np
 
 from . import _environment
 
-__all__ = ["gather", "initialize", "is_main", "share"]
+__all__ = ["check_same", "gather", "initialize", "is_main", "share"]
 
 
 def initialize(
@@ -88,6 +90,13 @@ def initialize(
             "give the coordinator (HOST:PORT of process 0), the number of processes "
             "and this process's id"
         ) from None
+    devices = collections.Counter(d.process_index for d in jax.devices())
+    if len(set(devices.values())) > 1:  # every process sees it and says so
+        listed = ", ".join(f"process {p}: {n}" for p, n in sorted(devices.items()))
+        raise ValueError(
+            f"the processes have different numbers of devices ({listed}); give "
+            "each the same number (on CPUs, INFOPLANE_CPU_DEVICES=N)"
+        )
     # The first collective connects the processes (gloo on CPUs prints a line on
     # stdout as it does): connect now, quietly, so that a missing peer shows here.
     with _quiet_stdout():
@@ -110,6 +119,28 @@ def gather(array) -> np.ndarray:
     from jax.experimental.multihost_utils import process_allgather
 
     return np.asarray(process_allgather(array, tiled=True))
+
+
+def check_same(text: str) -> None:
+    """Check that every process was asked the same ``text`` (e.g. its experiment as
+    JSON); every process calls it.
+
+    Raises:
+        ValueError: on every process, when a process holds another text.
+    """
+    if jax.process_count() == 1:
+        return
+    from jax.experimental.multihost_utils import process_allgather
+
+    digest = np.frombuffer(hashlib.sha256(text.encode()).digest()[:4], np.int32)
+    digests = np.asarray(process_allgather(digest)).reshape(-1)
+    differ = np.flatnonzero(digests != digests[0])
+    if differ.size:
+        raise ValueError(
+            f"process {', '.join(map(str, differ))} of this distributed run was "
+            "started with other settings than process 0; start every process with "
+            "the same command (only --process-id differs)"
+        )
 
 
 def share(value: int) -> int:
