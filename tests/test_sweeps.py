@@ -252,6 +252,15 @@ def test_a_sweep_interrupted_before_its_first_point_leaves_nothing(
         ("0/3", {}, (0, 3)),
         ("2/3", {}, (2, 3)),
         ("slurm", {"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "5"}, (4, 5)),
+        (  # --array=0-4:2: tasks 0, 2, 4 are shards 0, 1, 2
+            "slurm",
+            {
+                "SLURM_ARRAY_TASK_ID": "4",
+                "SLURM_ARRAY_TASK_STEP": "2",
+                "SLURM_ARRAY_TASK_COUNT": "3",
+            },
+            (2, 3),
+        ),
         (
             "slurm",
             {
@@ -274,3 +283,9 @@ def test_shard_specs(text, environ, expected):
 def test_bad_shard_specs(text):
     with pytest.raises(ValueError, match="shard"):
         sweeps.parse_shard(text, {})
+
+
+def test_an_array_of_listed_task_ids_asks_for_explicit_shards():
+    listed = {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "1"}
+    with pytest.raises(ValueError, match="give --shard I/N for each task"):
+        sweeps.parse_shard("slurm", {**listed, "SLURM_ARRAY_TASK_COUNT": "3"})

@@ -85,8 +85,9 @@ def run_sweep(
 def parse_shard(text: str, environ=None) -> tuple[int, int]:
     """``I/N`` (0 <= I < N) as ``(I, N)``; ``slurm`` reads the array job's task id.
 
-    With ``slurm``, ``SLURM_ARRAY_TASK_ID`` minus ``SLURM_ARRAY_TASK_MIN`` (0 if
-    unset) over ``SLURM_ARRAY_TASK_COUNT``.
+    With ``slurm``, the task's place in the array job: ``SLURM_ARRAY_TASK_ID`` minus
+    ``SLURM_ARRAY_TASK_MIN`` (0 if unset), divided by ``SLURM_ARRAY_TASK_STEP`` (1 if
+    unset; ``--array=0-8:2``), over ``SLURM_ARRAY_TASK_COUNT``.
 
     Raises:
         ValueError: malformed, out of range, or the variables are missing.
@@ -96,14 +97,22 @@ def parse_shard(text: str, environ=None) -> tuple[int, int]:
     environ = os.environ if environ is None else environ
     if text == "slurm":
         try:
-            index = int(environ["SLURM_ARRAY_TASK_ID"])
-            index -= int(environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+            offset = int(environ["SLURM_ARRAY_TASK_ID"])
+            offset -= int(environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+            step = int(environ.get("SLURM_ARRAY_TASK_STEP", "1"))
             count = int(environ["SLURM_ARRAY_TASK_COUNT"])
         except (KeyError, ValueError):
             raise ValueError(
                 "--shard slurm needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT "
                 "(run it as a task of an array job, or give --shard I/N)"
             ) from None
+        index, off_step = divmod(offset, max(step, 1))
+        if off_step or index >= count:
+            raise ValueError(
+                f"array task {offset} past the first is not on an even step of "
+                f"{step} among {count} tasks (an array of listed ids?); give "
+                "--shard I/N for each task instead"
+            )
     else:
         index_text, sep, count_text = text.partition("/")
         try:
