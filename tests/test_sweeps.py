@@ -289,3 +289,47 @@ def test_an_array_of_listed_task_ids_asks_for_explicit_shards():
     listed = {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "1"}
     with pytest.raises(ValueError, match="give --shard I/N for each task"):
         sweeps.parse_shard("slurm", {**listed, "SLURM_ARRAY_TASK_COUNT": "3"})
+
+
+def test_a_bad_later_point_fails_the_sweep_before_any_work(
+    tmp_path, monkeypatch, capsys
+):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained a point of a sweep that cannot finish")
+
+    monkeypatch.setattr("infoplane.runner.train", no_training)
+    args = ["sweep", "tishby2017", "--set", "train_fraction=0.5,0.01", "--quiet"]
+    for extra in ([], ["--shard", "0/1"]):
+        assert main([*args, *extra, "--out", str(tmp_path / "s")]) == 2
+        err = capsys.readouterr().err
+        assert "point train_fraction=0.01: batch_size=256 is larger" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+DIVERGING = ["sweep", "seed", "--set", "lr=1e6,0.1", "--set", "measure=every:20"]
+DIVERGING += ["--epochs", "40", "--no-pictures", "--quiet"]
+
+
+def test_a_point_that_fails_keeps_the_points_before_it(tmp_path, capsys):
+    out = tmp_path / "s"
+    args = [*DIVERGING, "--out", str(out)]
+    args[3] = "lr=0.1,1e6"  # the failing point second
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "training diverged" in err
+    kept = "the 1 complete point(s) of 2 are kept in"
+    assert f"point lr=1000000.0,measure=every:20 failed; {kept} {out}/" in err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "lr=0.1,measure=every:20",
+        "sweep.json",
+    ]
+
+
+def test_a_shard_runs_its_other_points_past_a_failing_one(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main([*DIVERGING, "--shard", "0/1", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "infoplane: error: lr=1000000.0,measure=every:20: training diverged" in err
+    failed = "1 of this run's 2 point(s) failed (lr=1000000.0,measure=every:20)"
+    assert f"{failed}; the 1 others are complete in {out}/" in err
+    assert ip.Result.load(out / "lr=0.1,measure=every:20").experiment.lr == 0.1

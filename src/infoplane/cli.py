@@ -493,6 +493,14 @@ def _start_distributed(args):
     return distributed
 
 
+class PointsFailed(RuntimeError):
+    """Points of a sweep failed (each said why as it did); the others are kept."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+
 class PeerFailed(RuntimeError):
     """Process 0 of a multi-process run failed; the others stop with its exit code."""
 
@@ -616,43 +624,35 @@ def _run_shard(base, settings: list[str], args) -> int:
 def _fill_sweep(base, settings, out: Path, index: int, count: int, args):
     """Run the points of shard ``index``/``count`` of a sweep that are not complete
     in the shared directory ``out``, each appearing whole; (run, already complete)."""
-    import infoplane as ip
     from infoplane import report, sweeps
-    from infoplane.output import atomic_directory, is_run_directory, refuse_foreign
+    from infoplane.output import is_run_directory, refuse_foreign
 
     points = sweeps.grid(base, settings)
     names = [sweeps.point_name(p, settings) for p in points]
     manifest = report.sweep_manifest(base, settings, names)
+    mine = sweeps.shard(points, index, count)
+    sweeps.check_points([points[i] for i in mine], [names[i] for i in mine])
     if (out / "sweep.json").is_file():
         report.claim_manifest(out, manifest)  # the same sweep, or an error
     refuse_foreign(out, allowed=names)
     report.claim_manifest(out, manifest)
-    mine = sweeps.shard(points, index, count)
     done = [i for i in mine if is_run_directory(out / names[i])]
-    ran = 0
+    ran, failed = 0, []
     try:
         for i in mine:
             if i in done:
                 continue
-            with (
-                atomic_directory(out / names[i]) as tmp,
-                _warnings_once(ip.RunWarning),
-            ):
-                result = ip.run(
-                    points[i],
-                    progress=not args.quiet,
-                    strict=args.strict,
-                    on_chunk=_checking(None),
+            try:
+                _run_point(points[i], names[i], out, args)
+            except Exception as error:  # the other points go on
+                if args.debug:
+                    raise
+                failed.append((names[i], error))
+                print(
+                    f"infoplane: error: {names[i]}: {_error(error)[1]}",
+                    file=sys.stderr,
                 )
-                for line in result.info["warnings"]:
-                    print(f"infoplane: warning: {names[i]}: {line}", file=sys.stderr)
-                report.write_run(
-                    result,
-                    tmp,
-                    video=getattr(args, "video", False),
-                    pictures=not args.no_pictures,
-                )
-                _checkpoint()
+                continue
             ran += 1
     except KeyboardInterrupt as interrupt:
         if ran or done:
@@ -661,7 +661,35 @@ def _fill_sweep(base, settings, out: Path, index: int, count: int, args):
                 f"in {out}/; the same command runs the others"
             )
         raise
+    if failed:
+        raise PointsFailed(
+            _error(failed[0][1])[0],
+            f"{len(failed)} of this run's {len(mine)} point(s) failed "
+            f"({', '.join(name for name, _ in failed[:5])}); the "
+            f"{len(done) + ran} others are complete in {out}/",
+        )
     return ran, len(done)
+
+
+def _run_point(exp, name: str, out: Path, args) -> None:
+    """One point of a sweep, appearing whole as ``out/name``."""
+    import infoplane as ip
+    from infoplane import report
+    from infoplane.output import atomic_directory
+
+    with atomic_directory(out / name) as tmp, _warnings_once(ip.RunWarning):
+        result = ip.run(
+            exp, progress=not args.quiet, strict=args.strict, on_chunk=_checking(None)
+        )
+        for line in result.info["warnings"]:
+            print(f"infoplane: warning: {name}: {line}", file=sys.stderr)
+        report.write_run(
+            result,
+            tmp,
+            video=getattr(args, "video", False),
+            pictures=not args.no_pictures,
+        )
+        _checkpoint()
 
 
 def _collect(out: Path, args) -> int:
@@ -713,6 +741,7 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
             )
         _fill_sweep(base, settings, out, 0, 1, args)
         return _collect(out, args)
+    sweeps.check_points(points, names)
     video = getattr(args, "video", False)
     pictures = not args.no_pictures
     with contextlib.ExitStack() as stack:
@@ -745,9 +774,10 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
                     strict=args.strict,
                     on_chunk=_checking(None),
                 )
-        except KeyboardInterrupt as interrupt:
-            if dist is None:
-                interrupt.note = _keep_points(tmp, out, manifest)
+        except (KeyboardInterrupt, Exception) as stop:
+            if dist is None:  # the points that are complete stay
+                failed = None if isinstance(stop, KeyboardInterrupt) else names
+                stop.note = _keep_points(tmp, out, manifest, failed)
             raise
         finally:
             bar.close()
@@ -772,9 +802,10 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
     return 0
 
 
-def _keep_points(tmp: Path, out: Path, manifest: dict) -> str | None:
-    """Keep the complete points of an interrupted sweep as a sweep directory that
-    the same command finishes; what to tell the user, or None if none was kept."""
+def _keep_points(tmp: Path, out: Path, manifest: dict, failed=None) -> str | None:
+    """Keep the complete points of an interrupted (or ``failed``: its names) sweep
+    as a sweep directory that the same command finishes; what to tell the user, or
+    None if none was kept."""
     from infoplane import report
     from infoplane.output import keep
 
@@ -788,13 +819,16 @@ def _keep_points(tmp: Path, out: Path, manifest: dict) -> str | None:
     where = keep(tmp, out)
     if where is None:
         return None
+    kept = (
+        f"the {len(complete)} complete point(s) of {len(manifest['points'])} are "
+        f"kept in {where}/"
+    )
+    if failed is not None and len(complete) < len(failed):
+        return f"point {failed[len(complete)]} failed; {kept}"
     again = (
         "the same command" if where == out else f"the same command with --out {where}"
     )
-    return (
-        f"the {len(complete)} complete point(s) of {len(manifest['points'])} are "
-        f"kept in {where}/; {again} runs the others"
-    )
+    return f"{kept}; {again} runs the others"
 
 
 def _bound(args) -> int:
@@ -998,7 +1032,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         code, message = _error(error)
+        note = getattr(error, "note", None)
         print(f"infoplane: error: {message}", file=sys.stderr)
+        if note:
+            print(f"infoplane: {note}", file=sys.stderr)
         return _leave(code, error)
     finally:
         for signum, handler in previous.items():
@@ -1059,7 +1096,7 @@ def _error(error: Exception) -> tuple[int, str]:
     """The exit code and one-line message of an error that ends a command."""
     from infoplane.training import TrainingDiverged
 
-    if isinstance(error, PeerFailed):
+    if isinstance(error, PeerFailed | PointsFailed):
         return error.code, str(error)
     if isinstance(error, ValueError | FileExistsError):
         return USAGE_ERROR, str(error)

@@ -261,6 +261,16 @@ def user_model(experiment: Experiment, dataset: Dataset, model) -> UserModel:
     return user
 
 
+def check(experiment: Experiment) -> None:
+    """What :func:`run` checks before any work, without running: the task loads and
+    the sizes fit it (e.g. every point of a sweep, before the first trains).
+
+    Raises:
+        ValueError: as :func:`run` would, before training.
+    """
+    check_sizes(experiment, load_task(experiment.task))
+
+
 def check_sizes(experiment: Experiment, dataset: Dataset) -> None:
     """Refuse, before any work, sizes that the data set cannot give.
 

@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Callable, Sequence
 
 from .config import Experiment, parse_settings
-from .runner import run
+from .runner import check, run
 
 __all__ = [
     "grid",
@@ -80,6 +80,20 @@ def run_sweep(
         if on_result is not None:
             on_result(i, exp, results[-1])
     return results
+
+
+def check_points(points: Sequence[Experiment], names: Sequence[str]) -> None:
+    """Check every point as :func:`infoplane.run` would before training it, so that
+    a sweep fails before any work rather than at its first bad point.
+
+    Raises:
+        ValueError: a point's task or sizes, named.
+    """
+    for exp, name in zip(points, names, strict=True):
+        try:
+            check(exp)
+        except ValueError as error:
+            raise ValueError(f"point {name}: {error}") from None
 
 
 def parse_shard(text: str, environ=None) -> tuple[int, int]:
