@@ -174,6 +174,14 @@ def test_plot_draws_the_pictures_of_a_saved_run_again(tmp_path, capsys):
         (["run", "seed", "--keep", "-1"], "--keep must be 0 or more"),
         (["run", "seed", "--keep", "2"], "keep_seeds must be an integer from 1"),
         (["run", "saxe2018", "--keep", "1"], "run its points one by one"),
+        (  # which would win? Neither: the user meant one of them.
+            ["run", "seed", "--epochs", "40", "--set", "epochs=60"],
+            "epochs is given both by its option and by --set epochs=...; give one",
+        ),
+        (
+            ["sweep", "seed", "--set", "epochs=40,60", "--epochs", "80", "--out", "x"],
+            "epochs is given both by its option and by --set epochs=...; give one",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(args, message, capsys, tmp_path):
@@ -236,6 +244,36 @@ def test_argparse_errors_exit_2(hidden, capsys):
         main(["run", "seed", "--hidden", hidden])  # a missing width is a typo
     assert exit_info.value.code == 2
     assert "comma-separated integers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "seed", "--log-every", "-5"], "expected 0 or a positive integer"),
+        (["plot", "x", "--loss-threshold", "nan"], "expected a positive loss"),
+        (["sweep", "seed", "--loss-threshold", "-1"], "expected a positive loss"),
+    ],
+)
+def test_bad_numbers_of_options_exit_2(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_tilde_the_shell_left_is_the_home_folder(tmp_path, monkeypatch, capsys):
+    # --out=~/x: bash expands no ~ after "="; checked and written at the same place.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking --out")
+
+    monkeypatch.setattr("infoplane.runner.train", no_training)
+    assert main(["run", "seed", "--out=~/mine", "--quiet"]) == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
+    assert not (tmp_path / "~").exists()
 
 
 def test_existing_output_needs_force(tmp_path, capsys):

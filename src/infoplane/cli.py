@@ -7,6 +7,7 @@ fast.
 import argparse
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -29,6 +30,33 @@ def _int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers like 8,6,4, got {text!r}"
         ) from None
+
+
+def _path(text: str) -> Path:
+    # ~ too where the shell left it (--out=~/runs/x): checked and written alike.
+    return Path(text).expanduser()
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 or a positive integer, got {text!r}"
+        )
+    return value
+
+
+def _loss(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a positive loss, got {text!r}")
+    return value
 
 
 NO_PICTURES = (
@@ -73,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
             "and 1000 test images"
         ),
     )
-    run.add_argument("--out", type=Path, help="output directory (default: runs/NAME)")
+    run.add_argument("--out", type=_path, help="output directory (default: runs/NAME)")
     run.add_argument("--seeds", type=int, help="number of networks to train together")
     run.add_argument("--seed", type=int, help="base seed; every key derives from it")
     run.add_argument("--epochs", type=int, help="training epochs")
@@ -117,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--log-every",
-        type=int,
+        type=_count,
         default=200,
         metavar="N",
         help="print test accuracy and loss every N epochs (0: never; default 200)",
@@ -199,7 +227,7 @@ def _parser() -> argparse.ArgumentParser:
         help="e.g. tishby12:gamma=2, seed10, or file:JOINT.npz with p_xy (n x c), "
         "or p_y rows p(y|x) and optionally p_x",
     )
-    bound.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    bound.add_argument("--out", type=_path, required=True, help="CSV file to write")
     bound.add_argument("--units", choices=("nats", "bits"), default="bits")
     bound.add_argument(
         "--force",
@@ -232,7 +260,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FIELD=VALUES",
         help="values of one field: ',' or ';' between points (';' for tuple fields)",
     )
-    sweep.add_argument("--out", type=Path, help="output directory")
+    sweep.add_argument("--out", type=_path, help="output directory")
     sweep.add_argument(
         "--shard",
         metavar="I/N",
@@ -242,7 +270,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument(
         "--collect",
-        type=Path,
+        type=_path,
         metavar="DIR",
         help="draw sweep.png and write summary.csv and verdict.txt of a sharded "
         "sweep once all its points exist (says which are missing otherwise)",
@@ -251,7 +279,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--epochs", type=int, help="training epochs")
     sweep.add_argument(
         "--loss-threshold",
-        type=float,
+        type=_loss,
         default=0.1,
         help="training loss that counts as converged in depth.png (default 0.1)",
     )
@@ -278,11 +306,11 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Example: infoplane run seed --keep 1 --out runs/seed ;  infoplane "
         "remeasure runs/seed --estimator kde-upper:var=0.1 --out runs/seed-kde",
     )
-    remeasure.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    remeasure.add_argument("run_dir", type=_path, metavar="RUN_DIR")
     remeasure.add_argument(
         "--estimator", required=True, metavar="SPEC", help="e.g. kde-upper:var=0.1"
     )
-    remeasure.add_argument("--out", type=Path, required=True, help="output directory")
+    remeasure.add_argument("--out", type=_path, required=True, help="output directory")
     remeasure.add_argument(
         "--no-video", action="store_true", help="skip plane.gif and plane.mp4"
     )
@@ -311,7 +339,7 @@ def _parser() -> argparse.ArgumentParser:
         "infoplane plot runs/seed ;  infoplane plot runs/*",
     )
     plot.add_argument(
-        "dirs", type=Path, nargs="+", metavar="DIR", help="run or sweep directories"
+        "dirs", type=_path, nargs="+", metavar="DIR", help="run or sweep directories"
     )
     plot.add_argument(
         "--no-video",
@@ -320,7 +348,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     plot.add_argument(
         "--loss-threshold",
-        type=float,
+        type=_loss,
         default=0.1,
         help="of a sweep: training loss that counts as converged in depth.png "
         "(default 0.1)",
@@ -331,7 +359,7 @@ def _parser() -> argparse.ArgumentParser:
         "summary",
         help="print the summary table of a saved run (or of every point of a sweep)",
     )
-    summary.add_argument("run_dir", type=Path, metavar="RUN_DIR|SWEEP_DIR")
+    summary.add_argument("run_dir", type=_path, metavar="RUN_DIR|SWEEP_DIR")
     summary.add_argument(
         "--threshold",
         type=float,
@@ -353,6 +381,17 @@ def _experiment(args):
         exp = ip.load_experiment(source)
     else:
         exp = ip.preset(source)
+    overrides = _option_fields(args)
+    settings = {item.partition("=")[0].strip() for item in args.set or ()}
+    for field in settings & overrides.keys():
+        raise ValueError(
+            f"{field} is given both by its option and by --set {field}=...; give one"
+        )
+    return exp.replace(**overrides)
+
+
+def _option_fields(args) -> dict:
+    """The experiment fields that ``args``' own options (``--epochs``...) set."""
     overrides = {
         "seeds": args.seeds,
         "seed": getattr(args, "seed", None),
@@ -369,7 +408,7 @@ def _experiment(args):
             else getattr(args, "measure", None)
         ),
     }
-    return exp.replace(**{k: v for k, v in overrides.items() if v is not None})
+    return {k: v for k, v in overrides.items() if v is not None}
 
 
 def _settings(settings: list[str]) -> dict:
@@ -1115,7 +1154,7 @@ def _error(error: Exception) -> tuple[int, str]:
             f"another process of this distributed run stopped ({error}); its log "
             "says why; nothing was written"
         )
-    return RUNTIME_ERROR, f"{error} (run with --debug for the traceback)"
+    return RUNTIME_ERROR, f"{error} (infoplane --debug COMMAND ... shows the traceback)"
 
 
 if __name__ == "__main__":
