@@ -14,6 +14,13 @@ def test_parse_values_by_field_type():
     assert parse_values("hidden", "10;10,7;10,7,5") == [(10,), (10, 7), (10, 7, 5)]
     assert parse_values("train_fraction", "0.05,0.45;0.85") == [0.05, 0.45, 0.85]
     assert parse_values("activation", "tanh,relu") == ["tanh", "relu"]
+    # A task spec keeps its own options, whichever separator splits the points.
+    two = "tishby12:gamma=2,theta=7;tishby12:gamma=4,theta=7"
+    assert parse_values("task", two) == two.split(";")
+    assert parse_values("task", "mnist:/d,train=50,test=10,seed10") == [
+        "mnist:/d,train=50,test=10",
+        "seed10",
+    ]
     assert parse_values("grad_stats", "true") == [True]
     assert parse_values("estimators", "binning:bins=30,range=-1:1+binning:bins=4") == [
         ("binning:bins=30,range=-1:1", "binning:bins=4")

@@ -243,6 +243,8 @@ def parse_values(field: str, text: str) -> list:
     points = [p.strip() for p in text.split(";")]
     if not is_tuple:
         points = [q.strip() for p in points for q in p.split(",")]
+    if field == "task":  # a spec's own options: tishby12:gamma=2,theta=7
+        points = _join_options(points)
     points = [p for p in points if p]
     if not points:
         raise ValueError(f"no values given for {field}")
@@ -262,6 +264,18 @@ def parse_values(field: str, text: str) -> list:
         return [convert(p) for p in points]
     except ValueError as error:
         raise ValueError(f"cannot read {field}={text!r}: {error}") from None
+
+
+def _join_options(pieces: list[str]) -> list[str]:
+    """Comma-split task specs joined again where a piece is an option (``key=value``
+    without a ``name:`` of its own) of the spec before it."""
+    specs: list[str] = []
+    for piece in pieces:
+        if specs and "=" in piece and ":" not in piece.partition("=")[0]:
+            specs[-1] += f",{piece}"
+        else:
+            specs.append(piece)
+    return specs
 
 
 def parse_settings(settings: "list[str] | tuple[str, ...]") -> dict[str, list]:
