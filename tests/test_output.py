@@ -352,3 +352,40 @@ def test_a_run_name_is_plain_text_in_pictures(small_result, tmp_path):
     write_pictures(result, tmp_path, video=False)
     assert (tmp_path / "plane.png").stat().st_size > 0
     assert result.plot().get_title() == name
+
+
+def test_nothing_is_written_into_a_run_or_sweep_or_a_file(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert run_cli(run) == 0
+    (tmp_path / "afile").write_text("mine")
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    refused = {
+        run / "inner": "is inside the infoplane run",
+        run / "a" / "b": "is inside the infoplane run",
+        tmp_path / "afile" / "x": "afile is a file, so",
+        tmp_path / "link": "is a symbolic link; give the folder it points to",
+    }
+    for out, message in refused.items():
+        assert run_cli(out) == 2
+        assert message in capsys.readouterr().err
+    assert main(["bound", "seed10", "--out", str(run / "b.csv")]) == 2
+    assert "is inside the infoplane run" in capsys.readouterr().err
+    assert output.is_run_directory(run)  # still one, whole
+    assert (tmp_path / "afile").read_text() == "mine"
+    # A sweep takes its own points, and nothing else.
+    args = ["sweep", "seed", "--set", "lr=0.1", "--set", "measure=every:20"]
+    args += ["--epochs", "40", "--quiet", "--no-pictures"]
+    assert main([*args, "--out", str(tmp_path / "s")]) == 0
+    assert run_cli(tmp_path / "s" / "extra") == 2
+    assert "is inside the infoplane sweep" in capsys.readouterr().err
+    assert output.is_sweep_directory(tmp_path / "s")
+
+
+def test_a_name_that_is_no_folder_name_needs_an_out(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "seed", *TINY, "--quiet", "--set", "name=../../escaped"]
+    assert main(args) == 2
+    assert "is not a folder name, so runs/NAME cannot hold it" in (
+        capsys.readouterr().err
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -454,7 +454,7 @@ def _run(args) -> int:
                 "runs: run its points one by one to keep them"
             )
         return _run_points(exp, list(PRESETS[args.experiment].sweep), args, dist)
-    out = args.out or Path("runs") / exp.name
+    out = args.out or _default_out(exp.name)
 
     import infoplane as ip
     from infoplane import analysis, report
@@ -757,6 +757,16 @@ def _collect(out: Path, args) -> int:
     return 0
 
 
+def _default_out(name: str) -> Path:
+    """``runs/NAME``, for a name that stays in ``runs/``."""
+    if name in ("", ".", "..") or "/" in name or os.sep in name:
+        raise ValueError(
+            f"the experiment's name {name!r} is not a folder name, so runs/NAME "
+            "cannot hold it; give --out, or a name without '/'"
+        )
+    return Path("runs") / name
+
+
 def _run_points(base, settings: list[str], args, dist=None) -> int:
     """Run every point of a grid; write their directories and combined figures (in
     a multi-process run ``dist``, every process runs, process 0 writes)."""
@@ -768,7 +778,7 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
 
     points = sweeps.grid(base, settings)
     names = [sweeps.point_name(p, settings) for p in points]
-    out = args.out or Path("runs") / base.name
+    out = args.out or _default_out(base.name)
     manifest = report.sweep_manifest(base, settings, names)
     if dist is None and report.unfinished_sweep(out, manifest):
         if not args.quiet:

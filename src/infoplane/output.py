@@ -64,8 +64,8 @@ def is_run_directory(path: "str | Path") -> bool:
     """Whether ``path`` is a run directory infoplane wrote, and holds nothing else."""
     path = Path(path)
     try:
-        names = {entry.name for entry in path.iterdir()}
         meta = json.loads((path / "result.json").read_text())
+        names = {entry.name for entry in path.iterdir()}
     except (OSError, ValueError):
         return False
     return (
@@ -139,7 +139,12 @@ def check_output_dir(
     """
     path = Path(path)
     resolved = _refuse_special(path, option)
-    if path.is_symlink() or (path.exists() and not path.is_dir()):
+    _refuse_inside(resolved, path, option)
+    if path.is_symlink():
+        raise FileExistsError(
+            f"{path} is a symbolic link; give the folder it points to, or a new name"
+        )
+    if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a directory")
     if path.is_dir() and any(path.iterdir()):
         if not overwrite:
@@ -156,6 +161,28 @@ def check_output_dir(
     if not os.access(resolved.parent, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot write into {resolved.parent}")
     return resolved
+
+
+def _refuse_inside(resolved: Path, path: Path, option: str) -> None:
+    """Refuse a new folder inside a file, inside an infoplane run, or inside a sweep
+    where it is none of the sweep's points: that run or sweep would no longer be
+    one infoplane recognises (to draw, load or replace)."""
+    for ancestor in resolved.parents:
+        if ancestor.exists() and not ancestor.is_dir():
+            raise FileExistsError(f"{ancestor} is a file, so {path} cannot be in it")
+        if is_run_directory(ancestor):
+            raise ValueError(
+                f"{option} {str(path)!r} is inside the infoplane run {ancestor}; "
+                "write beside it, not into it"
+            )
+    parent = resolved.parent
+    if is_sweep_directory(parent):
+        points = json.loads((parent / "sweep.json").read_text())["points"]
+        if resolved.name not in points:
+            raise ValueError(
+                f"{option} {str(path)!r} is inside the infoplane sweep {parent} and "
+                "is none of its points; write beside it, not into it"
+            )
 
 
 def refuse_foreign(path: "str | Path", *, allowed) -> None:
@@ -204,6 +231,7 @@ def check_output_file(
     """
     path = Path(path)
     resolved = _refuse_special(path, option)
+    _refuse_inside(resolved, path, option)
     if path.suffix != suffix:
         raise ValueError(f"{option} must name a {suffix} file, got {str(path)!r}")
     if path.exists() or path.is_symlink():
