@@ -97,6 +97,9 @@ def test_dict_and_toml_round_trip(tmp_path):
     path.write_text("hidden = [5, 3\n")
     with pytest.raises(ValueError, match="cannot read experiment file"):
         ip.load_experiment(path)
+    path.write_bytes(b"name = '\xff'\n")  # not UTF-8, as TOML must be
+    with pytest.raises(ValueError, match=f"cannot read experiment file {path}: 'utf"):
+        ip.load_experiment(path)
 
 
 @pytest.mark.unchecked_types

@@ -340,3 +340,21 @@ def test_a_shard_runs_its_other_points_past_a_failing_one(tmp_path, capsys):
     failed = "1 of this run's 2 point(s) failed (lr=1000000.0,measure=every:20)"
     assert f"{failed}; the 1 others are complete in {out}/" in err
     assert ip.Result.load(out / "lr=0.1,measure=every:20").experiment.lr == 0.1
+
+
+def test_a_point_another_copy_of_the_shard_wrote_counts_as_done(
+    tmp_path, monkeypatch, capsys
+):
+    from infoplane import cli
+
+    run_point = cli._run_point
+
+    def beaten(exp, name, out, args):
+        run_point(exp, name, out, args)  # a second copy of this shard, first
+        run_point(exp, name, out, args)
+
+    monkeypatch.setattr(cli, "_run_point", beaten)
+    out = tmp_path / "s"
+    assert main([*SHARDED[:-1], "--shard", "0/2", "--out", str(out)]) == 0
+    assert "0 point(s) run, 2 already complete" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]

@@ -358,6 +358,14 @@ def _parser() -> argparse.ArgumentParser:
     summary = commands.add_parser(
         "summary",
         help="print the summary table of a saved run (or of every point of a sweep)",
+        description=(
+            "Print, per estimator and layer, the final and peak I(X;T), the final "
+            "I(T;Y) and the compression (the cross-fitted drop of I(X;T) from its "
+            "peak, with a 95%% bootstrap interval over networks and the share of "
+            "networks dropping past --threshold); of a sweep, every point's table "
+            "and the verdicts: which layers compress."
+        ),
+        epilog="Example: infoplane summary runs/seed",
     )
     summary.add_argument("run_dir", type=_path, metavar="RUN_DIR|SWEEP_DIR")
     summary.add_argument(
@@ -684,6 +692,11 @@ def _fill_sweep(base, settings, out: Path, index: int, count: int, args):
             try:
                 _run_point(points[i], names[i], out, args)
             except Exception as error:  # the other points go on
+                if isinstance(error, FileExistsError) and is_run_directory(
+                    out / names[i]
+                ):
+                    done.append(i)  # another process ran it meanwhile (same point)
+                    continue
                 if args.debug:
                     raise
                 failed.append((names[i], error))

@@ -476,8 +476,8 @@ def preset(name: str, /, **overrides) -> Experiment:
 def load_experiment(path: "str | Path") -> Experiment:
     """An experiment from a TOML file: optional ``preset = "seed"``, then any fields."""
     try:
-        data = tomllib.loads(Path(path).read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"cannot read experiment file {path}: {error}") from None
     base = data.pop("preset", None)
     if base is not None and not isinstance(base, str):
