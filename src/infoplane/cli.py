@@ -361,7 +361,7 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Print, per estimator and layer, the final and peak I(X;T), the final "
             "I(T;Y) and the compression (the cross-fitted drop of I(X;T) from its "
-            "peak, with a 95%% bootstrap interval over networks and the share of "
+            "peak, with a 95% bootstrap interval over networks and the share of "
             "networks dropping past --threshold); of a sweep, every point's table "
             "and the verdicts: which layers compress."
         ),
