@@ -185,6 +185,10 @@ def test_sweep_shards_skip_done_points_refuse_others_and_collect_to_the_whole(
     assert main([*SHARDED[:-1], *out, "--shard", "0/2"]) == 0
     assert "0 point(s) run, 2 already complete" in capsys.readouterr().out
     assert first.stat().st_mtime_ns == written  # not run again
+    same = [*SHARDED[:-1], *out, "--shard", "0/2"]
+    same[3] = "lr=0.1;0.2;0.30"  # the same grid, written otherwise
+    assert main(same) == 0
+    assert "0 point(s) run, 2 already complete" in capsys.readouterr().out
     # Nor does it run into another sweep, or beside a user's file.
     other = [*SHARDED, *out, "--shard", "1/2"]
     other[3] = "lr=0.5,0.6"

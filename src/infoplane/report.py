@@ -248,7 +248,7 @@ def _same_sweep(directory: Path, manifest: dict) -> None:
         there = json.loads((directory / "sweep.json").read_text())
     except (OSError, ValueError):
         there = None
-    if there != manifest:
+    if not _same_points(there, manifest):
         raise ValueError(
             f"{directory} holds another sweep (its sweep.json differs: other "
             "points, settings or base experiment); choose another --out"
@@ -262,7 +262,17 @@ def unfinished_sweep(directory: Path, manifest: dict) -> bool:
         there = json.loads((directory / "sweep.json").read_text())
     except (OSError, ValueError):
         return False
-    return there == manifest and not (directory / "summary.csv").exists()
+    return _same_points(there, manifest) and not (directory / "summary.csv").exists()
+
+
+def _same_points(there, manifest: dict) -> bool:
+    """Whether a ``sweep.json`` read back describes the sweep of ``manifest``: the
+    same base experiment and points (the settings may be written otherwise:
+    ``lr=0.1,0.2`` and ``lr=0.1;0.2`` are one grid)."""
+    keys = ("format", "base", "points")
+    return isinstance(there, dict) and all(
+        there.get(key) == manifest[key] for key in keys
+    )
 
 
 def read_manifest(directory: Path) -> dict:
