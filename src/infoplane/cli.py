@@ -207,6 +207,13 @@ def _parser() -> argparse.ArgumentParser:
         help="a process silent this long counts as dead and the run fails on "
         "every process (default 100)",
     )
+    several.add_argument(
+        "--join-timeout",
+        type=int,
+        default=300,
+        metavar="SECONDS",
+        help="how long the processes wait for each other to start (default 300)",
+    )
 
     commands.add_parser("presets", help="list the presets with a one-line description")
 
@@ -527,8 +534,8 @@ def _start_distributed(args):
         if named:
             raise ValueError(f"{', '.join(named)} need --distributed")
         return None
-    if args.heartbeat_timeout < 1:
-        raise ValueError("--heartbeat-timeout must be at least 1 second")
+    if args.heartbeat_timeout < 1 or args.join_timeout < 1:
+        raise ValueError("--heartbeat-timeout and --join-timeout take 1 second or more")
     from infoplane import distributed
 
     distributed.initialize(
@@ -536,6 +543,7 @@ def _start_distributed(args):
         args.num_processes,
         args.process_id,
         heartbeat_timeout=args.heartbeat_timeout,
+        initialization_timeout=args.join_timeout,
     )
     return distributed
 

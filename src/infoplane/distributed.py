@@ -29,7 +29,9 @@ import collections
 import contextlib
 import hashlib
 import os
+import socket
 import sys
+import time
 
 import jax
 import numpy as np
@@ -63,10 +65,15 @@ def initialize(
 
     Raises:
         ValueError: the processes are not described (no cluster found and not all of
-            the arguments given), or JAX has already started.
+            the arguments given), JAX has already started, or (a process other than
+            0) the coordinator cannot be reached within ``initialization_timeout``.
     """
     if jax.distributed.is_initialized():
         raise ValueError("the distributed runtime is already initialised")
+    if coordinator is not None and process_id not in (None, 0):
+        # JAX would wait here in native code, deaf to Ctrl-C and SIGTERM, and then
+        # abort the process without a word: wait in Python instead, and say why.
+        _reach(coordinator, initialization_timeout)
     _environment.cpu_collectives()
     try:
         jax.distributed.initialize(
@@ -101,6 +108,35 @@ def initialize(
     # stdout as it does): connect now, quietly, so that a missing peer shows here.
     with _quiet_stdout():
         share(0)
+
+
+def _reach(coordinator: str, timeout: float) -> None:
+    """Wait until ``HOST:PORT`` accepts a connection (process 0 has started).
+
+    Raises:
+        ValueError: not ``HOST:PORT``, an unknown host, or no answer in ``timeout``.
+    """
+    host, _, port = coordinator.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--coordinator must be HOST:PORT, got {coordinator!r}")
+    try:
+        socket.getaddrinfo(host, int(port))
+    except OSError as error:
+        raise ValueError(
+            f"cannot find the coordinator's host {host!r} ({error})"
+        ) from None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise ValueError(
+                    f"the coordinator {coordinator} (process 0) did not answer within "
+                    f"{timeout:g} s; start process 0 there, or check the address"
+                ) from None
+            time.sleep(0.5)
 
 
 def is_main() -> bool:
