@@ -3,6 +3,7 @@ warnings of data that does not suit the network, and the presets for your own da
 
 import warnings
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -63,6 +64,14 @@ def test_measure_samples_is_a_fixed_subset_per_seed(tmp_path):
     # The same seed draws the same subset; I(X;T) <= ln 25 on 25 distinct inputs.
     np.testing.assert_array_equal(ip.run(exp).arrays["measured_inputs"], index)
     assert result.i_xt.max() <= np.log(25) + 1e-9
+    # That ceiling, not the task's H(X) (ln 120), is the line on the plane.
+    assert result.info["measured_h_x"] == pytest.approx(np.log(25), abs=1e-12)
+    assert result.info["h_x"] == pytest.approx(np.log(120), abs=1e-12)
+    ax = result.plot()
+    assert ax.lines[0].get_xdata()[0] == result.info["measured_h_x"]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[-1] == "H(X) of the measured samples, I(X;Y)"
+    plt.close(ax.figure)
     # Measuring a subset changes nothing in training.
     everything = ip.run(exp.replace(measure_samples=0))
     np.testing.assert_array_equal(

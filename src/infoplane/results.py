@@ -320,6 +320,7 @@ class Result:
         ``model``: what a user's model was (``UserModel.info()``), kept as
         ``info["model"]``; its layers' names are the result's."""
         arrays = dict(raw)
+        measured_h_x = arrays.pop("measured_h_x", None)
         for name in ("i_xt", "i_ty"):
             arrays[name] = from_nats(np.asarray(raw[name], np.float64), exp.units)
         if model is None:
@@ -335,6 +336,8 @@ class Result:
             "versions": _versions(),
             "warnings": _clipping_warnings(arrays, layers, exp.estimators),
         }
+        if measured_h_x is not None:  # the largest among the networks
+            info["measured_h_x"] = float(from_nats(np.max(measured_h_x), exp.units))
         if model is not None:
             info["model"] = model
         return cls(exp, arrays, tuple(layers), exp.estimators, info)
@@ -656,7 +659,7 @@ class Result:
             raise ValueError(
                 "array diverged_epoch must hold -1 or an epoch of the run per network"
             )
-        for key in ("h_x", "h_y", "i_xy"):
+        for key in ("h_x", "h_y", "i_xy", "measured_h_x"):
             value = info.get(key)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int | float)

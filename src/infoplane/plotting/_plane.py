@@ -194,9 +194,24 @@ def _finite_max(*arrays, default: float = 1.0) -> float:
     return float(values.max()) if values.size else default
 
 
+def _h_x(info: dict) -> "float | None":
+    """Where I(X;T) ends: H(X) of the measured samples where a run measured a subset
+    (no estimate of I(X;T) on N samples exceeds their entropy, log N when all are
+    distinct), else of the task."""
+    return info.get("measured_h_x", info.get("h_x"))
+
+
+def _bounds_label(info: dict) -> str:
+    return (
+        "H(X) of the measured samples, I(X;Y)"
+        if "measured_h_x" in info
+        else "H(X), I(X;Y)"
+    )
+
+
 def default_limits(result: "Result", planes: Sequence[Plane], ib_curve):
     info = result.info or {}
-    xs = [info.get("h_x")] + [a for p in planes for a in (p.x, p.seed_x)]
+    xs = [_h_x(info)] + [a for p in planes for a in (p.x, p.seed_x)]
     ys = [info.get("i_xy")] + [a for p in planes for a in (p.y, p.seed_y)]
     if ib_curve is not None:
         ib_x, ib_y = ib_points(result, ib_curve)
@@ -326,14 +341,14 @@ def draw_plane(
         )
 
     info = result.info or {}
-    bounds = [info.get("h_x"), info.get("i_xy")]
+    bounds = [_h_x(info), info.get("i_xy")]
     for value, line in zip(bounds, (ax.axvline, ax.axhline), strict=True):
         if value is not None and np.isfinite(value):
             line(value, color="0.6", ls=":", lw=0.8, zorder=0)
     if any(value is not None for value in bounds):
         # In the legend rather than as text by the lines, where points often lie.
         handles.append(
-            Line2D([], [], color="0.6", ls=":", lw=0.8, label="H(X), I(X;Y)")
+            Line2D([], [], color="0.6", ls=":", lw=0.8, label=_bounds_label(info))
         )
 
     ax.set_xlim(xlim)
