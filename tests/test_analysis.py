@@ -112,6 +112,14 @@ def test_fewer_than_four_measurements_give_no_compression_and_no_verdict(measure
     assert row["compression"] > 1
 
 
+def test_a_rounding_error_below_zero_reads_zero():
+    result = result_of(np.full((4, 10), 0.5))
+    result.arrays["i_ty"][:] = -2e-17  # I(T;Y) of a layer that knows nothing, rounded
+    table = analysis.summary_table(result)
+    assert "-0.000" not in table
+    assert "0.000 ± 0.000" in table
+
+
 def test_diverged_networks_are_left_out_and_counted():
     rng = np.random.default_rng(5)
     series = 5 + 0.05 * rng.standard_normal((4, 30))

@@ -166,11 +166,16 @@ def summary_table(result: "Result", threshold: float = 0.05) -> str:
     several = result.i_xt.shape[0] > 1
     summary = result.summary(threshold=threshold)
 
+    def number(value, digits):
+        # A rounding error below zero (-2e-16 nats) reads 0.000, not -0.000.
+        text = f"{value:.{digits}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
+
     def cell(row, key, digits=3):
         if np.isnan(row[key]):
             return "n/a"
-        value = f"{row[key]:.{digits}f}"
-        return value + (f" ± {row[key + '_std']:.{digits}f}" if several else "")
+        value = number(row[key], digits)
+        return value + (f" ± {number(row[key + '_std'], digits)}" if several else "")
 
     header = ["layer", *(title for _, title in SUMMARY_COLUMNS)]
     if several:
