@@ -129,6 +129,9 @@ def test_diverged_networks_are_left_out_and_counted():
     assert (row["networks"], row["diverged"]) == (3, 1)
     assert np.isfinite(row["final_i_xt"])
     assert "3 seed(s), 1 diverged" in analysis.summary_table(result)
+    epochs = analysis.compression_epochs(result)  # depth.png's, over the same three
+    np.testing.assert_array_equal(np.isnan(epochs), [False, True, False, False])
+    assert np.isnan(analysis.compression_epochs(result_of(series[:, :3]))).all()
 
 
 def test_a_verdict_says_when_the_range_clipped_the_layer():

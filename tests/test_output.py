@@ -210,8 +210,8 @@ def test_a_signal_inside_jax_is_raised_at_the_next_safe_point():
     from infoplane import cli
 
     source = "def where():\n    return sys._getframe()\n"
-    inside = {"sys": sys}
-    exec(compile(source, f"{os.sep}jax{os.sep}_src{os.sep}api.py", "exec"), inside)
+    inside = {"sys": sys, "__name__": "jax._src.api"}  # a frame of JAX's code
+    exec(compile(source, "api.py", "exec"), inside)
     frame = inside["where"]()
     try:
         cli._on_signal(signal.SIGTERM, frame)  # noted, not raised inside JAX
@@ -225,6 +225,23 @@ def test_a_signal_inside_jax_is_raised_at_the_next_safe_point():
     with pytest.raises(KeyboardInterrupt):  # outside JAX: at once
         cli._on_signal(signal.SIGINT, sys._getframe())
     cli._SIGNALLED.clear()
+
+
+def test_an_error_a_signal_caused_is_the_signals_interrupt(
+    tmp_path, monkeypatch, capsys
+):
+    # Ctrl-C also stops ffmpeg (one process group): matplotlib then raises its
+    # error, which is the interrupt's doing, not a failure of the run.
+    from infoplane import cli
+
+    def stopped_ffmpeg(*args, **kwargs):
+        cli._SIGNALLED.append(KeyboardInterrupt)  # as the handler notes it in JAX
+        raise RuntimeError("ffmpeg returned non-zero exit status 255")
+
+    monkeypatch.setattr("infoplane.runner.train", stopped_ffmpeg)
+    assert run_cli(tmp_path / "r") == 130
+    assert capsys.readouterr().err == "infoplane: interrupted; nothing was written\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_temporary_folders_of_dead_processes_are_removed(tmp_path):
@@ -379,6 +396,11 @@ def test_nothing_is_written_into_a_run_or_sweep_or_a_file(tmp_path, capsys):
     assert run_cli(tmp_path / "s" / "extra") == 2
     assert "is inside the infoplane sweep" in capsys.readouterr().err
     assert output.is_sweep_directory(tmp_path / "s")
+    for out, message in refused.items():  # nor does a shard write there
+        if "afile" not in str(out):
+            assert main([*args, "--shard", "0/1", "--out", str(out)]) == 2
+            assert message in capsys.readouterr().err
+    assert output.is_run_directory(run)
 
 
 def test_a_name_that_is_no_folder_name_needs_an_out(tmp_path, monkeypatch, capsys):

@@ -247,9 +247,10 @@ def diverged(result: ip.Result, seed: int, index: int) -> ip.Result:
     """``result`` with network ``seed`` diverged at its measurement ``index``."""
     arrays = {k: np.array(v, float) for k, v in result.arrays.items()}
     for name, values in arrays.items():
-        if name != "epochs":
+        if name not in ("epochs", "diverged_epoch"):
             values[seed, index:] = np.nan
-    arrays["diverged_epoch"] = np.full(result.i_xt.shape[0], -1)
+    before = result.arrays.get("diverged_epoch", np.full(result.i_xt.shape[0], -1))
+    arrays["diverged_epoch"] = np.array(before)
     arrays["diverged_epoch"][seed] = result.epochs[index]
     return ip.Result(
         result.experiment, arrays, result.layers, result.estimators, result.info
@@ -271,6 +272,9 @@ def test_pictures_average_the_networks_that_did_not_diverge():
         line.get_ydata(), result.arrays["train_loss"][[0, 2, 3]].mean(0)
     )
     assert np.isfinite(line.get_ydata()).all()  # not blank after the divergence
+    alone = diverged(diverged(result, seed=0, index=2), seed=3, index=0)
+    ax = plotting.plot_plane(alone)  # one network left: said, though no mean
+    assert ax.get_legend().get_title().get_text() == "1 seed (3 diverged, left out)"
 
 
 def test_all_seeds_draws_every_point():

@@ -367,3 +367,24 @@ def test_to_pandas_without_pandas_says_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas fails
     with pytest.raises(ImportError, match="pip install pandas"):
         recorded().to_pandas()
+
+
+def test_the_ib_distance_is_over_the_networks_that_did_not_diverge(
+    small_result, tmp_path, monkeypatch
+):
+    from infoplane import report
+    from infoplane.datasets import load_task
+    from infoplane.ib import distance_below, task_curve
+
+    monkeypatch.setenv("INFOPLANE_CACHE", str(tmp_path / "cache"))
+    # Network 1 diverged at the last epoch, which was not measured: its values stay.
+    arrays = {**small_result.arrays, "diverged_epoch": np.array([-1, 399])}
+    result = ip.Result(
+        small_result.experiment, arrays, small_result.layers,
+        small_result.estimators, small_result.info,
+    )  # fmt: skip
+    (tmp_path / "r").mkdir()
+    gap = report.write_run(result, tmp_path / "r", ib_bound=True, pictures=False)
+    curve = task_curve(load_task(result.experiment.task))
+    first = distance_below(curve, result.i_xt[0, -1], result.i_ty[0, -1])
+    np.testing.assert_allclose(gap, first, rtol=1e-12)

@@ -245,6 +245,25 @@ def test_an_interrupted_sweep_keeps_its_points_and_the_same_command_finishes_it(
     assert "already exists" in capsys.readouterr().err
 
 
+def test_a_sweep_interrupted_as_it_writes_its_own_files_keeps_its_points(
+    whole, tmp_path, monkeypatch, capsys
+):
+    from infoplane import report
+
+    def interrupted(*args, **kwargs):
+        (args[2] / "summary.csv").write_text("half")  # what was written so far
+        raise KeyboardInterrupt
+
+    out = tmp_path / "s"
+    monkeypatch.setattr(report, "write_sweep", interrupted)
+    assert main([*SHARDED, "--out", str(out)]) == 130
+    assert "the 3 complete point(s) of 3 are kept in" in capsys.readouterr().err
+    assert "summary.csv" not in {p.name for p in out.iterdir()}  # not half of it
+    monkeypatch.undo()
+    assert main([*SHARDED, "--out", str(out)]) == 0  # then writes them
+    assert_same_sweep(whole, out)
+
+
 def test_a_sweep_interrupted_before_its_first_point_leaves_nothing(
     tmp_path, monkeypatch, capsys
 ):
@@ -342,7 +361,7 @@ def test_a_shard_runs_its_other_points_past_a_failing_one(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "infoplane: error: lr=1000000.0,measure=every:20: training diverged" in err
     failed = "1 of this run's 2 point(s) failed (lr=1000000.0,measure=every:20)"
-    assert f"{failed}; the 1 others are complete in {out}/" in err
+    assert f"{failed}; the others (1) are complete in {out}/" in err
     assert ip.Result.load(out / "lr=0.1,measure=every:20").experiment.lr == 0.1
 
 

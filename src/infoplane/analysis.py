@@ -222,13 +222,15 @@ def compression_epochs(result, *, estimator: int = 0) -> np.ndarray:
     After this epoch the layer compresses: it is where the compression phase starts.
     The last hidden layer is the last one not named ``"output"`` (``layer k`` of a
     run with k hidden layers; for a recorded result, the last layer the user named
-    otherwise). NaN for a network that diverged, or whose layer has no value.
+    otherwise). NaN for a network that diverged, or whose layer has no value, and
+    for every network with fewer than :data:`MIN_MEASUREMENTS` measured epochs.
     """
     hidden = [i for i, name in enumerate(result.layers) if name != "output"]
     layer = hidden[-1] if hidden else len(result.layers) - 1
     xt = np.asarray(result.i_xt[:, :, layer, estimator], float)
     peak = np.argmax(np.where(np.isnan(xt), -np.inf, xt), axis=1)
     valid = result.converged & ~np.isnan(xt).all(axis=1)
+    valid &= xt.shape[1] >= MIN_MEASUREMENTS
     return np.where(valid, result.epochs[peak], np.nan)
 
 

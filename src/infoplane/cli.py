@@ -397,12 +397,21 @@ def _experiment(args):
     else:
         exp = ip.preset(source)
     overrides = _option_fields(args)
-    settings = {item.partition("=")[0].strip() for item in args.set or ()}
+    settings = _set_fields(args)
     for field in settings & overrides.keys():
         raise ValueError(
             f"{field} is given both by its option and by --set {field}=...; give one"
         )
+    if "task" in settings and exp.task == source:
+        raise ValueError(
+            f"the task is given both as {source} and by --set task=...; give one"
+        )
     return exp.replace(**overrides)
+
+
+def _set_fields(args) -> set[str]:
+    """The fields that ``--set`` options name."""
+    return {item.partition("=")[0].strip() for item in args.set or ()}
 
 
 def _option_fields(args) -> dict:
@@ -463,6 +472,14 @@ def _run(args) -> int:
         if not dist.is_main():
             args.quiet = True  # only process 0 reports
     if args.experiment in PRESETS and PRESETS[args.experiment].sweep:
+        from infoplane.config import parse_settings
+
+        compared = parse_settings(PRESETS[args.experiment].sweep).keys()
+        for field in compared & (_option_fields(args).keys() | _set_fields(args)):
+            raise ValueError(
+                f"{args.experiment} compares {field} itself, so it cannot be set "
+                f"here; sweep it: infoplane sweep {args.experiment} --set {field}=..."
+            )
         if args.keep:
             raise ValueError(
                 f"--keep keeps one run's networks; {args.experiment} is a grid of "
@@ -700,6 +717,7 @@ def _fill_sweep(base, settings, out: Path, index: int, count: int, args):
             try:
                 _run_point(points[i], names[i], out, args)
             except Exception as error:  # the other points go on
+                _checkpoint()  # a signal's doing (ffmpeg stopped with us): stop
                 if isinstance(error, FileExistsError) and is_run_directory(
                     out / names[i]
                 ):
@@ -725,8 +743,8 @@ def _fill_sweep(base, settings, out: Path, index: int, count: int, args):
         raise PointsFailed(
             _error(failed[0][1])[0],
             f"{len(failed)} of this run's {len(mine)} point(s) failed "
-            f"({', '.join(name for name, _ in failed[:5])}); the "
-            f"{len(done) + ran} others are complete in {out}/",
+            f"({', '.join(name for name, _ in failed[:5])}); the others "
+            f"({len(done) + ran}) are complete in {out}/",
         )
     return ran, len(done)
 
@@ -835,23 +853,6 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
             bar.update(1)
             _checkpoint()
 
-        try:
-            with _warnings_once(ip.RunWarning if tmp is not None else Warning):
-                results = sweeps.run_sweep(
-                    points,
-                    on_result=write_point,
-                    progress=not args.quiet,
-                    strict=args.strict,
-                    on_chunk=_checking(None),
-                )
-        except (KeyboardInterrupt, Exception) as stop:
-            if dist is None:  # the points that are complete stay
-                failed = None if isinstance(stop, KeyboardInterrupt) else names
-                stop.note = _keep_points(tmp, out, manifest, failed)
-            raise
-        finally:
-            bar.close()
-
         def write():
             report.write_manifest(tmp, manifest)
             verdicts = report.write_sweep(
@@ -865,7 +866,23 @@ def _run_points(base, settings: list[str], args, dist=None) -> int:
             stack.close()  # the sweep directory appears
             return verdicts
 
-        verdicts = _on_main(dist, write)
+        try:
+            with _warnings_once(ip.RunWarning if tmp is not None else Warning):
+                results = sweeps.run_sweep(
+                    points,
+                    on_result=write_point,
+                    progress=not args.quiet,
+                    strict=args.strict,
+                    on_chunk=_checking(None),
+                )
+            bar.close()
+            verdicts = _on_main(dist, write)
+        except (KeyboardInterrupt, Exception) as stop:
+            bar.close()
+            if dist is None and tmp.exists():  # the points that are complete stay
+                failed = None if _stopped(stop) else names
+                stop.note = _keep_points(tmp, out, manifest, failed)
+            raise
     if not args.quiet:
         _print_sweep(names, results, verdicts)
         print(f"wrote {out}/")
@@ -879,12 +896,14 @@ def _keep_points(tmp: Path, out: Path, manifest: dict, failed=None) -> str | Non
     from infoplane import report
     from infoplane.output import keep
 
-    complete = [p for p in tmp.iterdir() if not p.name.startswith(".")]
+    complete = [p for p in tmp.iterdir() if p.is_dir() and p.name[0] != "."]
     if not complete:
         return None
-    for partial in tmp.iterdir():
-        if partial.name.startswith("."):
-            shutil.rmtree(partial, ignore_errors=True)
+    for other in set(tmp.iterdir()) - set(complete):  # partial points, combined files
+        if other.is_dir():
+            shutil.rmtree(other, ignore_errors=True)
+        else:
+            other.unlink()
     report.write_manifest(tmp, manifest)
     where = keep(tmp, out)
     if where is None:
@@ -975,11 +994,13 @@ def _plot(args) -> int:
 
     code = 0
     for directory in args.dirs:
+        _checkpoint()
         try:
             written = redraw_pictures(
                 directory, video=not args.no_video, loss_threshold=args.loss_threshold
             )
         except Exception as error:
+            _checkpoint()  # a signal's doing (ffmpeg stopped with us): stop
             if args.debug:
                 raise
             failed, message = _error(error)
@@ -1031,7 +1052,7 @@ class Terminated(KeyboardInterrupt):
 # the first signal is only noted, and the command raises it at safe points
 # (:func:`_checkpoint`): between chunks of training and before anything appears.
 _SIGNALLED: list[type[KeyboardInterrupt]] = []
-_JAX = tuple(f"{os.sep}{name}{os.sep}" for name in ("jax", "jaxlib", "equinox"))
+_JAX = ("jax", "jaxlib", "equinox")
 
 
 def _on_signal(signum, frame):
@@ -1039,15 +1060,24 @@ def _on_signal(signum, frame):
     _SIGNALLED.append(stop)
     if len(_SIGNALLED) > 1 or not _inside(frame, _JAX):  # a second one: at once
         raise stop
+    # Written directly: a print here could land inside another print.
+    os.write(2, b"infoplane: stopping when JAX returns (again to stop at once)\n")
 
 
-def _inside(frame, folders: tuple[str, ...]) -> bool:
-    """Whether ``frame`` or a caller of it runs code from one of ``folders``."""
+def _inside(frame, packages: tuple[str, ...]) -> bool:
+    """Whether ``frame`` or a caller of it runs code of one of ``packages``."""
     while frame is not None:
-        if any(folder in frame.f_code.co_filename for folder in folders):
+        module = frame.f_globals.get("__name__") or ""
+        if module.partition(".")[0] in packages:
             return True
         frame = frame.f_back
     return False
+
+
+def _stopped(error: BaseException) -> bool:
+    """Whether ``error`` ends the command because of a signal: its interrupt, or
+    what a signal caused meanwhile (ffmpeg, in our process group, stopped too)."""
+    return isinstance(error, KeyboardInterrupt) or bool(_SIGNALLED)
 
 
 def _checkpoint(*args) -> None:
@@ -1087,18 +1117,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            return _command(args)
+            code = _command(args)
+        if _SIGNALLED:  # noted inside JAX, and the command finished before a checkpoint
+            stop = _SIGNALLED[-1]()
+            stop.note = "it came as the command finished, which it did"
+            raise stop
+        return code
     except KeyboardInterrupt as interrupt:
-        what = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
-        kept = getattr(interrupt, "note", None) or "nothing was written"
-        print(f"infoplane: {what}; {kept}", file=sys.stderr)
-        return _leave(_exit_code(interrupt), interrupt)
+        return _interrupted(interrupt)
     except BrokenPipeError:
         # The reader of stdout left (`infoplane presets | head`): stop quietly, as
         # Unix tools do, and keep Python from failing again on flushing stdout.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE
     except Exception as error:  # one clear line, unless --debug
+        if _SIGNALLED and not args.debug:  # what the signal caused: its interrupt
+            interrupt = _SIGNALLED[-1]()
+            interrupt.note = getattr(error, "note", None)
+            return _interrupted(interrupt)
         if args.debug:
             raise
         code, message = _error(error)
@@ -1111,6 +1147,13 @@ def main(argv: list[str] | None = None) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _SIGNALLED.clear()
+
+
+def _interrupted(interrupt: KeyboardInterrupt) -> int:
+    what = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
+    kept = getattr(interrupt, "note", None) or "nothing was written"
+    print(f"infoplane: {what}; {kept}", file=sys.stderr)
+    return _leave(_exit_code(interrupt), interrupt)
 
 
 def _leave(code: int, error: BaseException) -> int:

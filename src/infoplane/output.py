@@ -194,7 +194,11 @@ def refuse_foreign(path: "str | Path", *, allowed) -> None:
         FileExistsError: a file or folder that is not part of the sweep.
     """
     path = Path(path)
-    _refuse_special(path, "--out")
+    _refuse_inside(_refuse_special(path, "--out"), path, "--out")
+    if path.is_symlink():
+        raise FileExistsError(
+            f"{path} is a symbolic link; give the folder it points to, or a new name"
+        )
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a directory")
     if not path.is_dir():

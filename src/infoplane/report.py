@@ -54,7 +54,8 @@ def write_run(
     ``pictures``, only the files (:func:`redraw_pictures` draws them later).
 
     Returns:
-        With ``ib_bound``, the mean final distance below the bound, shape
+        With ``ib_bound``, the mean final distance below the bound (over the
+        networks that did not diverge), shape
         ``(layer, estimator)`` in the result's units; else None.
     """
     result.write_files(directory)
@@ -64,7 +65,10 @@ def write_run(
 
         curve = _task_bound(result)
         scale = UNITS[result.units]
-        i_xt, i_ty = result.i_xt[:, -1] / scale, result.i_ty[:, -1] / scale
+        # Over the networks that did not diverge, as the summary's means.
+        seeds = result.converged if result.converged.any() else slice(None)
+        i_xt = result.i_xt[seeds, -1] / scale
+        i_ty = result.i_ty[seeds, -1] / scale
         gap = np.nanmean(distance_below(curve, i_xt, i_ty), axis=0) * scale
         write_csv(
             directory / "ib_distance.csv",

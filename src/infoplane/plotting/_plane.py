@@ -148,6 +148,7 @@ class Plane(NamedTuple):
     seed_y: np.ndarray | None
     epochs: np.ndarray
     n_seeds: int
+    left_out: int = 0  # diverged networks left out of the mean
 
 
 def plane_data(result: "Result", estimator: "int | str", seeds) -> Plane:
@@ -159,10 +160,11 @@ def plane_data(result: "Result", estimator: "int | str", seeds) -> Plane:
     if isinstance(seeds, str) and seeds == "mean":
         # The mean of the networks that did not diverge, as the summary's.
         converged = averaged(result)
-        xt, ty = xt[converged], ty[converged]
+        xt, ty, left_out = xt[converged], ty[converged], n_seeds - converged.sum()
         if len(xt) == 1:
-            return Plane(xt, ty, None, None, epochs, 1)
-        return Plane(xt.mean(0)[None], ty.mean(0)[None], xt, ty, epochs, len(xt))
+            return Plane(xt, ty, None, None, epochs, 1, left_out)
+        x, y = xt.mean(0)[None], ty.mean(0)[None]
+        return Plane(x, y, xt, ty, epochs, len(xt), left_out)
     if isinstance(seeds, str) and seeds == "all":
         return Plane(xt, ty, None, None, epochs, n_seeds)
     if isinstance(seeds, int | np.integer) and not isinstance(seeds, bool):
@@ -357,9 +359,8 @@ def draw_plane(
     ax.set_ylabel(f"I(T;Y) [{result.units}]")
     ax.set_title(_plane_title(result, estimator), parse_math=False)
     title = f"mean of {plane.n_seeds} seeds" if spread else None
-    left_out = int((~result.converged).sum())
-    if spread and left_out:
-        title += f" ({left_out} diverged, left out)"
+    if plane.left_out:
+        title = f"{title or '1 seed'} ({plane.left_out} diverged, left out)"
     legend = ax.legend(handles=handles, loc="best", title=title)
     return PlaneArtists(
         ax.figure, ax, tuple(scatters), joins, None, tuple(spread), ib_line, legend
