@@ -381,3 +381,21 @@ def test_a_point_another_copy_of_the_shard_wrote_counts_as_done(
     assert main([*SHARDED[:-1], "--shard", "0/2", "--out", str(out)]) == 0
     assert "0 point(s) run, 2 already complete" in capsys.readouterr().out
     assert [p.name for p in tmp_path.iterdir()] == ["s"]
+
+
+def test_a_run_of_another_experiment_under_a_points_name_is_refused(tmp_path, capsys):
+    # Else the resumed or collected sweep reports it as that point (lr=5 as 0.2).
+    out = tmp_path / "s"
+    assert main([*SHARDED[:-1], "--shard", "0/2", "--out", str(out)]) == 0
+    point = "lr=0.2,measure=every:20"
+    args = ["run", "seed", "--lr", "5", "--epochs", "40", "--measure-every", "20"]
+    assert main([*args, "--no-pictures", "--quiet", "--out", str(out / point)]) == 0
+    capsys.readouterr()
+    for again in (["--shard", "1/2"], []):  # the other shard; the resume
+        assert main([*SHARDED, *again, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert (
+            f"{out / point} holds a run of another experiment (lr 5.0, not 0.2)" in err
+        )
+    assert main(["sweep", "--collect", str(out), "--quiet"]) == 2
+    assert "holds a run of another experiment" in capsys.readouterr().err

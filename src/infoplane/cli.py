@@ -709,6 +709,8 @@ def _fill_sweep(base, settings, out: Path, index: int, count: int, args):
     refuse_foreign(out, allowed=names)
     report.claim_manifest(out, manifest)
     done = [i for i in mine if is_run_directory(out / names[i])]
+    for i in done:
+        report.check_point(out / names[i], points[i])
     ran, failed = 0, []
     try:
         for i in mine:
@@ -772,13 +774,18 @@ def _run_point(exp, name: str, out: Path, args) -> None:
 
 def _collect(out: Path, args) -> int:
     """The combined files of a sweep whose points were written by shards."""
-    from infoplane import report
+    from infoplane import report, sweeps
+    from infoplane.config import Experiment
     from infoplane.output import (
         remove_stale_temporaries,
         scratch_directory,
     )
 
-    names, results = report.sweep_results(out, report.read_manifest(out)["points"])
+    manifest = report.read_manifest(out)
+    names, results = report.sweep_results(out, manifest["points"])
+    points = sweeps.grid(Experiment.from_dict(manifest["base"]), manifest["settings"])
+    for name, exp in zip(names, points, strict=True):
+        report.check_point(out / name, exp)
     remove_stale_temporaries(out)
     with scratch_directory(out, "collect") as tmp:
         verdicts = report.write_sweep(

@@ -172,6 +172,32 @@ def sweep_points(directory: Path) -> list[str]:
     return names
 
 
+def check_point(directory: Path, exp) -> None:
+    """Check that the run in ``directory`` is the sweep point ``exp`` it is named
+    for, as far as its ``result.json`` tells: what a run resolves (``scale =
+    "auto"``, an estimator's run-wide range or the network's grid) is compared as
+    far as the point gives it.
+
+    Raises:
+        ValueError: a field differs (a run of another experiment under the name).
+    """
+    ran = json.loads((directory / "result.json").read_text())["experiment"]
+    wanted = json.loads(json.dumps(exp.to_dict()))
+    for key, value in wanted.items():
+        there = ran.get(key)
+        if key == "estimators":
+            same = len(there or ()) == len(value) and all(
+                str(r).startswith(w) for r, w in zip(there, value, strict=True)
+            )
+        else:
+            same = there == value or (key == "scale" and value == "auto")
+        if not same:
+            raise ValueError(
+                f"{directory} holds a run of another experiment ({key} {there!r}, "
+                f"not {value!r}); remove it, or choose another --out"
+            )
+
+
 def sweep_results(
     directory: Path, names: "Sequence[str] | None" = None
 ) -> "tuple[list[str], list[Result]]":
