@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIN_MEASUREMENTS",
+    "averaged",
     "MIN_NETWORKS",
     "SUMMARY_COLUMNS",
     "compression_drop",
@@ -307,6 +308,14 @@ def _clipping(row: dict) -> str:
     return f" (its range clipped up to {row['clipped']:.0%} of the activations)"
 
 
+def averaged(result: "Result") -> np.ndarray:
+    """The networks a mean of the pictures or the IB distance is over, ``(seed,)``
+    bool: those that did not diverge (all of them if every one did, to show what
+    there is)."""
+    converged = result.converged
+    return converged if converged.any() else np.ones_like(converged)
+
+
 def gradient_norms(result: "Result") -> tuple[np.ndarray, np.ndarray]:
     """The norms of the gradient's mean and spread, ``(seed, epoch, weight_layer)``,
     of the networks that did not diverge (all of them if every one did)."""
@@ -315,7 +324,7 @@ def gradient_norms(result: "Result") -> tuple[np.ndarray, np.ndarray]:
             "this result has no gradient statistics; run the experiment with "
             "grad_stats=True (--grad-stats on the command line)"
         )
-    seeds = result.converged if result.converged.any() else slice(None)
+    seeds = averaged(result)
     return (
         np.asarray(result.arrays["grad_mean_norm"], float)[seeds],
         np.asarray(result.arrays["grad_std_norm"], float)[seeds],

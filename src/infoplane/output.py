@@ -140,10 +140,7 @@ def check_output_dir(
     path = Path(path)
     resolved = _refuse_special(path, option)
     _refuse_inside(resolved, path, option)
-    if path.is_symlink():
-        raise FileExistsError(
-            f"{path} is a symbolic link; give the folder it points to, or a new name"
-        )
+    _refuse_link(path)
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a directory")
     if path.is_dir() and any(path.iterdir()):
@@ -161,6 +158,13 @@ def check_output_dir(
     if not os.access(resolved.parent, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot write into {resolved.parent}")
     return resolved
+
+
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink():  # whose target infoplane would write into, or replace
+        raise FileExistsError(
+            f"{path} is a symbolic link; give the folder it points to, or a new name"
+        )
 
 
 def _refuse_inside(resolved: Path, path: Path, option: str) -> None:
@@ -195,10 +199,7 @@ def refuse_foreign(path: "str | Path", *, allowed) -> None:
     """
     path = Path(path)
     _refuse_inside(_refuse_special(path, "--out"), path, "--out")
-    if path.is_symlink():
-        raise FileExistsError(
-            f"{path} is a symbolic link; give the folder it points to, or a new name"
-        )
+    _refuse_link(path)
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a directory")
     if not path.is_dir():

@@ -66,7 +66,7 @@ def write_run(
         curve = _task_bound(result)
         scale = UNITS[result.units]
         # Over the networks that did not diverge, as the summary's means.
-        seeds = result.converged if result.converged.any() else slice(None)
+        seeds = analysis.averaged(result)
         i_xt = result.i_xt[seeds, -1] / scale
         i_ty = result.i_ty[seeds, -1] / scale
         gap = np.nanmean(distance_below(curve, i_xt, i_ty), axis=0) * scale

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 
+from ..analysis import averaged
 from ..units import UNITS, from_nats
 
 if TYPE_CHECKING:
@@ -172,13 +173,6 @@ def plane_data(result: "Result", estimator: "int | str", seeds) -> Plane:
             raise ValueError(f"seed index must be in [0, {n_seeds}), got {seeds}")
         return Plane(xt[[seeds]], ty[[seeds]], None, None, epochs, 1)
     raise ValueError(f'seeds must be "mean", "all" or a seed index, got {seeds!r}')
-
-
-def averaged(result: "Result") -> np.ndarray:
-    """The networks a picture's mean is over: those that did not diverge (all of
-    them if every one did, to show what there is)."""
-    converged = result.converged
-    return converged if converged.any() else np.ones_like(converged)
 
 
 def ib_points(result: "Result", ib_curve) -> tuple[np.ndarray, np.ndarray]:

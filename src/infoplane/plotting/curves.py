@@ -8,8 +8,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..analysis import gradient_norms, nan_mean, snr_transition
-from ._plane import averaged, log_spaced, new_figure, own_style
+from ..analysis import averaged, gradient_norms, nan_mean, snr_transition
+from ._plane import log_spaced, new_figure, own_style
 
 if TYPE_CHECKING:
     from ..results import Result
