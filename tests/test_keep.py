@@ -117,10 +117,9 @@ def test_kept_seeds_and_the_output_layer_are_measured_again(tmp_path):
 
 
 def test_a_kept_network_that_diverged_keeps_nan_as_its_other_arrays(poison_network):
-    from infoplane import training
 
     poison_network(0)  # network 0 starts from NaN weights: it diverges at once
-    with pytest.warns(training.DivergenceWarning):
+    with pytest.warns(ip.DivergenceWarning):
         result = ip.run(EXP.replace(seeds=2), keep="activations", keep_seeds=2)
     assert set(KEPT_ARRAYS) <= set(result.arrays)
     kept = result.arrays["kept_activations"]

@@ -355,6 +355,23 @@ def test_a_point_that_fails_keeps_the_points_before_it(tmp_path, capsys):
     ]
 
 
+def test_a_points_diverged_networks_are_named_with_the_point(
+    tmp_path, capsys, poison_network
+):
+    poison_network(1)  # in every point, network 1 diverges at once
+    out = tmp_path / "s"
+    args = [*DIVERGING, "--seeds", "2", "--out", str(out)]
+    args[3] = "lr=0.1,0.2"
+    assert main(args) == 0
+    err = capsys.readouterr().err.splitlines()
+    diverged = "training diverged: the loss of 1 of 2 networks"
+    for point in ("lr=0.1,measure=every:20", "lr=0.2,measure=every:20"):
+        line = f"infoplane: warning: {point}: {diverged}"
+        assert sum(e.startswith(line) for e in err) == 1, err
+        saved = ip.Result.load(out / point).info["warnings"]
+        assert [w for w in saved if w.startswith(diverged)] != []
+
+
 def test_a_shard_runs_its_other_points_past_a_failing_one(tmp_path, capsys):
     out = tmp_path / "s"
     assert main([*DIVERGING, "--shard", "0/1", "--out", str(out)]) == 1

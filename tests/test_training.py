@@ -210,7 +210,7 @@ def test_one_diverged_network_keeps_the_others(poison_network):
     clean = ip.run(exp).arrays
     assert (clean["diverged_epoch"] == -1).all()
     poison_network(1)
-    with pytest.warns(training.DivergenceWarning, match="1 of 3 networks"):
+    with pytest.warns(ip.DivergenceWarning, match="1 of 3 networks"):
         result = ip.run(exp)
     arrays = result.arrays
     np.testing.assert_array_equal(arrays["diverged_epoch"], [-1, 0, -1])

@@ -35,7 +35,7 @@ _EXPORTS = {
     "Result": "results",
     "InformationPlane": "recorder",
     "TrainingDiverged": "training",
-    "DivergenceWarning": "training",
+    "DivergenceWarning": "runner",
 }
 _SUBMODULES = {
     "analysis", "config", "datasets", "distributed", "estimators", "ib", "model",

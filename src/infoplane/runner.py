@@ -18,13 +18,14 @@ from .estimators import Quantized, parse_estimator
 from .model import QUANTIZE, quantize_is_layer, quantize_range
 from .results import Result
 from .schedules import parse_schedule
-from .training import DivergenceWarning, train
+from .training import divergence_message, train
 from .user_model import UserModel, describe_model
 
 __all__ = [
     "KEEP_LIMIT",
     "ClippingWarning",
     "DataWarning",
+    "DivergenceWarning",
     "RunWarning",
     "check_keep",
     "check_sizes",
@@ -97,7 +98,9 @@ def run(
         DataWarning: the data or the training does not suit the network: inputs
             far beyond [-1, 1], a first layer saturated from the start, a binary
             sigmoid loss on more than two classes, test accuracy near chance at the
-            end. Every warning's line is also in ``result.info["warnings"]``.
+            end.
+
+        Every warning's line is also in ``result.info["warnings"]``.
 
     Examples:
         >>> import infoplane as ip
@@ -149,6 +152,10 @@ def run(
     result = Result.from_training(
         experiment, dataset, arrays, model=None if user is None else user.info()
     )
+    diverged = arrays["diverged_epoch"]
+    if (diverged >= 0).any():
+        lines.append(divergence_message(experiment, diverged))
+        warnings.warn(lines[-1], DivergenceWarning, stacklevel=2)
     for line in result.info["warnings"]:
         warnings.warn(line, ClippingWarning, stacklevel=2)
     after = fit_warnings(experiment, dataset, result.arrays)
@@ -361,14 +368,12 @@ def _replay_kept(
     run's networks train again, in the same program shape, so that the kept ones
     are bit for bit those of the run (alone, float32 sums may round differently);
     a kept network that diverged keeps NaN from then on, as its other arrays do."""
-    with warnings.catch_warnings():  # the first pass reported divergence
-        warnings.simplefilter("ignore", DivergenceWarning)
-        again = train(
-            experiment.replace(estimators=("binning:bins=2",)),
-            dataset,
-            keep_layers=keep_seeds,
-            model=model,
-        )
+    again = train(
+        experiment.replace(estimators=("binning:bins=2",)),
+        dataset,
+        keep_layers=keep_seeds,
+        model=model,
+    )
     return {k: v for k, v in again.items() if k.startswith("kept_")}
 
 
@@ -402,11 +407,9 @@ def _resolve_run_ranges(
     estimators = [parse_estimator(e) for e in experiment.estimators]
     if not any(getattr(e, "unresolved", False) for e in estimators):
         return experiment
-    with warnings.catch_warnings():  # the second pass reports divergence
-        warnings.simplefilter("ignore", DivergenceWarning)
-        first = train(
-            experiment.replace(estimators=("binning:bins=2",)), dataset, model=model
-        )
+    first = train(
+        experiment.replace(estimators=("binning:bins=2",)), dataset, model=model
+    )
     low = float(np.nanmin(first["activation_min"]))
     high = float(np.nanmax(first["activation_max"]))
     resolved = [
@@ -427,3 +430,7 @@ class ClippingWarning(RunWarning):
 
 class DataWarning(RunWarning):
     """The data or the training does not suit the network (see :func:`run`)."""
+
+
+class DivergenceWarning(RunWarning, RuntimeWarning):
+    """Some networks of a run diverged; their values from then on are NaN."""

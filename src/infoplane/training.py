@@ -27,7 +27,6 @@ import dataclasses
 import functools
 import itertools
 import math
-import warnings
 from collections.abc import Callable
 
 import equinox as eqx
@@ -50,16 +49,12 @@ from .schedules import parse_schedule
 from .units import entropy
 from .user_model import Network, UserModel, is_bias, key_seed, make_network
 
-__all__ = ["DivergenceWarning", "TrainingDiverged", "train"]
+__all__ = ["TrainingDiverged", "divergence_message", "train"]
 
 
 class TrainingDiverged(RuntimeError):
     """The loss of every network (or, when strict, of any) became NaN, infinite, or
     absurdly large."""
-
-
-class DivergenceWarning(RuntimeWarning):
-    """Some networks of a run diverged; their values from then on are NaN."""
 
 
 # A mean cross-entropy above this (the true class predicted with probability e^-100)
@@ -470,7 +465,9 @@ def _check_finite_layers(chunk: dict, targets, model: UserModel, output: bool):
     )
 
 
-def _divergence_message(exp, diverged: np.ndarray) -> str:
+def divergence_message(exp, diverged: np.ndarray) -> str:
+    """Which networks diverged (``diverged``: each seed's epoch, -1 if none), when,
+    and what to try."""
     seeds = np.flatnonzero(diverged >= 0)
     if exp.seeds == 1:
         what, when = "the network", f" by epoch {diverged[0]}"
@@ -729,9 +726,6 @@ def train(
             or, with ``strict``, any did. The run stops at that check.
         ValueError: a layer of a user's model gave NaN or infinite values in a
             network that had not diverged.
-
-    Warns:
-        DivergenceWarning: some networks, not all, diverged.
     """
     epochs = parse_schedule(exp.measure).epochs(exp.epochs)
     # With several devices, pad the seeds to a multiple of their number (the extra
@@ -777,7 +771,7 @@ def train(
         if keep_layers:  # only the kept networks' layers stay on the host
             chunk["kept_activations"] = chunk["kept_activations"][:keep_layers]
         if (diverged >= 0).all() or (strict and (diverged >= 0).any()):
-            raise TrainingDiverged(_divergence_message(exp, diverged))
+            raise TrainingDiverged(divergence_message(exp, diverged))
         final = {k: v[:, -1] for k, v in chunk.items()}
         measured = min(len(targets), len(epochs) - start)
         chunk = {k: v[:, :measured] for k, v in chunk.items()}
@@ -788,9 +782,6 @@ def train(
     for name in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
         out[f"final_{name}"] = final[name]
     out["diverged_epoch"] = diverged
-    if (diverged >= 0).any():
-        # Level 3: past train and its float64 wrapper, at whoever called train.
-        warnings.warn(_divergence_message(exp, diverged), DivergenceWarning, 3)
     out["epochs"] = epochs
     if keep_layers:
         out["kept_weights"] = gather(seed_data["inputs"].weights)[:keep_layers]
