@@ -329,12 +329,17 @@ def test_bound_command_and_overlay(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("INFOPLANE_CACHE", str(tmp_path / "cache"))
     assert main(["bound", "seed10", "--out", str(tmp_path / "b.csv")]) == 0
     rows = (tmp_path / "b.csv").read_text().splitlines()
-    assert rows[0] == "beta,i_xt,i_ty"
+    assert rows[0] == "beta,i_xt (bits),i_ty (bits)"
     assert rows[2].split(",")[1:] == ["1.0", "1.0"]  # the corner at H(Y) = 1 bit
     assert (tmp_path / "b.png").exists()
     assert main(["bound", "nope", "--out", str(tmp_path / "c.csv")]) == 2
-    # --force replaces the pair infoplane wrote, never a picture of the user's.
-    assert main(["bound", "seed10", "--out", str(tmp_path / "b.csv"), "--force"]) == 0
+    # --force replaces the pair infoplane wrote (in any units, or by infoplane 0.1.0,
+    # whose header named none), never a picture of the user's.
+    again = ["bound", "seed10", "--out", str(tmp_path / "b.csv"), "--force"]
+    assert main([*again, "--units", "nats"]) == 0
+    assert (tmp_path / "b.csv").read_text().startswith("beta,i_xt (nats),i_ty (nats)\n")
+    (tmp_path / "b.csv").write_text("beta,i_xt,i_ty\n0.0,0.0,0.0\n")
+    assert main(again) == 0
     (tmp_path / "fig.png").write_bytes(b"mine")
     capsys.readouterr()
     assert main(["bound", "seed10", "--out", str(tmp_path / "fig.csv"), "--force"]) == 2
@@ -359,7 +364,7 @@ def test_bound_command_and_overlay(tmp_path, monkeypatch, capsys):
     assert code == 0
     assert (tmp_path / "r" / "plane.png").exists()
     rows = (tmp_path / "r" / "ib_distance.csv").read_text().splitlines()
-    assert rows[0] == "layer,estimator,distance_below_ib_bound"
+    assert rows[0] == "layer,estimator,distance_below_ib_bound (nats)"
     assert len(rows) == 4  # three layers, one estimator
     assert all(float(r.rsplit(",", 1)[1]) > -1e-9 for r in rows[1:])  # none above
 
@@ -374,7 +379,7 @@ def test_bound_command_and_overlay(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(plotting, "write_pictures", spy)
     assert main(["plot", str(tmp_path / "r"), "--no-video", "--quiet"]) == 0
     bound = (tmp_path / "r" / "ib_bound.csv").read_text().splitlines()
-    assert bound[0] == "i_xt,i_ty (nats)"
+    assert bound[0] == "i_xt (nats),i_ty (nats)"
     bound = np.array([row.split(",") for row in bound[1:]], float)
     np.testing.assert_allclose(drawn[0].i_xt, bound[:, 0], rtol=1e-12)
 

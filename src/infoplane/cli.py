@@ -930,15 +930,16 @@ def _keep_points(tmp: Path, out: Path, manifest: dict, failed=None) -> str | Non
 def _bound(args) -> int:
     from infoplane.ib import load_joint, task_curve
     from infoplane.output import check_output_file
-    from infoplane.report import IB_CSV_HEADER, write_bound
-    from infoplane.units import from_nats
+    from infoplane.report import ib_csv_header, write_bound
+    from infoplane.units import UNITS, from_nats
 
     picture = args.out.with_suffix(".png")
     check_output_file(
         args.out,
         suffix=".csv",
         overwrite=args.force,
-        first_line=",".join(IB_CSV_HEADER),
+        # Any units; "beta,i_xt,i_ty": infoplane 0.1.0's header, without them.
+        headers=["beta,i_xt,i_ty", *(",".join(ib_csv_header(u)) for u in UNITS)],
     )
     if picture.exists() or picture.is_symlink():
         if not args.force:

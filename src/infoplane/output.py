@@ -18,6 +18,7 @@ import re
 import shutil
 import socket
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -222,13 +223,13 @@ def check_output_file(
     *,
     suffix: str,
     overwrite: bool = False,
-    first_line: str = "",
+    headers: Collection[str] = (),
     option: str = "--out",
 ) -> Path:
     """Check, before any work, that a file infoplane writes can be written to ``path``.
 
-    With ``overwrite``, an existing file is replaced only when it starts with
-    ``first_line`` (the header infoplane writes); without it, never.
+    With ``overwrite``, an existing file is replaced only when its first line is one
+    of ``headers`` (those infoplane writes); without it, never.
 
     Raises:
         ValueError: the wrong suffix, or a path like '' or '.'.
@@ -246,7 +247,7 @@ def check_output_file(
             )
         try:
             with open(path) as f:
-                ours = path.is_file() and f.readline().rstrip("\n") == first_line
+                ours = path.is_file() and f.readline().rstrip("\n") in headers
         except (OSError, UnicodeDecodeError):
             ours = False
         if not ours:

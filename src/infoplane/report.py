@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "claim_manifest",
+    "ib_csv_header",
     "read_manifest",
     "redraw_pictures",
     "sweep_manifest",
@@ -36,7 +37,11 @@ __all__ = [
     "write_sweep",
 ]
 
-IB_CSV_HEADER = ["beta", "i_xt", "i_ty"]
+
+def ib_csv_header(units: str) -> list[str]:
+    """The columns of an IB curve's CSV, values in ``units`` (a run's ``ib_bound.csv``
+    has all but ``beta``)."""
+    return ["beta", f"i_xt ({units})", f"i_ty ({units})"]
 
 
 def write_run(
@@ -72,7 +77,7 @@ def write_run(
         gap = np.nanmean(distance_below(curve, i_xt, i_ty), axis=0) * scale
         write_csv(
             directory / "ib_distance.csv",
-            ["layer", "estimator", "distance_below_ib_bound"],
+            ["layer", "estimator", f"distance_below_ib_bound ({result.units})"],
             (
                 (name, estimator, float(gap[layer, e]))
                 for layer, name in enumerate(result.layers)
@@ -81,7 +86,7 @@ def write_run(
         )
         write_csv(
             directory / "ib_bound.csv",
-            ["i_xt", f"i_ty ({result.units})"],
+            ib_csv_header(result.units)[1:],
             (
                 (float(x * scale), float(y * scale))
                 for x, y in zip(curve.i_xt, curve.i_ty, strict=True)
@@ -383,7 +388,7 @@ def write_bound(curve: "IBCurve", path: Path, picture: Path, *, units: str, titl
     try:
         write_csv(
             tmp,
-            IB_CSV_HEADER,
+            ib_csv_header(units),
             (
                 (float(b), float(from_nats(x, units)), float(from_nats(y, units)))
                 for b, x, y in zip(curve.beta, curve.i_xt, curve.i_ty, strict=True)
