@@ -204,3 +204,19 @@ def test_lorenzen2022_preset_quantises_and_measures_exactly():
     ]
     with pytest.raises(ValueError, match="output is not quantised"):
         ip.preset("lorenzen2022", measure_output=True)
+
+
+def test_toml_data_path_is_read_from_the_toml_files_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    path = folder / "exp.toml"
+    path.write_text('preset = "classify"\ntask = "file:../data/mine.npz"\n')
+    monkeypatch.chdir(tmp_path)  # the same file wherever the command runs
+    want = f"file:{tmp_path / 'data' / 'mine.npz'}"
+    assert ip.load_experiment(folder / "exp.toml").task == want
+    assert ip.load_experiment("experiments/exp.toml").task == "file:data/mine.npz"
+    path.write_text('task = "mnist:mnist,train=50"\n')
+    assert ip.load_experiment(path).task == f"mnist:{folder / 'mnist'},train=50"
+    for task in ("file:~/mine.npz", f"file:{tmp_path}/a.npz", "tishby12:gamma=2"):
+        path.write_text(f'task = "{task}"\n')
+        assert ip.load_experiment(path).task == task

@@ -3,6 +3,7 @@ parsing of ``FIELD=VALUE`` settings from the command line."""
 
 import dataclasses
 import math
+import os
 import tomllib
 from pathlib import Path
 from typing import NamedTuple
@@ -474,11 +475,17 @@ def preset(name: str, /, **overrides) -> Experiment:
 
 
 def load_experiment(path: "str | Path") -> Experiment:
-    """An experiment from a TOML file: optional ``preset = "seed"``, then any fields."""
+    """An experiment from a TOML file: optional ``preset = "seed"``, then any fields.
+
+    A relative path in its task (``task = "file:mine.npz"``, ``mnist:data``) is read
+    from the TOML file's folder, wherever the command runs.
+    """
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"cannot read experiment file {path}: {error}") from None
+    if isinstance(data.get("task"), str):
+        data["task"] = _beside(data["task"], Path(path).parent)
     base = data.pop("preset", None)
     if base is not None and not isinstance(base, str):
         raise ValueError(f"preset must be a preset's name, got {base!r}")
@@ -487,3 +494,16 @@ def load_experiment(path: "str | Path") -> Experiment:
     return preset(
         base, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     )
+
+
+def _beside(task: str, folder: Path) -> str:
+    """``task`` with a relative ``file:`` or ``mnist:`` path taken from ``folder``."""
+    kind, sep, rest = task.partition(":")
+    if kind not in ("file", "mnist") or not sep:
+        return task
+    # mnist:DIR,train=N: the path ends at the first comma (a file: path may hold one).
+    where, comma, options = rest.partition(",") if kind == "mnist" else (rest, "", "")
+    where = where.strip()
+    if not where or where.startswith("~") or Path(where).is_absolute():
+        return task
+    return f"{kind}:{os.path.normpath(folder / where)}{comma}{options}"
