@@ -485,3 +485,16 @@ def test_a_data_task_runs_with_the_classify_preset(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("infoplane: warning: loss=sigmoid_bce") == 1
     assert err.count("far beyond [-1, 1]") == 1
+
+
+def test_a_data_file_given_without_file_says_to_name_it_so(tmp_path, capsys):
+    data = tmp_path / "mine.npz"
+    np.savez(data, inputs=np.zeros((4, 2)), labels=np.arange(4) % 2)
+    out = ["--out", str(tmp_path / "r"), "--quiet"]
+    code, _, err = run_main("run", str(data), *out, capsys=capsys)
+    assert code == 2
+    assert f"name it as a task: file:{data}" in err
+    assert "utf-8" not in err
+    code, _, err = run_main("sweep", str(data), "--set", "lr=1,2", *out, capsys=capsys)
+    assert code == 2
+    assert f"file:{data}" in err

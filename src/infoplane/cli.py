@@ -392,6 +392,11 @@ def _experiment(args):
     source = args.experiment
     if source in (*DATA_TASKS, "mnist") or source.startswith(("file:", "mnist:")):
         exp = ip.preset("classify", task=source)  # a data task: the classify preset
+    elif source.endswith((".npz", ".npy", ".csv")):
+        raise ValueError(
+            f"{source} is read as an experiment (a preset or a TOML file); to train on "
+            f"the arrays of a .npz file, name it as a task: file:{source}"
+        )
     elif source.endswith(".toml") or Path(source).is_file():
         exp = ip.load_experiment(source)
     else:
