@@ -1,5 +1,6 @@
 import hashlib
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -210,6 +211,14 @@ def test_own_data_errors_name_the_file_and_the_fix(tmp_path):
 def test_bad_data_is_a_clear_error(inputs, labels, message):
     with pytest.raises(ValueError, match=message):
         ip.Dataset.from_arrays(inputs, labels)
+
+
+def test_finite_inputs_beyond_float32_are_not_called_infinite():
+    x = np.array([[1.0, 2.0], [3.0, 5e39]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "overflow encountered in cast" either
+        with pytest.raises(ValueError, match=r"reach 5e\+39, beyond float32's range"):
+            ip.Dataset.from_arrays(x, [0, 1])
 
 
 def test_images_and_integral_float_labels_are_accepted():

@@ -303,7 +303,8 @@ def _input_rows(inputs, what: str = "inputs", minimum: int = 2) -> np.ndarray:
     if np.iscomplexobj(inputs):
         raise ValueError(f"{what} are complex numbers; give real numbers")
     try:
-        x = np.asarray(inputs, np.float32)
+        with np.errstate(over="ignore"):  # said below, as values beyond float32
+            x = np.asarray(inputs, np.float32)
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be an array of numbers") from None
     if x.ndim == 0 or len(x) < minimum or x.size == 0:
@@ -315,6 +316,12 @@ def _input_rows(inputs, what: str = "inputs", minimum: int = 2) -> np.ndarray:
     # A column of one feature per sample; images and other shapes: one row each.
     x = x[:, None] if x.ndim == 1 else x.reshape(len(x), -1)
     if not np.all(np.isfinite(x)):
+        if np.all(np.isfinite(np.asarray(inputs, np.float64))):
+            raise ValueError(
+                f"{what} reach {np.abs(np.asarray(inputs, np.float64)).max():.3g}, "
+                "beyond float32's range (3.4e38), in which networks train; divide "
+                "them by a constant"
+            )
         raise ValueError(f"{what} contain NaN or infinite values")
     return x
 
