@@ -49,6 +49,9 @@ def test_grid_is_the_product_of_settings():
         sweeps.grid(base, ["hidden=4;0"])
     with pytest.raises(ValueError, match=r"repeats a point \(lr=0.1\)"):
         sweeps.grid(base, ["lr=0.1,0.10"])
+    # Two files whose folder names coincide are two points, not one repeated.
+    with pytest.raises(ValueError, match=r"share the folder name task=file:a_b\.npz"):
+        sweeps.grid(base, ["task=file:a/b.npz;file:a_b.npz"])
 
 
 def test_epochs_to_compression_and_to_a_loss(small_result):

@@ -37,9 +37,15 @@ def grid(base: Experiment, settings: Sequence[str]) -> list[Experiment]:
     points = [base.replace(**dict(combo)) for combo in itertools.product(*axes)]
     names = [point_name(p, settings) for p in points]
     for i, point in enumerate(points):
-        if point in points[:i] or names[i] in names[:i]:
+        if point in points[:i]:
             raise ValueError(
                 f"the sweep repeats a point ({names[i]}); give each value once"
+            )
+        if names[i] in names[:i]:  # e.g. file:a/b.npz and file:a_b.npz
+            raise ValueError(
+                f"two points of the sweep share the folder name {names[i]} ('/' and "
+                "spaces are left out of folder names); give values that differ "
+                "otherwise, e.g. rename a file"
             )
     return points
 
