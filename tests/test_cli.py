@@ -172,7 +172,10 @@ def test_plot_draws_the_pictures_of_a_saved_run_again(tmp_path, capsys):
         (["run", "mnist:/nonexistent"], "does not exist"),
         (["run", "seed", "--set", "scale=big"], "scale must be one of"),
         (["run", "seed", "--keep", "-1"], "--keep must be 0 or more"),
-        (["run", "seed", "--keep", "2"], "keep_seeds must be an integer from 1"),
+        (
+            ["run", "seed", "--keep", "2"],
+            "--keep 2 keeps more networks than the run trains (1)",
+        ),
         (["run", "saxe2018", "--keep", "1"], "run its points one by one"),
         (["run", "saxe2018", "--activation", "relu"], "saxe2018 compares activation"),
         (["run", "digits", "--set", "task=seed10"], "task is given both as digits"),

@@ -469,6 +469,11 @@ def _run(args) -> int:
     load_task(exp.task)  # e.g. a data file that cannot be read: fail before starting
     if args.keep < 0:
         raise ValueError(f"--keep must be 0 or more networks, got {args.keep}")
+    if args.keep > exp.seeds:
+        raise ValueError(
+            f"--keep {args.keep} keeps more networks than the run trains "
+            f"({exp.seeds}); give at most {exp.seeds}, or more with --seeds"
+        )
     dist = _start_distributed(args)
     if dist is not None:
         # Each process trains its share of one run: one started otherwise would mix
