@@ -65,7 +65,11 @@ def test_seed_preset_is_the_notebook_protocol():
         ({"units": "bans"}, "units must be one of nats, bits"),
         ({"activation": "swish"}, "activation must be one of"),
         ({"train_fraction": 1.0}, "train_fraction must be between 0 and 1"),
-        ({"colour": "red"}, "unknown experiment field"),
+        ({"colour": "red"}, "unknown experiment field.*colour; fields are name, task"),
+        (
+            {"epoch": 5},
+            r"unknown experiment field\(s\): epoch \(did you mean epochs\?\)",
+        ),
         ({"task": "seed11"}, "unknown task 'seed11'.*or file:PATH.npz"),
         ({"task": 3}, "task must be text"),
         ({"task": "file:"}, "needs a path"),

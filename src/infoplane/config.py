@@ -2,6 +2,7 @@
 parsing of ``FIELD=VALUE`` settings from the command line."""
 
 import dataclasses
+import difflib
 import math
 import os
 import tomllib
@@ -199,9 +200,7 @@ class Experiment:
         """A copy with some fields changed (validated again)."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
-            raise ValueError(
-                f"unknown experiment field(s): {', '.join(sorted(unknown))}"
-            )
+            raise ValueError(_unknown_fields(unknown))
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -215,12 +214,22 @@ class Experiment:
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - fields
         if unknown:
-            raise ValueError(
-                f"unknown experiment field(s): {', '.join(sorted(unknown))}"
-            )
+            raise ValueError(_unknown_fields(unknown))
         return cls(
             **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         )
+
+
+def _unknown_fields(unknown) -> str:
+    """What to say of unknown field names: a close field for each, or all fields."""
+    fields = [f.name for f in dataclasses.fields(Experiment)]
+    close = {u: difflib.get_close_matches(u, fields, n=1) for u in sorted(unknown)}
+    named = ", ".join(
+        f"{u} (did you mean {m[0]}?)" if m else u for u, m in close.items()
+    )
+    if all(close.values()):
+        return f"unknown experiment field(s): {named}"
+    return f"unknown experiment field(s): {named}; fields are {', '.join(fields)}"
 
 
 def parse_values(field: str, text: str) -> list:
