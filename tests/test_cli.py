@@ -501,3 +501,18 @@ def test_a_data_file_given_without_file_says_to_name_it_so(tmp_path, capsys):
     code, _, err = run_main("sweep", str(data), "--set", "lr=1,2", *out, capsys=capsys)
     assert code == 2
     assert f"file:{data}" in err
+
+
+def test_run_logs_its_last_epoch(tmp_path, capsys):
+    # 30 epochs with a line every 200: the end's accuracy is shown, not only epoch 0's
+    short = ["--epochs", "30", "--measure-every", "10", "--no-pictures"]
+    code, _, err = run_main(
+        "run", "seed", *short, "--out", str(tmp_path / "r"), capsys=capsys
+    )
+    assert code == 0
+    assert "epoch      0  test accuracy" in err
+    assert "epoch     29  test accuracy" in err
+    again = ["--out", str(tmp_path / "s"), "--log-every", "0"]
+    assert (
+        "test accuracy" not in run_main("run", "seed", *short, *again, capsys=capsys)[2]
+    )

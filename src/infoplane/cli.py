@@ -148,7 +148,8 @@ def _parser() -> argparse.ArgumentParser:
         type=_count,
         default=200,
         metavar="N",
-        help="print test accuracy and loss every N epochs (0: never; default 200)",
+        help="print test accuracy and loss every N epochs and at the last "
+        "(0: never; default 200)",
     )
     run.add_argument(
         "--no-video", action="store_true", help="skip plane.gif and plane.mp4"
@@ -460,6 +461,16 @@ def _log_line(epoch: int, chunk_row: dict) -> str:
     )
 
 
+def _final_row(result) -> dict:
+    """The log line's values at the end of a run, averaged over its networks."""
+    import numpy as np
+
+    keys = ("test_accuracy", "test_loss", "train_accuracy")
+    with warnings.catch_warnings():  # every network diverged: NaN, as in the log
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {k: float(np.nanmean(result.arrays[f"final_{k}"])) for k in keys}
+
+
 def _run(args) -> int:
     from infoplane.config import PRESETS
     from infoplane.datasets import load_task
@@ -539,6 +550,9 @@ def _run(args) -> int:
 
         gap = _on_main(dist, write)
     if not args.quiet:
+        last = exp.epochs - 1
+        if args.log_every and last % args.log_every:  # the end, unless just logged
+            print(_log_line(last, _final_row(result)), file=sys.stderr)
         if gap is not None:
             pairs = zip(result.layers, gap[:, 0], strict=True)
             text = ", ".join(f"{name} {g:.3f}" for name, g in pairs)
