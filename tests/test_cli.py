@@ -172,6 +172,10 @@ def test_plot_draws_the_pictures_of_a_saved_run_again(tmp_path, capsys):
         (["run", "mnist:/nonexistent"], "does not exist"),
         (["run", "seed", "--set", "scale=big"], "scale must be one of"),
         (["run", "seed", "--keep", "-1"], "--keep must be 0 or more"),
+        (  # one path with a comma: two values to --set
+            ["run", "classify", "--set", "task=file:a,b.npz"],
+            "a comma separates values, so name a path that holds one as `run file:",
+        ),
         (
             ["run", "seed", "--keep", "2"],
             "--keep 2 keeps more networks than the run trains (1)",

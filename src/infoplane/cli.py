@@ -448,7 +448,13 @@ def _settings(settings: list[str]) -> dict:
     fields = {}
     for field, values in parse_settings(settings).items():
         if len(values) != 1:
-            raise ValueError(f"--set {field} takes one value here (use `sweep`)")
+            comma = (
+                "; a comma separates values, so name a path that holds one as "
+                "`run file:PATH` or in a TOML file"
+                if field == "task"
+                else ""
+            )
+            raise ValueError(f"--set {field} takes one value here (use `sweep`){comma}")
         fields[field] = values[0]
     return fields
 
