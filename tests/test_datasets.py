@@ -205,6 +205,11 @@ def test_own_data_errors_name_the_file_and_the_fix(tmp_path):
         (np.zeros((4, 2)), [0, 1, np.nan, 1], "labels must be integer classes"),
         (np.zeros((4, 2)), [0, 0.5, 1, 1], r"labels must be integer classes.*0\.5"),
         (np.zeros((4, 2)), ["a", "b", "a", "b"], "labels must be integer classes"),
+        (
+            np.zeros((4, 2)),
+            np.eye(2)[[0, 1, 0, 1]],
+            r"one-hot.*labels\.argmax\(axis=1\)",
+        ),
         (np.zeros((20_001, 1)), np.arange(20_001), "20,001 classes"),
     ],
 )

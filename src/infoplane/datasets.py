@@ -330,8 +330,10 @@ def _class_codes(labels, n: int) -> tuple[np.ndarray, int]:
     """Each sample's class as 0..classes-1 (sorted label values), and the count."""
     y = np.asarray(labels)
     if y.shape != (n,):
+        one_hot = y.ndim == 2 and len(y) == n and y.shape[1] > 1
         raise ValueError(
             f"labels must have shape ({n},) to match inputs, got {y.shape}"
+            + ("; for one-hot rows give labels.argmax(axis=1)" if one_hot else "")
         )
     if y.dtype.kind == "b":
         y = y.astype(np.int64)
