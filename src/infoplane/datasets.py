@@ -666,10 +666,24 @@ def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
                 )
                 raise ValueError(f"{str(path)!r} {wanted} (it has {found}); {how}")
             # Object arrays would need pickle, which a data file must not run.
+            names = ("inputs", "labels") if whole else SPLIT_ARRAYS
+            read = {}
+            for array in names:
+                try:
+                    read[array] = data[array]
+                except ValueError as error:
+                    if "allow_pickle" not in str(error):
+                        raise
+                    raise ValueError(
+                        f"{str(path)!r}: array {array} holds Python objects "
+                        "(dtype=object), which infoplane does not unpickle; save it "
+                        "as numbers, e.g. numpy.asarray(x, dtype=float), and labels "
+                        "as integers"
+                    ) from None
             if whole:
-                arrays = {"inputs": data["inputs"], "labels": data["labels"]}
+                arrays = {"inputs": read["inputs"], "labels": read["labels"]}
             else:
-                x, y, x_test, y_test = (data[a] for a in SPLIT_ARRAYS)
+                x, y, x_test, y_test = (read[a] for a in SPLIT_ARRAYS)
                 arrays = dict(
                     inputs=x, labels=y, test_inputs=x_test, test_labels=y_test
                 )
