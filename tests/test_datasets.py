@@ -555,3 +555,15 @@ def test_mnist_options_are_checked_without_reading_the_files(tmp_path):
         ip.datasets.check_task("mnist:,train=5")
     with pytest.raises(ValueError, match="needs the folder of your MNIST files"):
         ip.load_task("mnist:,train=5")
+
+
+def test_repeated_inputs_with_other_labels_are_a_warning():
+    from infoplane.runner import data_warnings
+
+    x = np.array([[0.0, 1.0], [0.5, 0.5], [-0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])
+    exp = ip.preset("classify")
+    clash = ip.Dataset.from_arrays(x, [0, 1, 1, 1, 0], name="mine")
+    (line,) = data_warnings(exp, clash)  # rows 0 and 2 (-0.0 is 0.0)
+    assert line.startswith("1 rows of mine repeat another row's inputs with another")
+    assert data_warnings(exp, ip.Dataset.from_arrays(x, [0, 1, 0, 1, 0])) == []
+    assert data_warnings(exp, seed10()) == []

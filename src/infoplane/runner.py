@@ -97,8 +97,8 @@ def run(
             one bin.
         DataWarning: the data or the training does not suit the network: inputs
             far beyond [-1, 1], a first layer saturated from the start, a binary
-            sigmoid loss on more than two classes, test accuracy near chance at the
-            end.
+            sigmoid loss on more than two classes, rows that repeat another's
+            inputs with another label, test accuracy near chance at the end.
 
         Every warning's line is also in ``result.info["warnings"]``.
 
@@ -190,6 +190,14 @@ def data_warnings(experiment: Experiment, dataset: Dataset) -> list[str]:
             "affine map of all values onto [-1, 1], for images) or scale=standard "
             "(each feature to mean 0 and variance 1)"
         )
+    clashes = _label_clashes(dataset)
+    if clashes:
+        lines.append(
+            f"{clashes:,} rows of {dataset.name} repeat another row's inputs with "
+            "another label: every row counts as its own input, so I(X;Y) "
+            f"(result.info['i_xy']) counts them apart, but no layer can, and its "
+            "I(T;Y) stays below that line; merge or remove the repeated rows"
+        )
     classes = dataset.p_y.shape[1]
     if experiment.loss == "sigmoid_bce" and classes > 2:
         lines.append(
@@ -199,6 +207,20 @@ def data_warnings(experiment: Experiment, dataset: Dataset) -> list[str]:
             "classify preset (softmax, Adam, mini-batches)"
         )
     return lines
+
+
+def _label_clashes(dataset: Dataset) -> int:
+    """How many rows of a finite data set with hard labels have the inputs of an
+    earlier row and another label (0 for the synthetic tasks' distinct inputs)."""
+    if dataset.population or not np.all(dataset.p_y.max(axis=1) == 1):
+        return 0
+    rows = np.ascontiguousarray(dataset.inputs + np.float32(0))  # -0.0 as 0.0
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))
+    inputs = np.unique(keys.ravel(), return_inverse=True)[1].ravel()
+    distinct = int(inputs.max()) + 1
+    if distinct == len(inputs):  # no input repeats
+        return 0
+    return np.unique(np.stack([inputs, dataset.labels]), axis=1).shape[1] - distinct
 
 
 def fit_warnings(experiment: Experiment, dataset: Dataset, arrays: dict) -> list[str]:
