@@ -484,7 +484,8 @@ def test_a_data_task_runs_with_the_classify_preset(tmp_path, capsys):
     task = f"file:{tmp_path / 'd.npz'}"
     assert main(["run", task, *args, "--out", str(tmp_path / "r")]) == 0
     result = ip.Result.load(tmp_path / "r")
-    assert (result.experiment.name, result.experiment.task) == ("classify", task)
+    # Named after its data, so that runs of two data files do not share runs/NAME.
+    assert (result.experiment.name, result.experiment.task) == ("d", task)
     assert result.experiment.scale == "unit"
     # The seed preset's loss on 3 classes, unscaled: each warning once, as it comes.
     seed = ["run", "seed", "--set", f"task={task}", "--set", "batch_size=0"]

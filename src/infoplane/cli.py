@@ -392,7 +392,8 @@ def _experiment(args):
 
     source = args.experiment
     if source in (*DATA_TASKS, "mnist") or source.startswith(("file:", "mnist:")):
-        exp = ip.preset("classify", task=source)  # a data task: the classify preset
+        # A data task: the classify preset, named after the data (runs/NAME).
+        exp = ip.preset("classify", task=source, name=_data_name(source))
     elif source.endswith((".npz", ".npy", ".csv")):
         raise ValueError(
             f"{source} is read as an experiment (a preset or a TOML file); to train on "
@@ -413,6 +414,15 @@ def _experiment(args):
             f"the task is given both as {source} and by --set task=...; give one"
         )
     return exp.replace(**overrides)
+
+
+def _data_name(task: str) -> str:
+    """A data task's name: the data set's (``digits``, ``mnist``) or the file's
+    without its suffix (``file:data/mine.npz``: ``mine``)."""
+    kind, _, where = task.partition(":")
+    if kind != "file":
+        return kind
+    return Path(os.path.expanduser(where.strip())).stem or "classify"
 
 
 def _set_fields(args) -> set[str]:
