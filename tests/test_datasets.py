@@ -567,3 +567,19 @@ def test_repeated_inputs_with_other_labels_are_a_warning():
     assert line.startswith("1 rows of mine repeat another row's inputs with another")
     assert data_warnings(exp, ip.Dataset.from_arrays(x, [0, 1, 0, 1, 0])) == []
     assert data_warnings(exp, seed10()) == []
+
+
+def test_labels_with_too_few_rows_per_value_are_a_warning():
+    from infoplane.runner import data_warnings
+
+    exp = ip.preset("classify")
+    x = np.random.default_rng(0).normal(size=(442, 3)) / 4
+    target = np.arange(442) % 214  # a measured quantity: 214 values, 442 rows
+    (line,) = data_warnings(exp, ip.Dataset.from_arrays(x, target, name="diabetes"))
+    assert line.startswith("the labels of diabetes take 214 values over 442 rows")
+    assert "regression target" in line
+    # Three rows per class, or two classes of two rows each: no warning.
+    assert (
+        data_warnings(exp, ip.Dataset.from_arrays(x[:441], np.arange(441) % 147)) == []
+    )
+    assert data_warnings(exp, ip.Dataset.from_arrays(x[:4], np.arange(4) % 2)) == []

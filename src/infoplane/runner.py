@@ -98,7 +98,8 @@ def run(
         DataWarning: the data or the training does not suit the network: inputs
             far beyond [-1, 1], a first layer saturated from the start, a binary
             sigmoid loss on more than two classes, rows that repeat another's
-            inputs with another label, test accuracy near chance at the end.
+            inputs with another label, labels with fewer than ``FEW_PER_CLASS`` rows
+            per class, test accuracy near chance at the end.
 
         Every warning's line is also in ``result.info["warnings"]``.
 
@@ -175,11 +176,16 @@ SATURATED = 0.9
 # least CHANCE_UPDATES optimiser steps, is "near chance".
 NEAR_CHANCE = 0.1
 CHANCE_UPDATES = 1000
+# Labels with fewer rows than this per class on average, over more than two classes,
+# look like a measured quantity or ids rather than classes (scikit-learn's diabetes
+# target: 214 values over 442 rows).
+FEW_PER_CLASS = 3
 
 
 def data_warnings(experiment: Experiment, dataset: Dataset) -> list[str]:
     """What can be seen wrong before training: inputs (as scaled) far beyond
-    [-1, 1], and a binary sigmoid loss on more than two classes."""
+    [-1, 1], rows that repeat another's inputs with another label, labels with too
+    few rows per class, and a binary sigmoid loss on more than two classes."""
     lines = []
     low, high = float(dataset.inputs.min()), float(dataset.inputs.max())
     if max(-low, high) > FAR_INPUT:
@@ -198,7 +204,15 @@ def data_warnings(experiment: Experiment, dataset: Dataset) -> list[str]:
             f"(result.info['i_xy']) counts them apart, but no layer can, and its "
             "I(T;Y) stays below that line; merge or remove the repeated rows"
         )
-    classes = dataset.p_y.shape[1]
+    classes, rows = dataset.p_y.shape[1], len(dataset.labels)
+    if not dataset.population and classes > max(2, rows / FEW_PER_CLASS):
+        lines.append(
+            f"the labels of {dataset.name} take {classes:,} values over {rows:,} rows "
+            f"(fewer than {FEW_PER_CLASS} rows per value on average): infoplane "
+            "treats each value as a class, and a network cannot learn classes from "
+            "so few examples; if the labels are a measured quantity (a regression "
+            "target) or ids, give classes instead, e.g. bin the quantity into ranges"
+        )
     if experiment.loss == "sigmoid_bce" and classes > 2:
         lines.append(
             f"loss=sigmoid_bce (the seed notebook's loss for 2 classes) treats each "
