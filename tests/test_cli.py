@@ -521,3 +521,12 @@ def test_run_logs_its_last_epoch(tmp_path, capsys):
     assert (
         "test accuracy" not in run_main("run", "seed", *short, *again, capsys=capsys)[2]
     )
+
+
+def test_bound_of_a_data_file_with_repeated_rows_warns(tmp_path, capsys):
+    x = np.array([[0.0, 1.0], [0.5, 0.5], [0.0, 1.0], [1.0, 0.0]])
+    np.savez(tmp_path / "d.npz", inputs=x, labels=[0, 1, 1, 0])
+    args = ["bound", f"file:{tmp_path / 'd.npz'}", "--out", str(tmp_path / "b.csv")]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"warning: 1 rows of file:{tmp_path / 'd.npz'} repeat another row's" in err

@@ -968,9 +968,11 @@ def _keep_points(tmp: Path, out: Path, manifest: dict, failed=None) -> str | Non
 
 
 def _bound(args) -> int:
+    from infoplane.datasets import Dataset
     from infoplane.ib import load_joint, task_curve
     from infoplane.output import check_output_file
     from infoplane.report import ib_csv_header, write_bound
+    from infoplane.runner import repeated_rows
     from infoplane.units import UNITS, from_nats
 
     picture = args.out.with_suffix(".png")
@@ -991,6 +993,8 @@ def _bound(args) -> int:
                 "so choose another name"
             )
     dataset = load_joint(args.task)
+    for line in repeated_rows(dataset) if isinstance(dataset, Dataset) else ():
+        print(f"infoplane: warning: {line}", file=sys.stderr)
     curve = task_curve(dataset)
     _checkpoint()
     write_bound(curve, args.out, picture, units=args.units, title=dataset.name)

@@ -30,6 +30,7 @@ __all__ = [
     "check_keep",
     "check_sizes",
     "kept_bytes",
+    "repeated_rows",
     "run",
     "user_model",
 ]
@@ -196,14 +197,7 @@ def data_warnings(experiment: Experiment, dataset: Dataset) -> list[str]:
             "affine map of all values onto [-1, 1], for images) or scale=standard "
             "(each feature to mean 0 and variance 1)"
         )
-    clashes = _label_clashes(dataset)
-    if clashes:
-        lines.append(
-            f"{clashes:,} rows of {dataset.name} repeat another row's inputs with "
-            "another label: every row counts as its own input, so I(X;Y) "
-            f"(result.info['i_xy']) counts them apart, but no layer can, and its "
-            "I(T;Y) stays below that line; merge or remove the repeated rows"
-        )
+    lines += repeated_rows(dataset)
     classes, rows = dataset.p_y.shape[1], len(dataset.labels)
     if not dataset.population and classes > max(2, rows / FEW_PER_CLASS):
         lines.append(
@@ -221,6 +215,20 @@ def data_warnings(experiment: Experiment, dataset: Dataset) -> list[str]:
             "classify preset (softmax, Adam, mini-batches)"
         )
     return lines
+
+
+def repeated_rows(dataset: Dataset) -> list[str]:
+    """The warning, if any, that rows of a data set repeat another row's inputs with
+    another label (``run`` and ``infoplane bound`` give it)."""
+    clashes = _label_clashes(dataset)
+    if not clashes:
+        return []
+    return [
+        f"{clashes:,} rows of {dataset.name} repeat another row's inputs with "
+        "another label: every row counts as its own input, so I(X;Y) "
+        "(result.info['i_xy'], and the IB bound) counts them apart, but no layer "
+        "can, and its I(T;Y) stays below that line; merge or remove the repeated rows"
+    ]
 
 
 def _label_clashes(dataset: Dataset) -> int:
