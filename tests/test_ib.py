@@ -351,3 +351,7 @@ def test_bound_of_a_joint_from_a_file(tmp_path, capsys):
     bad = ["bound", f"file:{tmp_path / 'bad.npz'}", "--out", str(tmp_path / "b.csv")]
     assert main(bad) == 2
     assert "p_xy must sum to 1" in capsys.readouterr().err
+    np.savez(tmp_path / "objects.npz", p_xy=np.array([[0.5, 0.5]], dtype=object))
+    bad[1] = f"file:{tmp_path / 'objects.npz'}"
+    assert main(bad) == 2
+    assert "holds Python objects (dtype=object)" in capsys.readouterr().err
