@@ -400,3 +400,26 @@ def test_a_result_needs_every_network_at_every_epoch(weights):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert plane.result().i_xt.shape == (2, 2, 2, 1)
+
+
+def test_epochs_and_seeds_may_be_zero_d_integer_arrays(weights):
+    # A JAX loop's step counter is a 0-d array, not a Python int.
+    x, y, _ = data()
+    plane = ip.InformationPlane(x, y, estimators=[WIDTH])
+    acts = network(x, weights)
+    plane.record(jnp.array(3), acts, seed=jnp.array(2))
+    plane.record(np.int64(0), acts, seed=np.array(2))
+    stacked = {k: np.stack([v, v]) for k, v in acts.items()}
+    plane.record(jnp.asarray(3, jnp.int32), stacked, seed=jnp.arange(2))
+    assert plane.epochs == [0, 3]
+    assert sorted(plane._records) == [(0, 3), (1, 3), (2, 0), (2, 3)]
+
+
+@pytest.mark.unchecked_types
+def test_other_zero_d_arrays_are_no_epoch(weights):
+    x, y, _ = data()
+    plane = ip.InformationPlane(x, y, estimators=[WIDTH])
+    acts = network(x, weights)
+    for bad in (jnp.array(1.0), jnp.array(True), np.bool_(True), jnp.arange(2)):
+        with pytest.raises(ValueError, match="epoch must be an integer"):
+            plane.record(bad, acts)

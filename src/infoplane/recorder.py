@@ -17,8 +17,10 @@ Examples:
     (np.float64(0.693147), np.float64(0.693147))
 """
 
+import contextlib
 import copy
 import numbers
+import operator
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -26,6 +28,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import ArrayLike, Integer
 
 from .estimators import JointDistribution, label_distributions, parse_estimator
 from .estimators.diagnostics import layer_statistics
@@ -190,16 +193,17 @@ class InformationPlane:
 
     def record(
         self,
-        epoch: int,
+        epoch: "int | Integer[ArrayLike, '']",
         layers,
         *,
-        seed: "int | Sequence[int]" = 0,
+        seed: "int | Sequence[int] | Integer[ArrayLike, '*seeds']" = 0,
         metrics: "Mapping[str, float | Sequence[float]] | None" = None,
     ) -> None:
         """Measure the layers' activations at ``epoch`` and keep the numbers.
 
         Args:
-            epoch: a non-negative integer; each network records an epoch once.
+            epoch: a non-negative integer (or a 0-d integer array, such as a JAX
+                step counter); each network records an epoch once.
             layers: ``{name: activations}`` (a list is named ``layer 1``, ...),
                 each an array-like of shape ``(samples, ...)`` in the order of the
                 measured samples (or ``(distinct inputs, ...)`` in the order of
@@ -379,7 +383,12 @@ class InformationPlane:
             warnings.warn(line, ClippingWarning, stacklevel=2)
         return result
 
-    def activations(self, epoch: int, *, seed: int = 0) -> dict[str, np.ndarray]:
+    def activations(
+        self,
+        epoch: "int | Integer[ArrayLike, '']",
+        *,
+        seed: "int | Integer[ArrayLike, '']" = 0,
+    ) -> dict[str, np.ndarray]:
         """The kept activations of ``epoch`` (see ``keep``), ``{name: (distinct
         inputs, units)}``, rows in the order of :attr:`distinct_inputs`."""
         key = (_integer(seed, "seed"), _integer(epoch, "epoch"))
@@ -505,6 +514,10 @@ def _keep(keep):
 
 
 def _integer(value, what: str) -> int:
+    if not isinstance(value, numbers.Integral) and _scalar(value):
+        # A 0-d integer array, e.g. a JAX step counter: its value.
+        with contextlib.suppress(TypeError):
+            value = operator.index(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{what} must be an integer, got {value!r}")
     if value < 0:
@@ -512,9 +525,14 @@ def _integer(value, what: str) -> int:
     return int(value)
 
 
+def _scalar(value) -> bool:
+    """Whether ``value`` is a 0-d array (NumPy, JAX, ...), one number."""
+    return getattr(value, "ndim", None) == 0 and hasattr(value, "dtype")
+
+
 def _seed_labels(seed) -> tuple[list[int], bool]:
     """The seed labels of a record, and whether its arrays have a seed axis."""
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+    if isinstance(seed, numbers.Integral | bool) or _scalar(seed):
         return [_integer(seed, "seed")], False
     if isinstance(seed, str) or not isinstance(seed, Iterable):
         raise ValueError(f"seed must be an integer or a sequence of them, got {seed!r}")
