@@ -3,7 +3,7 @@ model=factory)``): the contract it must keep, checked before training, and the a
 through which the loop runs it.
 
 The contract: ``factory(key)`` returns an ``eqx.Module`` whose every array is a
-trained parameter (floating point). Called on one input of the data set's
+trained parameter (float32). Called on one input of the data set's
 ``sample_shape`` (float32), the module returns ``(logits, layers)``: logits of shape
 ``(classes,)``, and ``layers`` a dict of name to array (any shape, flattened per input
 for measurement), in the order to show them, or a sequence of arrays (named ``layer
@@ -52,7 +52,7 @@ class UserModel:
     (``ip.run(experiment, model=factory)``); made by :func:`describe_model`.
 
     The contract: ``factory(key)`` returns an ``eqx.Module`` whose every array is a
-    trained parameter (floating point). Called on one input of the data set's
+    trained parameter (float32). Called on one input of the data set's
     ``sample_shape`` (float32), the module returns ``(logits, layers)``: logits of
     shape ``(classes,)``, and ``layers`` a dict of name to array (any shape,
     flattened per input for measurement), in the order to show them, or a sequence
@@ -101,7 +101,7 @@ def describe_model(
     Raises:
         TypeError: a module rather than a factory, a factory that is not callable or
             that returns something other than an Equinox module, or a module
-            holding arrays that are not floats.
+            holding arrays that are not float32.
         ValueError: the factory or the module's call raises; the call returns
             something other than ``(logits, layers)`` as documented, logits of
             another shape than ``(classes,)``, layers that are not float arrays,
@@ -128,6 +128,14 @@ def describe_model(
                 f"{jax.tree_util.keystr(path) or 'its root'}; every array of the "
                 "model is a parameter infoplane trains, so each must hold floats "
                 "(keep constants as Python values or in a static field)"
+            )
+        if leaf.dtype != jnp.float32:
+            raise TypeError(
+                f"the model of {name} holds a {leaf.dtype} array at "
+                f"{jax.tree_util.keystr(path) or 'its root'}; infoplane's loop "
+                "trains every parameter in float32, so make the model's arrays "
+                "float32 (the default of Equinox's layers; a narrower dtype may "
+                "still be used inside the call)"
             )
     shape = dataset.sample_shape
     try:
