@@ -423,3 +423,9 @@ def test_other_zero_d_arrays_are_no_epoch(weights):
     for bad in (jnp.array(1.0), jnp.array(True), np.bool_(True), jnp.arange(2)):
         with pytest.raises(ValueError, match="epoch must be an integer"):
             plane.record(bad, acts)
+
+
+@pytest.mark.unchecked_types
+def test_one_epoch_to_keep_is_refused_with_its_spelling():
+    with pytest.raises(ValueError, match=r"one epoch is keep=\[epoch\]"):
+        ip.InformationPlane(np.zeros((4, 2)), [0, 1, 1, 0], keep=5)

@@ -510,6 +510,11 @@ def _keep(keep):
         if keep != "all":
             raise ValueError(f'keep must be "all", epochs or None, got {keep!r}')
         return "all"
+    if not isinstance(keep, Iterable) or _scalar(keep):
+        raise ValueError(
+            f'keep must be "all", an iterable of epochs or None, got {keep!r} (one '
+            "epoch is keep=[epoch])"
+        )
     return frozenset(_integer(e, "keep epoch") for e in keep)
 
 
