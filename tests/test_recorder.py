@@ -330,6 +330,10 @@ def _nan(a):
             ),
             "layer h2 at epoch 9 holds complex128 values",
         ),
+        (
+            lambda p, x, w: p.record(9, {**network(x, w), "h2": network(x, w)}),
+            r"layer h2 at epoch 9 is a dict of h1, h2; give one array per layer",
+        ),
     ],
 )
 def test_a_bad_record_is_one_clear_error_and_keeps_nothing(record, message, weights):

@@ -279,6 +279,13 @@ class InformationPlane:
 
     def _distinct_rows(self, name, values, where, seeds) -> np.ndarray:
         """``values`` as floats ``(seeds, distinct inputs, units)``, checked."""
+        if isinstance(values, Mapping):
+            raise ValueError(
+                f"layer {name} {where} is a {type(values).__name__} of "
+                f"{', '.join(map(str, values))}; give one array per layer (flatten "
+                "nested layers into one dict, e.g. with names like "
+                f"'{name}/{next(iter(values), 'a')}')"
+            )
         a = _host_array(values, f"layer {name} {where}")
         if a.dtype.kind not in "biuf" and not _is_real_float(a.dtype):
             raise ValueError(
