@@ -301,6 +301,27 @@ def test_a_model_breaking_the_contract_is_refused_before_training(model, error, 
         ip.run(exp, model=model)
 
 
+class Normed(eqx.Module):
+    """A dense layer with batch statistics (BatchNorm keeps state)."""
+
+    dense: eqx.nn.Linear
+    norm: eqx.nn.BatchNorm
+
+    def __init__(self, key):
+        self.dense = eqx.nn.Linear(64, 10, key=key)
+        self.norm = eqx.nn.BatchNorm(10, axis_name="batch", mode="batch")
+
+    def __call__(self, image, state=None):
+        hidden, _ = self.norm(self.dense(image.ravel()), state)
+        return hidden, {"h": jnp.tanh(hidden)}
+
+
+@pytest.mark.unchecked_types
+def test_a_model_with_state_is_refused_naming_it():
+    with pytest.raises(TypeError, match=r"holds state \(eqx.nn.StateIndex at .norm"):
+        ip.run(SMALL, model=lambda key: eqx.nn.make_with_state(Normed)(key)[0])
+
+
 def test_what_does_not_apply_to_a_model_is_refused():
     model = bare(lambda z: (z, [jnp.tanh(z)]))
     with pytest.raises(ValueError, match="set quantize=none"):

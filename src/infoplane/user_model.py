@@ -100,8 +100,9 @@ def describe_model(
 
     Raises:
         TypeError: a module rather than a factory, a factory that is not callable or
-            that returns something other than an Equinox module, or a module
-            holding arrays that are not float32.
+            that returns something other than an Equinox module, a module holding
+            state (``eqx.nn.StateIndex``: BatchNorm) or arrays that are not
+            float32.
         ValueError: the factory or the module's call raises; the call returns
             something other than ``(logits, layers)`` as documented, logits of
             another shape than ``(classes,)``, layers that are not float arrays,
@@ -120,6 +121,21 @@ def describe_model(
         )
     name = _qualified_name(factory)
     module = _make(factory, key_seed(init_seed(seed, 0)), name)
+    stateful = [
+        jax.tree_util.keystr(path) or "its root"
+        for path, leaf in jax.tree_util.tree_leaves_with_path(
+            module, is_leaf=lambda leaf: isinstance(leaf, eqx.nn.StateIndex)
+        )
+        if isinstance(leaf, eqx.nn.StateIndex)
+    ]
+    if stateful:
+        raise TypeError(
+            f"the model of {name} holds state (eqx.nn.StateIndex at "
+            f"{', '.join(stateful)}: BatchNorm, or a layer of your own); infoplane's "
+            "loop calls the module on one input at a time with no eqx.nn.State, so "
+            "its call must be a function of the input alone (use LayerNorm or "
+            "GroupNorm instead of batch statistics)"
+        )
     params, static = eqx.partition(module, eqx.is_array)
     for path, leaf in jax.tree_util.tree_leaves_with_path(params):
         if not jnp.issubdtype(leaf.dtype, jnp.floating):
