@@ -433,3 +433,16 @@ def test_other_zero_d_arrays_are_no_epoch(weights):
 def test_one_epoch_to_keep_is_refused_with_its_spelling():
     with pytest.raises(ValueError, match=r"one epoch is keep=\[epoch\]"):
         ip.InformationPlane(np.zeros((4, 2)), [0, 1, 1, 0], keep=5)
+
+
+def test_kept_activations_are_copies_not_views_of_a_reused_buffer(weights):
+    # A loop that writes each epoch's activations into one buffer keeps each epoch.
+    x, y, _ = data()  # every sample a distinct input: records are not regrouped
+    plane = ip.InformationPlane(None, y, estimators=[WIDTH], keep="all")
+    buffer = np.empty((len(x), 5))
+    for epoch in range(3):
+        buffer[:] = network(x * (epoch + 1), weights)["h1"]
+        plane.record(epoch, {"h1": buffer})
+    np.testing.assert_array_equal(plane.activations(0)["h1"], network(x, weights)["h1"])
+    again = plane.remeasure([WIDTH])
+    np.testing.assert_array_equal(again.i_xt, plane.result().i_xt)

@@ -271,8 +271,8 @@ class InformationPlane:
             entry = {k: v[i] for k, v in measured.items()}
             entry |= {k: v[i] for k, v in values.items()}
             self._records[(s, epoch)] = entry
-            if self._keeps(epoch):
-                self._kept[(s, epoch)] = {n: a[i] for n, a in arrays.items()}
+            if self._keeps(epoch):  # copies: the arrays may be views of the caller's
+                self._kept[(s, epoch)] = {n: a[i].copy() for n, a in arrays.items()}
 
     def _keeps(self, epoch: int) -> bool:
         return self._keep == "all" or epoch in self._keep
