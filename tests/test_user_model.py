@@ -348,6 +348,19 @@ def test_a_layer_of_nan_is_refused_naming_it():
         ip.run(SMALL, model=bare(nan_layer))
 
 
+def test_layers_keep_the_order_the_model_names_them_in():
+    # JAX gives a dict back from tracing with its keys sorted; the layers are shown,
+    # and the last hidden one found, in the order the model returns them.
+    def ordered(z):
+        return z, {"z_first": jnp.tanh(z), "a_second": jnp.tanh(z[:3])}
+
+    result = ip.run(SMALL, model=bare(ordered))
+    assert result.layers == ("z_first", "a_second")
+    assert result.info["model"]["units"] == [10, 3]
+    # a_second is the first 3 of z_first's 10 values: it can only know less
+    assert (result.i_xt[:, :, 1] <= result.i_xt[:, :, 0] + 1e-12).all()
+
+
 def test_modules_that_differ_between_keys_are_refused():
     def factory(key):  # a width drawn from the key: each seed its own shapes
         width = 4 + int(jax.random.randint(key, (), 0, 1000))

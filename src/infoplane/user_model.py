@@ -154,10 +154,19 @@ def describe_model(
                 "still be used inside the call)"
             )
     shape = dataset.sample_shape
+    order = []  # the layers' names as the call gives them: JAX sorts a dict's keys
+
+    def call(module, x):
+        out = module(x)
+        pair = isinstance(out, tuple | list) and len(out) == 2
+        if pair and isinstance(out[1], Mapping):
+            order.extend(out[1])
+        return out
+
     try:
         with jax.enable_x64(False):
             out = eqx.filter_eval_shape(
-                module, jax.ShapeDtypeStruct(shape, jnp.float32)
+                call, module, jax.ShapeDtypeStruct(shape, jnp.float32)
             )
     except Exception as error:
         raise ValueError(
@@ -166,6 +175,8 @@ def describe_model(
         ) from error
     classes = dataset.p_y.shape[1]
     logits, layers, named = _output(out, name, classes)
+    if named:
+        layers = {key: layers[key] for key in order}
     if measure_output and "output" in layers:
         raise ValueError(
             f"the model of {name} names a layer 'output', the name of the measured "
