@@ -195,7 +195,8 @@ def summary_table(result: "Result", threshold: float = 0.05) -> str:
                 table[-1] += ["n/a", "n/a"]
             elif several:
                 table[-1] += [
-                    f"[{r['compression_ci_low']:.3f}, {r['compression_ci_high']:.3f}]",
+                    f"[{number(r['compression_ci_low'], 3)}, "
+                    f"{number(r['compression_ci_high'], 3)}]",
                     f"{r['compressing_seeds']:.0%}",
                 ]
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
