@@ -657,8 +657,14 @@ def test_binning_diagnostics_on_relu_like_activations():
     assert float(diag["occupied_bins"]) == 2
     assert float(diag["clipped_fraction"]) == pytest.approx(0.5, abs=1e-15)
     wide = ip.estimators.BinningWidth(width=0.07).diagnostics(lumped, np.ones(4))
-    assert list(wide) == ["occupied_bins"]
     assert float(wide["occupied_bins"]) == 4
+    assert float(wide["clipped_fraction"]) == 0.0
+    # Beyond width * 2**31 the int32 bin indices clip: 1e30 and 2e30 share a bin,
+    # and that is said rather than measured silently as one symbol.
+    huge = np.array([[0.0], [1e30], [2e30], [-1e30]])
+    wide = ip.estimators.BinningWidth(width=0.07).diagnostics(huge, np.ones(4))
+    assert float(wide["occupied_bins"]) == 3
+    assert float(wide["clipped_fraction"]) == pytest.approx(0.75, abs=1e-15)
     for est in (
         ip.estimators.BinningObserved(bins=4),
         ip.estimators.BinningAdaptive(bins=4),

@@ -248,6 +248,10 @@ def test_clipping_warns_at_the_result(weights):
     with pytest.warns(ip.ClippingWarning, match="clipped up to"):
         result = plane.result()
     assert result.arrays["clipped_fraction"].max() > 0
+    plane = ip.InformationPlane(x, y, estimators=["binning-width:width=1e-30"])
+    plane.record(0, {"h1": network(x, weights)["h1"]})
+    with pytest.warns(ip.ClippingWarning, match=r"beyond width \* 2\*\*31"):
+        plane.result()
 
 
 # -- bad input: one clear ValueError, nothing recorded half ------------------------

@@ -130,11 +130,15 @@ def _clipping_warnings(arrays, layers, estimators) -> list[str]:
         if values.max() <= 0:
             continue
         _, k, layer = np.unravel_index(values.argmax(), values.shape)
+        advice = (
+            "beyond width * 2**31 share the end bins; use a larger width"
+            if estimator.startswith("binning-width")
+            else "outside its range share the end bins; for unbounded activations "
+            "use binning-width or binning-observed"
+        )
         lines.append(
             f"{estimator} clipped up to {values.max():.1%} of the activation values "
-            f"of {layers[layer]} (epoch {int(arrays['epochs'][k])}): values outside "
-            "its range share the end bins; for unbounded activations use binning-width "
-            "or binning-observed"
+            f"of {layers[layer]} (epoch {int(arrays['epochs'][k])}): values {advice}"
         )
     return lines
 

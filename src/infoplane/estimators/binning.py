@@ -220,7 +220,8 @@ class BinningWidth(AbstractBinning):
     clipped by a range, so ReLU layers keep their large values apart. Indices are
     int32, and each unit uses a 32-bit word of its own in the exact counting; values
     beyond ``width * 2**31`` in size (never met with a sane width) are clipped to the
-    int32 range.
+    int32 range, and :meth:`clipping` reports their share as ``clipped_fraction``
+    (a run then warns).
 
     Args:
         width: bin width, a finite number > 0.
@@ -255,9 +256,19 @@ class BinningWidth(AbstractBinning):
     def symbols(self, activations, weights=None):
         del weights
         a = jnp.asarray(activations, jnp.float64)
-        low, high = float(_INT32.min), float(_INT32.max)
-        k = _floor_divide(jnp.clip(a, low * self.width, high * self.width), self.width)
-        return jnp.clip(k, low, high).astype(jnp.int32)
+        low, high = self._limits
+        k = _floor_divide(jnp.clip(a, low, high), self.width)
+        return jnp.clip(k, _INT32.min, _INT32.max).astype(jnp.int32)
+
+    @property
+    def _limits(self) -> tuple[float, float]:
+        """The values whose bin indices int32 holds."""
+        return float(_INT32.min) * self.width, float(_INT32.max) * self.width
+
+    def clipping(self, layers, inputs):
+        """``clipped_fraction``: the weighted share of values beyond the int32 range
+        of bin indices (``width * 2**31`` in size), lumped with others there."""
+        return _clipped_fractions(layers, inputs, *self._limits)
 
 
 class BinningObserved(AbstractBinning):
