@@ -389,6 +389,29 @@ def test_keras_callback_needs_a_model_whose_layers_it_can_read():
         InformationPlaneCallback(ip.InformationPlane(np.arange(4), y), ["dense"])
 
 
+def test_keras_callback_reads_accuracy_under_its_other_names():
+    keras = _keras()
+    from infoplane.keras import InformationPlaneCallback
+
+    x, y = np.eye(8, dtype="float32"), np.arange(8) % 2
+    for metric in ("acc", keras.metrics.SparseCategoricalAccuracy()):
+        model = keras.Sequential(
+            [keras.Input((8,)), keras.layers.Dense(2, "softmax", name="out")]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=[metric])
+        plane = ip.InformationPlane(x, y)
+        callback = InformationPlaneCallback(plane, ["out"])
+        history = model.fit(
+            x, y, epochs=2, verbose=0, callbacks=[callback], validation_data=(x, y)
+        )
+        name = "acc" if metric == "acc" else "sparse_categorical_accuracy"
+        arrays = plane.result().arrays
+        np.testing.assert_allclose(arrays["train_accuracy"][0], history.history[name])
+        np.testing.assert_allclose(
+            arrays["test_accuracy"][0], history.history[f"val_{name}"]
+        )
+
+
 # -- the examples run ------------------------------------------------------------------
 
 

@@ -13,12 +13,14 @@ from .recorder import InformationPlane
 
 __all__ = ["InformationPlaneCallback"]
 
-# Keras log names -> the metrics a record carries.
+# The metrics a record carries <- Keras log names, the first one logged (Keras logs
+# accuracy under the name it was compiled with: "acc", or a metric object's name).
+ACCURACY = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
 LOGS = {
-    "loss": "train_loss",
-    "val_loss": "test_loss",
-    "accuracy": "train_accuracy",
-    "val_accuracy": "test_accuracy",
+    "train_loss": ("loss",),
+    "test_loss": ("val_loss",),
+    "train_accuracy": ACCURACY,
+    "test_accuracy": tuple(f"val_{name}" for name in ACCURACY),
 }
 
 
@@ -30,8 +32,10 @@ class InformationPlaneCallback(keras.callbacks.Callback):
     once, however often it is repeated) and calls
     :meth:`InformationPlane.record` with their outputs and the epoch's loss and
     accuracy from Keras' logs (``loss``, ``accuracy`` and their ``val_`` versions,
-    as ``train_*`` and ``test_*``; Keras' training loss is the mean over the
-    epoch's batches). Epochs are Keras' (from 0, or ``initial_epoch``).
+    as ``train_*`` and ``test_*``; accuracy also as ``acc``,
+    ``sparse_categorical_accuracy`` or ``categorical_accuracy``; Keras' training
+    loss is the mean over the epoch's batches). Epochs are Keras' (from 0, or
+    ``initial_epoch``).
 
     Args:
         plane: the :class:`~infoplane.InformationPlane` to record into.
@@ -120,9 +124,9 @@ class InformationPlaneCallback(keras.callbacks.Callback):
         if epoch % self.every and not final:
             return
         logs = logs or {}
-        metrics = {
-            name: float(logs[key])
-            for key, name in LOGS.items()
-            if key in logs and logs[key] is not None
-        }
+        metrics = {}
+        for name, keys in LOGS.items():
+            logged = [logs[key] for key in keys if logs.get(key) is not None]
+            if logged:
+                metrics[name] = float(logged[0])
         self.plane.record(epoch, self._layer_outputs(), seed=self.seed, metrics=metrics)
