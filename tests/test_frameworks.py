@@ -412,6 +412,37 @@ def test_keras_callback_reads_accuracy_under_its_other_names():
         )
 
 
+def test_keras_callback_refuses_a_layer_called_twice_and_reads_a_shared_one():
+    keras = _keras()
+    from infoplane.keras import InformationPlaneCallback
+
+    x, y = np.eye(8, dtype="float32"), np.arange(8) % 2
+    # One layer at two places of the model: whose outputs? (Keras' layer.output
+    # silently gives the first call's.)
+    twice = keras.layers.Dense(8, "tanh", name="twice")
+    inputs = keras.Input((8,))
+    outputs = keras.layers.Dense(2, "softmax", name="out")(twice(twice(inputs)))
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    callback = InformationPlaneCallback(ip.InformationPlane(x, y), ["twice"])
+    with pytest.raises(ValueError, match="twice.*called 2 times"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    # An encoder shared by two models: each model's own call of it is read.
+    encoder = keras.layers.Dense(4, "tanh", name="encoder")
+    first = keras.Input((8,))
+    keras.Model(first, keras.layers.Dense(8, name="decoder")(encoder(first)))
+    second = keras.Input((8,))
+    classifier = keras.Model(
+        second, keras.layers.Dense(2, "softmax", name="out")(encoder(second))
+    )
+    classifier.compile("adam", "sparse_categorical_crossentropy")
+    plane = ip.InformationPlane(x, y, keep="all")
+    callback = InformationPlaneCallback(plane, ["encoder"])
+    classifier.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    expected = keras.ops.convert_to_numpy(encoder(x))
+    np.testing.assert_allclose(plane.activations(0)["encoder"], expected, atol=1e-6)
+
+
 # -- the examples run ------------------------------------------------------------------
 
 

@@ -106,14 +106,14 @@ class InformationPlaneCallback(keras.callbacks.Callback):
         if self._probe is None:
             try:
                 inputs = self.model.inputs
-                outputs = [self.model.get_layer(name).output for name in self.layers]
+                outputs = [_layer_output(self.model, name) for name in self.layers]
+                self._probe = keras.Model(inputs, outputs)
             except (AttributeError, ValueError) as error:
                 raise ValueError(
                     f"cannot read the outputs of layers {self.layers}: {error}. The "
                     "callback needs a functional or Sequential model with a known "
                     "input (keras.Input) and those layer names"
                 ) from None
-            self._probe = keras.Model(inputs, outputs)
         values = self._probe.predict(self.x, batch_size=self.batch_size, verbose=0)
         if len(self.layers) == 1:
             values = [values]
@@ -130,3 +130,23 @@ class InformationPlaneCallback(keras.callbacks.Callback):
             if logged:
                 metrics[name] = float(logged[0])
         self.plane.record(epoch, self._layer_outputs(), seed=self.seed, metrics=metrics)
+
+
+def _layer_output(model, name: str):
+    """The output of layer ``name`` where ``model`` calls it. Keras' ``layer.output``
+    is the layer's first call, which may belong to another model (a shared encoder)
+    or be one of several calls in this one."""
+    layer = model.get_layer(name)
+    graph = getattr(model, "_functional", None) or model  # a Sequential's graph
+    depths = getattr(graph, "_nodes_by_depth", None) or {}
+    in_model = {id(node) for nodes in depths.values() for node in nodes}
+    calls = [n for n in getattr(layer, "_inbound_nodes", []) if id(n) in in_model]
+    if len(calls) > 1:
+        raise ValueError(
+            f"layer {name!r} is called {len(calls)} times in the model, whose "
+            "outputs would be mixed up; record a layer that is called once"
+        )
+    if not calls:  # a Keras without these internals: its own answer
+        return layer.output
+    values = calls[0].output_tensors
+    return values[0] if len(values) == 1 else values
