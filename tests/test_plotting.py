@@ -4,6 +4,7 @@ import base64
 import math
 import subprocess
 import sys
+import warnings
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
@@ -638,6 +639,21 @@ def test_write_pictures_without_video_or_gradients(tmp_path):
     assert sorted(p.name for p in written) == ["curves.png", "plane.png"]
     with pytest.raises(NotADirectoryError):
         plotting.write_pictures(make_result(), tmp_path / "missing")
+
+
+def test_curves_of_a_recorder_with_only_a_loss_have_one_panel(tmp_path):
+    x = np.eye(4)
+    plane = ip.InformationPlane(x, [0, 0, 1, 1], estimators=["binning:bins=2"])
+    h = x @ np.array([[0.5], [0.5], [-0.5], [-0.5]])
+    for epoch in range(3):
+        plane.record(epoch, {"h": h}, metrics={"train_loss": 1.0 / (epoch + 1)})
+    result = plane.result()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. no artists for an accuracy legend
+        plotting.write_pictures(result, tmp_path, video=False)
+    with Image.open(tmp_path / "curves.png") as image:
+        width, height = image.size
+    assert width < 1.5 * height  # the loss panel alone, no empty accuracy panel
 
 
 def test_pictures_of_a_real_run(small_result, tmp_path):

@@ -52,8 +52,9 @@ def write_pictures(
 
     save(plane_figure(result, ib_curve=ib_curve), "plane.png")
     with offscreen():
-        if has_curves(result):
-            save(plot_curves(result), "curves.png")
+        drawn = [m for m in ("loss", "accuracy") if has_curves(result, (m,))]
+        if drawn:  # a recorder's result may hold a loss alone, or an accuracy
+            save(plot_curves(result, metrics=drawn), "curves.png")
         if "grad_mean_norm" in result.arrays:
             save(plot_snr(result).figure, "snr.png")
     if video:
