@@ -338,6 +338,16 @@ def _nan(a):
             lambda p, x, w: p.record(9, {**network(x, w), "h2": network(x, w)}),
             r"layer h2 at epoch 9 is a dict of h1, h2; give one array per layer",
         ),
+        (
+            lambda p, x, w: p.record(9, {**network(x, w), "h2": [[1.0, 2.0], [3.0]]}),
+            "layer h2 at epoch 9 cannot be read as an array",
+        ),
+        (
+            lambda p, x, w: p.record(
+                9, {**network(x, w), "h2": (network(x, w)["h2"],) * 2}
+            ),
+            r"layer h2 at epoch 9 is a tuple of 2 arrays .*give one of them",
+        ),
     ],
 )
 def test_a_bad_record_is_one_clear_error_and_keeps_nothing(record, message, weights):

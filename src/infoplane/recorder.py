@@ -286,6 +286,16 @@ class InformationPlane:
                 "nested layers into one dict, e.g. with names like "
                 f"'{name}/{next(iter(values), 'a')}')"
             )
+        if (
+            isinstance(values, tuple)
+            and len(values) not in (self.samples, len(self.first_samples))
+            and all(getattr(v, "ndim", 0) >= 1 for v in values)
+        ):
+            raise ValueError(
+                f"layer {name} {where} is a tuple of {len(values)} arrays (a module "
+                "that returns several, e.g. an LSTM's output and state); give one of "
+                "them"
+            )
         a = _host_array(values, f"layer {name} {where}")
         if a.dtype.kind not in "biuf" and not _is_real_float(a.dtype):
             raise ValueError(
@@ -607,7 +617,7 @@ def _host_array(values, what: str) -> np.ndarray:
         if not hasattr(values, "__array__") and hasattr(values, "__dlpack__"):
             return np.from_dlpack(values)
         return np.asarray(values)
-    except (TypeError, RuntimeError, BufferError) as error:
+    except (TypeError, ValueError, RuntimeError, BufferError) as error:
         if hasattr(values, "float") and callable(values.float):  # e.g. bfloat16
             return np.asarray(values.float())
         raise ValueError(f"{what} cannot be read as an array: {error}") from None
