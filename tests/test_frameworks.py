@@ -294,6 +294,25 @@ def test_a_module_used_twice_in_forward_is_refused_not_mixed():
     assert [tuple(a.shape) for a in acts.values()] == [(6, 8), (6, 8)]
 
 
+def test_an_in_place_activation_after_a_hooked_module_does_not_change_its_output():
+    torch = pytest.importorskip("torch")
+    from infoplane.torch import activations
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 8), torch.nn.ReLU(inplace=True), torch.nn.Linear(8, 2)
+    )
+    x = torch.randn(16, 4)
+    for batches in (1, 2):  # one call (its output as caught) or joined batches
+        with activations(model, ["0", "1"]) as acts:
+            for part in x.chunk(batches):
+                model(part)
+        with torch.no_grad():
+            linear = model[0](x)
+        torch.testing.assert_close(acts["0"], linear)  # not ReLU'd in place
+        torch.testing.assert_close(acts["1"], linear.clamp(min=0))
+
+
 def test_torch_tensors_of_any_kind_record():
     torch = pytest.importorskip("torch")
     x, y = np.eye(4), np.array([0, 1, 0, 1])

@@ -83,7 +83,9 @@ def activations(
             output = output.detach()
             if output.is_floating_point() and output.element_size() < 4:
                 output = output.float()  # float16/bfloat16: NumPy reads float32
-            parts[name].append(output.to("cpu"))
+            # A copy: a later in-place module (ReLU(inplace=True) after a hooked
+            # Linear) would otherwise change the caught values.
+            parts[name].append(output.to("cpu", copy=True))
 
         return save
 
