@@ -431,6 +431,28 @@ def test_keras_callback_reads_accuracy_under_its_other_names():
         )
 
 
+def test_keras_callback_says_how_to_fit_again():
+    keras = _keras()
+    from infoplane.keras import InformationPlaneCallback
+
+    x, y = np.eye(8, dtype="float32"), np.arange(8) % 2
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(2, "softmax", name="out")]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    plane = ip.InformationPlane(x, y)
+    callback = InformationPlaneCallback(plane, ["out"])
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
+    weights = [keras.ops.convert_to_numpy(w.value) for w in model.weights]
+    with pytest.raises(ValueError, match=r"initial_epoch=2"):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
+    for before, after in zip(weights, model.weights, strict=True):
+        after = keras.ops.convert_to_numpy(after.value)
+        np.testing.assert_array_equal(before, after)  # refused before training
+    model.fit(x, y, initial_epoch=2, epochs=4, verbose=0, callbacks=[callback])
+    assert plane.epochs == [0, 1, 2, 3]
+
+
 def test_keras_callback_refuses_a_layer_called_twice_and_reads_a_shared_one():
     keras = _keras()
     from infoplane.keras import InformationPlaneCallback

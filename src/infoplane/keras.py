@@ -119,9 +119,23 @@ class InformationPlaneCallback(keras.callbacks.Callback):
             values = [values]
         return dict(zip(self.layers, values, strict=True))
 
-    def on_epoch_end(self, epoch, logs=None):
+    def _records(self, epoch) -> bool:
         final = self.last and epoch == self.params.get("epochs", 0) - 1
-        if epoch % self.every and not final:
+        return not epoch % self.every or final
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # A second fit counts from 0 again: refused before it trains an epoch.
+        if self._records(epoch) and (self.seed, epoch) in self.plane._records:
+            recorded = self.plane.epochs
+            raise ValueError(
+                f"epoch {epoch} of seed {self.seed} is already in the plane "
+                f"(epochs {recorded[0]}..{recorded[-1]}); to go on training, "
+                f"fit(..., initial_epoch={recorded[-1] + 1}, epochs=...), or "
+                "record into a new plane"
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._records(epoch):
             return
         logs = logs or {}
         metrics = {}
