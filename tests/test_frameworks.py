@@ -265,6 +265,19 @@ def test_torch_activations_say_what_is_wrong():
     assert list(acts) == ["conv", "logits"]
 
 
+@pytest.mark.unchecked_types
+def test_torch_module_named_by_a_number_says_names_are_text():
+    torch = pytest.importorskip("torch")
+    from infoplane.torch import activations
+
+    model = _torch_cnn(torch)  # "no module named 1; its modules include 0, 1, 2"
+    with (
+        pytest.raises(ValueError, match="text.*'1', not 1"),
+        activations(model.classifier, [1]),
+    ):
+        pass
+
+
 def test_a_module_used_twice_in_forward_is_refused_not_mixed():
     torch = pytest.importorskip("torch")
     from infoplane.torch import activations

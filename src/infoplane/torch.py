@@ -48,8 +48,8 @@ def activations(
         eval_mode: put the model in evaluation mode inside the block.
 
     Raises:
-        ValueError: a name that is no module of ``model``, a name given twice, or
-            a module that did not run inside the block.
+        ValueError: a name that is no module of ``model`` (or is not text), a name
+            given twice, or a module that did not run inside the block.
         TypeError: a module whose output is not a tensor (e.g. an LSTM's tuple).
     """
     if isinstance(names, str):
@@ -61,6 +61,13 @@ def activations(
         labels = {n: n for n in names}
         if len(labels) != len(names):
             raise ValueError(f"a module is named twice in {names}")
+    text = [n for n in labels if not isinstance(n, str)]
+    if text:
+        raise ValueError(
+            f"module names are text, as model.named_modules() gives them: "
+            f"{', '.join(repr(str(n)) for n in text)}, not "
+            f"{', '.join(map(repr, text))}"
+        )
     if len(set(labels.values())) != len(labels):
         raise ValueError(f"two modules get the same layer name in {labels}")
     modules = dict(model.named_modules())
