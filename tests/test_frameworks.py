@@ -516,3 +516,27 @@ def test_examples_run(example, framework, tmp_path):
     loaded = ip.Result.load(tmp_path / "run")
     np.testing.assert_array_equal(loaded.i_xt, result.i_xt)
     assert (tmp_path / "run" / "plane.png").stat().st_size > 0
+
+
+def test_keras_callback_reused_on_another_model_reads_that_model():
+    keras = _keras()
+    from infoplane.keras import InformationPlaneCallback
+
+    x, y = np.eye(8, dtype="float32"), np.arange(8) % 2
+    plane = ip.InformationPlane(x, y, keep="all")
+    callback = InformationPlaneCallback(plane, ["h"])
+    models = []
+    for seed in (0, 1):
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential(
+            [keras.Input((8,)), keras.layers.Dense(3, "tanh", name="h")]
+        )
+        model.compile("sgd", "mse")
+        callback.seed = seed
+        model.fit(x, np.zeros((8, 3)), epochs=1, verbose=0, callbacks=[callback])
+        models.append(model)
+    for seed, model in enumerate(models):
+        kernel, bias = (np.asarray(v.value) for v in model.get_layer("h").weights)
+        np.testing.assert_allclose(
+            plane.activations(0, seed=seed)["h"], np.tanh(x @ kernel + bias), atol=1e-6
+        )

@@ -100,14 +100,15 @@ class InformationPlaneCallback(keras.callbacks.Callback):
         self.plane, self.layers, self.every, self.last = plane, layers, every, last
         self.x = plane.distinct_inputs if x is None else x
         self.seed, self.batch_size = seed, batch_size
-        self._probe = None
+        self._probe = self._probed = None
 
     def _layer_outputs(self) -> dict[str, np.ndarray]:
-        if self._probe is None:
+        if self._probe is None or self._probed is not self.model:
             try:
                 inputs = self.model.inputs
                 outputs = [_layer_output(self.model, name) for name in self.layers]
-                self._probe = keras.Model(inputs, outputs)
+                # A callback fitted again on another model reads that model's layers.
+                self._probe, self._probed = keras.Model(inputs, outputs), self.model
             except (AttributeError, ValueError) as error:
                 raise ValueError(
                     f"cannot read the outputs of layers {self.layers}: {error}. The "
