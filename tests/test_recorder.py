@@ -188,6 +188,9 @@ def test_one_compiled_program_serves_every_epoch(weights):
     assert eqx.debug.get_num_traces(recorder._measure_one) - before <= 1
     assert plane.epochs == [0, 1, 2, 3, 4]
     assert len(plane) == 5
+    assert (0, 4) in plane
+    assert (1, 4) not in plane
+    assert (0, 5) not in plane
 
 
 def test_metrics_give_curves_and_the_result_round_trips(weights, tmp_path, capsys):

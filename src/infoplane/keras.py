@@ -126,7 +126,7 @@ class InformationPlaneCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         # A second fit counts from 0 again: refused before it trains an epoch.
-        if self._records(epoch) and (self.seed, epoch) in self.plane._records:
+        if self._records(epoch) and (self.seed, epoch) in self.plane:
             recorded = self.plane.epochs
             raise ValueError(
                 f"epoch {epoch} of seed {self.seed} is already in the plane "

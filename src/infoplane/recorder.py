@@ -182,6 +182,10 @@ class InformationPlane:
         """How many (seed, epoch) records are kept."""
         return len(self._records)
 
+    def __contains__(self, key) -> bool:
+        """``(seed, epoch) in plane``: whether that network recorded that epoch."""
+        return key in self._records
+
     def __repr__(self) -> str:
         return (
             f"InformationPlane({self.name!r}, samples={self.samples}, "
