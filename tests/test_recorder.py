@@ -463,3 +463,18 @@ def test_kept_activations_are_copies_not_views_of_a_reused_buffer(weights):
     np.testing.assert_array_equal(plane.activations(0)["h1"], network(x, weights)["h1"])
     again = plane.remeasure([WIDTH])
     np.testing.assert_array_equal(again.i_xt, plane.result().i_xt)
+
+
+def test_kept_activations_past_the_limit_warn_once(weights, monkeypatch):
+    x, y, _ = data()
+    plane = ip.InformationPlane(None, y, estimators=[WIDTH], keep="all")
+    h1 = np.asarray(network(x, weights)["h1"], np.float64)
+    monkeypatch.setattr(recorder, "KEEP_LIMIT", int(2.5 * h1.nbytes))
+    plane.record(0, {"h1": h1})
+    plane.record(1, {"h1": h1})
+    with pytest.warns(ip.RunWarning, match=r"kept activations now take .* keep fewer"):
+        plane.record(2, {"h1": h1})  # 3 epochs' arrays: past the limit
+    plane.record(
+        3, {"h1": h1}
+    )  # said once (pytest turns any other warning into an error)
+    assert len(plane.activations(3)["h1"]) == len(x)

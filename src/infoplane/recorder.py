@@ -34,7 +34,7 @@ from .estimators import JointDistribution, label_distributions, parse_estimator
 from .estimators.diagnostics import layer_statistics
 from .estimators.discrete import float64
 from .results import Result
-from .runner import ClippingWarning
+from .runner import KEEP_LIMIT, ClippingWarning, RunWarning
 from .units import check_units, entropy
 
 __all__ = ["METRICS", "InformationPlane"]
@@ -80,7 +80,9 @@ class InformationPlane:
         name: the result's name, shown in titles and tables.
         keep: epochs whose activations (on the distinct inputs) are kept for
             :meth:`remeasure` and :meth:`activations`: an iterable of epochs,
-            ``"all"``, or None (the default: keep none).
+            ``"all"``, or None (the default: keep none). They stay in memory
+            (distinct inputs x units values per layer, network and epoch, float32
+            or float64 as given); a ``RunWarning`` says when they pass 1 GiB.
 
     Attributes:
         samples: the number of measured samples, N.
@@ -142,6 +144,7 @@ class InformationPlane:
             raise ValueError(f"name must be non-empty text, got {name!r}")
         self.name = name
         self._keep = _keep(keep)
+        self._kept_warned = False  # the memory the kept activations take, said once
 
         share = weights / n
         h_y = float(self._inputs.h_y)
@@ -277,6 +280,19 @@ class InformationPlane:
             self._records[(s, epoch)] = entry
             if self._keeps(epoch):  # copies: the arrays may be views of the caller's
                 self._kept[(s, epoch)] = {n: a[i].copy() for n, a in arrays.items()}
+        if self._keep and not self._kept_warned:
+            kept = sum(
+                a.nbytes for layers in self._kept.values() for a in layers.values()
+            )
+            if kept > KEEP_LIMIT:
+                self._kept_warned = True
+                warnings.warn(
+                    f"the kept activations now take {kept / 2**30:.1f} GiB of memory; "
+                    "keep fewer epochs (keep= names them, e.g. keep=range(0, 3000, "
+                    "100))",
+                    RunWarning,
+                    stacklevel=2,
+                )
 
     def _keeps(self, epoch: int) -> bool:
         return self._keep == "all" or epoch in self._keep
