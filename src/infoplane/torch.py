@@ -36,7 +36,9 @@ def activations(
     statistics: the network as a function of its input, which is what the
     information plane measures); each module's mode is restored on exit, and the
     hooks are removed, whatever happens. Run the model on the measured samples, in
-    one call or in batches (their outputs are joined in call order); on exit the
+    one call or in batches in their order (a ``DataLoader`` with ``shuffle=False``:
+    the outputs are joined in call order, and shuffled rows would be paired with the
+    wrong labels); on exit the
     yielded dict holds one CPU tensor per name, ``(samples, ...)``, in the order of
     ``names``, ready for :meth:`infoplane.InformationPlane.record`.
 
