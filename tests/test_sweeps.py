@@ -25,7 +25,9 @@ def test_parse_values_by_field_type():
     assert parse_values("estimators", "binning:bins=30,range=-1:1+binning:bins=4") == [
         ("binning:bins=30,range=-1:1", "binning:bins=4")
     ]
-    with pytest.raises(ValueError, match="unknown experiment field 'colour'"):
+    with pytest.raises(
+        ValueError, match=r"unknown experiment field\(s\): colour; fields are"
+    ):
         parse_values("colour", "red")
     with pytest.raises(ValueError, match="cannot read lr"):
         parse_values("lr", "fast")

@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIN_MEASUREMENTS",
-    "averaged",
     "MIN_NETWORKS",
     "SUMMARY_COLUMNS",
+    "averaged",
     "compression_drop",
     "compression_epochs",
     "gradient_norms",

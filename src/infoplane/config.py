@@ -245,9 +245,7 @@ def parse_values(field: str, text: str) -> list:
     """
     fields = {f.name: f for f in dataclasses.fields(Experiment)}
     if field not in fields:
-        raise ValueError(
-            f"unknown experiment field {field!r}; fields are {', '.join(fields)}"
-        )
+        raise ValueError(_unknown_fields({field}))
     default = fields[field].default
     is_tuple = isinstance(default, tuple)
     points = [p.strip() for p in text.split(";")]

@@ -730,14 +730,12 @@ def load_joint(spec: str):
     try:
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files if k in ("p_xy", "p_y", "p_x")}
-    except ValueError as error:
-        if "allow_pickle" not in str(error):
-            raise ValueError(f"cannot read {str(path)!r} as a .npz file") from None
-        raise ValueError(
-            f"{str(path)!r} holds Python objects (dtype=object), which infoplane does "
-            "not unpickle; save the distributions as numbers"
-        ) from None
-    except (OSError, EOFError, AttributeError, zipfile.BadZipFile):
+    except (OSError, ValueError, EOFError, AttributeError, zipfile.BadZipFile) as e:
+        if "allow_pickle" in str(e):
+            raise ValueError(
+                f"{str(path)!r} holds Python objects (dtype=object), which infoplane "
+                "does not unpickle; save the distributions as numbers"
+            ) from None
         raise ValueError(f"cannot read {str(path)!r} as a .npz file") from None
     if "p_xy" in arrays:
         joint = _check_distribution(arrays["p_xy"], "p_xy", axis=None)

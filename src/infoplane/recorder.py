@@ -144,7 +144,7 @@ class InformationPlane:
             raise ValueError(f"name must be non-empty text, got {name!r}")
         self.name = name
         self._keep = _keep(keep)
-        self._kept_warned = False  # the memory the kept activations take, said once
+        self._kept_bytes = 0  # the memory the kept activations take
 
         share = weights / n
         h_y = float(self._inputs.h_y)
@@ -280,19 +280,17 @@ class InformationPlane:
             self._records[(s, epoch)] = entry
             if self._keeps(epoch):  # copies: the arrays may be views of the caller's
                 self._kept[(s, epoch)] = {n: a[i].copy() for n, a in arrays.items()}
-        if self._keep and not self._kept_warned:
-            kept = sum(
-                a.nbytes for layers in self._kept.values() for a in layers.values()
+        before = self._kept_bytes
+        if self._keeps(epoch):
+            self._kept_bytes += sum(a.nbytes for a in arrays.values())
+        if before <= KEEP_LIMIT < self._kept_bytes:  # said once, as it passes
+            warnings.warn(
+                f"the kept activations now take {self._kept_bytes / 2**30:.1f} GiB of "
+                "memory; keep fewer epochs (keep= names them, e.g. keep=range(0, "
+                "3000, 100))",
+                RunWarning,
+                stacklevel=2,
             )
-            if kept > KEEP_LIMIT:
-                self._kept_warned = True
-                warnings.warn(
-                    f"the kept activations now take {kept / 2**30:.1f} GiB of memory; "
-                    "keep fewer epochs (keep= names them, e.g. keep=range(0, 3000, "
-                    "100))",
-                    RunWarning,
-                    stacklevel=2,
-                )
 
     def _keeps(self, epoch: int) -> bool:
         return self._keep == "all" or epoch in self._keep
@@ -574,7 +572,7 @@ def _scalar(value) -> bool:
 
 def _seed_labels(seed) -> tuple[list[int], bool]:
     """The seed labels of a record, and whether its arrays have a seed axis."""
-    if isinstance(seed, numbers.Integral | bool) or _scalar(seed):
+    if isinstance(seed, numbers.Integral) or _scalar(seed):
         return [_integer(seed, "seed")], False
     if isinstance(seed, str) or not isinstance(seed, Iterable):
         raise ValueError(f"seed must be an integer or a sequence of them, got {seed!r}")

@@ -38,9 +38,9 @@ def activations(
     hooks are removed, whatever happens. Run the model on the measured samples, in
     one call or in batches in their order (a ``DataLoader`` with ``shuffle=False``:
     the outputs are joined in call order, and shuffled rows would be paired with the
-    wrong labels); on exit the
-    yielded dict holds one CPU tensor per name, ``(samples, ...)``, in the order of
-    ``names``, ready for :meth:`infoplane.InformationPlane.record`.
+    wrong labels); on exit the yielded dict holds one CPU tensor per name,
+    ``(samples, ...)``, in the order of ``names``, ready for
+    :meth:`infoplane.InformationPlane.record`.
 
     Args:
         model: a ``torch.nn.Module``.
@@ -63,12 +63,12 @@ def activations(
         labels = {n: n for n in names}
         if len(labels) != len(names):
             raise ValueError(f"a module is named twice in {names}")
-    text = [n for n in labels if not isinstance(n, str)]
-    if text:
+    not_text = [n for n in labels if not isinstance(n, str)]
+    if not_text:
         raise ValueError(
             f"module names are text, as model.named_modules() gives them: "
-            f"{', '.join(repr(str(n)) for n in text)}, not "
-            f"{', '.join(map(repr, text))}"
+            f"{', '.join(repr(str(n)) for n in not_text)}, not "
+            f"{', '.join(map(repr, not_text))}"
         )
     if len(set(labels.values())) != len(labels):
         raise ValueError(f"two modules get the same layer name in {labels}")
